@@ -1,0 +1,22 @@
+"""Kubeflow Pipelines (KFP 2) components of the mlsec-gates gates.
+
+Example:
+    >>> from kfp import dsl
+    >>> from mlsec_gates.components import artifact_scan
+    >>> @dsl.pipeline(name="train-scan-publish")
+    ... def train_scan_publish(model_uri: str):
+    ...     model = dsl.importer(artifact_uri=model_uri, artifact_class=dsl.Model)
+    ...     scan = artifact_scan(model=model.output, fail_on_violation=False)
+    ...     with dsl.If(scan.outputs["passed"] == True):  # noqa: E712
+    ...         ...  # publish the model
+
+Each component is a lightweight Python component whose image (:data:`IMAGE`, tagged with the
+package version) has mlsec-gates preinstalled; :func:`with_base_image` rebuilds one for
+another image. Importing this package loads ``kfp`` and the light result types only: the
+scanners and their libraries are imported inside the component bodies, at run time.
+"""
+
+from mlsec_gates.components._image import IMAGE, with_base_image
+from mlsec_gates.components.scan import artifact_scan, artifact_scan_uri
+
+__all__ = ["IMAGE", "artifact_scan", "artifact_scan_uri", "with_base_image"]

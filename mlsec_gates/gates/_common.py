@@ -1,0 +1,84 @@
+"""What every gate does around its own checks: load the policy, decide, write the reports."""
+
+from __future__ import annotations
+
+import platform
+from datetime import datetime, timezone
+from importlib import metadata
+
+from mlsec_gates import __version__
+from mlsec_gates.errors import ConfigError
+from mlsec_gates.policy import OnFail, Policy, parse_policy
+from mlsec_gates.result import Status
+from mlsec_gates.storage import S3Options, Storage
+
+
+def now() -> datetime:
+    """The current time in UTC (reports use aware timestamps)."""
+    return datetime.now(timezone.utc)
+
+
+def load_policy(
+    policy: Policy | str | None,
+    *,
+    storage: Storage,
+    gate: str,
+    on_fail: OnFail | None = None,
+) -> Policy:
+    """The policy object for a path/URI, an already parsed policy, or the defaults (None).
+
+    ``on_fail``, when given, overrides the file's setting for ``gate``.
+
+    Raises:
+        ConfigError: the file is invalid.
+        InputError: the file does not exist.
+    """
+    if on_fail not in (None, "fail", "warn"):
+        raise ConfigError(f"on_fail must be 'fail' or 'warn', got {on_fail!r}")
+    if policy is None or isinstance(policy, Policy):
+        loaded = policy or Policy()
+    elif isinstance(policy, str) and policy.strip():
+        loaded = parse_policy(storage.read_text(policy), source=policy)
+    else:
+        raise ConfigError(f"policy must be a path or URI, got {policy!r}")
+    return loaded.overriding(gate, on_fail)
+
+
+def gate_storage(policy: Policy, s3: S3Options | None) -> Storage:
+    """Storage for a gate run: the policy's S3 settings, with explicit options on top."""
+    explicit = s3 or S3Options()
+    merged = S3Options.from_policy(
+        policy.storage.s3,
+        endpoint_url=explicit.endpoint_url,
+        region=explicit.region,
+        profile=explicit.profile,
+        access_key_id=explicit.access_key_id,
+        secret_access_key=explicit.secret_access_key,
+        session_token=explicit.session_token,
+    )
+    return Storage(merged)
+
+
+def decide(*, violations: bool, incomplete: bool, on_fail: OnFail) -> Status:
+    """The gate status. Incomplete checks are an error whatever ``on_fail`` says."""
+    if incomplete:
+        return Status.ERROR
+    if violations:
+        return Status.WARN if on_fail == "warn" else Status.FAIL
+    return Status.PASS
+
+
+def default_report_dir(gate: str) -> str:
+    """``./mlsec-gate-reports/<gate>-<UTC timestamp>``: one folder per run, never overwritten."""
+    return f"mlsec-gate-reports/{gate}-{now().strftime('%Y%m%dT%H%M%S%fZ')}"
+
+
+def tool_versions(*distributions: str) -> dict[str, str]:
+    """Versions of mlsec-gates, Python and the libraries a gate used, for the report."""
+    out = {"mlsec-gates": __version__, "python": platform.python_version()}
+    for dist in distributions:
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out

@@ -1,0 +1,649 @@
+"""Artifact-scanning engine: one file in, a verdict and findings out.
+
+The file is identified by content (:mod:`.formats`), containers are opened leniently
+(:mod:`.containers`) and every pickle stream found is analysed statically
+(:mod:`.pickle_analysis`); nothing is ever unpickled. Imports are judged default-deny
+against :mod:`.allowlist`, and each observation becomes a finding of a rule in
+:mod:`.rules`.
+
+Verdict: ``block`` if any finding is CRITICAL, ``quarantine`` if any is HIGH or MEDIUM,
+otherwise ``pass``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import mmap
+import re
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, BinaryIO
+
+from mlsec_gates.result import Finding, Location, Severity
+
+from . import rules
+from .allowlist import builtin_allowed, dangerous_reason, is_identifier_path, policy_allowed
+from .containers import (
+    ContainerError,
+    LimitExceeded,
+    inflate,
+    open_member,
+    parse_npy_header,
+    read_zip_directory,
+)
+from .fickling_check import MAX_CROSS_CHECK_BYTES, fickling_imports
+from .formats import COMPRESSED, UNSUPPORTED_ARCHIVES, parse_safetensors_header, sniff
+from .pickle_analysis import (
+    ComputedCallEvent,
+    ComputedGlobalEvent,
+    ErrorEvent,
+    ExtensionEvent,
+    GlobalEvent,
+    GlobalMutationEvent,
+    PickleReport,
+    analyse_region,
+)
+
+__all__ = ["FileVerdict", "ScanSettings", "scan_file", "verdict_for"]
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    """Limits and policy for one scan."""
+
+    allow_globals: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """Extra allowlist from the policy: ``module.qualname`` or ``module.*`` -> reason."""
+    max_file_bytes: int = 4 * 1024**3
+    """Bigger files (and decompressed members) are not read: quarantine finding."""
+    max_members: int = 10_000
+    """Zip members per archive."""
+    max_depth: int = 3
+    """Container nesting (zip in zip, compressed pickle, npz...)."""
+    max_opcodes: int = 50_000_000
+    """Opcodes per pickle stream; beyond that the stream is quarantined (resource limit)."""
+
+
+@dataclass(frozen=True)
+class FileVerdict:
+    """What the scan decided about one file."""
+
+    kind: str
+    """Detected format (``pickle``, ``pytorch-zip``, ``numpy-npy``, ``joblib``, ``json``...)."""
+    verdict: str
+    """``pass`` | ``block`` | ``quarantine``."""
+    findings: tuple[Finding, ...]
+
+
+def verdict_for(findings: tuple[Finding, ...] | list[Finding]) -> str:
+    """``block`` on any CRITICAL, ``quarantine`` on any HIGH/MEDIUM, else ``pass``."""
+    worst = max((f.severity for f in findings), default=None)
+    if worst is None:
+        return "pass"
+    if worst >= Severity.CRITICAL:
+        return "block"
+    if worst >= Severity.MEDIUM:
+        return "quarantine"
+    return "pass"
+
+
+_TORCH_STORAGE = re.compile(r"^(.*/)?data/\d+$")
+_KIND_BY_COMPRESSION = {"gzip": "gzip", "zlib": "zlib", "bz2": "bz2", "xz": "xz", "lzma": "lzma"}
+
+
+def _join(member: str | None, name: str) -> str:
+    return f"{member}!{name}" if member else name
+
+
+class _Scan:
+    """State of one :func:`scan_file` call."""
+
+    def __init__(self, uri: str, settings: ScanSettings) -> None:
+        self.uri = uri
+        self.settings = settings
+        self.allow = dict(settings.allow_globals or {})
+        self.findings: list[Finding] = []
+        self.keep: list[Any] = []
+
+    # ------------------------------------------------------------------ helpers
+    def add(
+        self,
+        rule: type[rules.Rule],
+        message: str,
+        *,
+        member: str | None,
+        offset: int | None = None,
+        detail: str | None = None,
+        evidence: dict[str, Any] | None = None,
+    ) -> None:
+        location = Location(uri=self.uri, member=member, offset=offset, detail=detail)
+        self.findings.append(rule.finding(message, location, evidence))
+
+    def close(self) -> None:
+        for obj in reversed(self.keep):
+            with contextlib.suppress(Exception):
+                obj.close()
+        self.keep.clear()
+
+    # ------------------------------------------------------------------ dispatch
+    def scan_region(
+        self, buf: Any, start: int, end: int, member: str | None, depth: int, *, top: bool
+    ) -> str:
+        fmt = sniff(buf, start, end)
+        if fmt in COMPRESSED:
+            kind = self._scan_compressed(buf, start, end, member, depth, fmt, top=top)
+            if kind is not None:
+                return kind
+            fmt = sniff(buf, start, end, skip_compressed=True)
+        if fmt == "empty":
+            if top:
+                self.add(rules.EmptyFile, "file is empty: nothing to check", member=member)
+            return "empty"
+        if fmt == "zip":
+            return self._scan_zip(buf, start, end, member, depth)
+        if fmt == "npy":
+            return self._scan_npy(buf, start, end, member)
+        if fmt == "safetensors":
+            return self._scan_safetensors(buf, start, end, member)
+        if fmt in UNSUPPORTED_ARCHIVES:
+            self.add(
+                rules.UnsupportedContainer,
+                f"{fmt} archive is not unpacked by the scanner: members not checked",
+                member=member,
+                offset=0,
+                evidence={"format": fmt},
+            )
+            return fmt
+        if fmt in ("pickle", "pickle-text"):
+            return self._scan_pickle(buf, start, end, member)
+        if fmt in ("json", "text"):
+            return fmt
+        if top:
+            self.add(
+                rules.UnsupportedFormat,
+                "unsupported format: content matches no known model or data format",
+                member=member,
+                evidence={"head": bytes(buf[start : min(end, start + 16)]).hex()},
+            )
+        else:
+            self.add(
+                rules.UnrecognisedMember,
+                "member content matches no known format; not analysed",
+                member=member,
+                evidence={"head": bytes(buf[start : min(end, start + 16)]).hex()},
+            )
+        return "unknown"
+
+    # ------------------------------------------------------------------ pickle
+    def _scan_pickle(self, buf: Any, start: int, end: int, member: str | None) -> str:
+        report = analyse_region(buf, start, end, max_opcodes=self.settings.max_opcodes)
+        self._report_pickle(report, start, member)
+        self._cross_check(buf, start, report, member)
+        if report.legacy_torch:
+            return "pytorch-legacy"
+        if report.joblib:
+            return "joblib"
+        return "pickle"
+
+    def _cross_check(self, buf: Any, start: int, report: PickleReport, member: str | None) -> None:
+        """Have fickling read the streams the walker parsed; block on any import it missed."""
+        stop = max(report.end, start)
+        if stop - start > MAX_CROSS_CHECK_BYTES:
+            return
+        view = fickling_imports(bytes(buf[start:stop]), max_opcodes=self.settings.max_opcodes)
+        ours = {(ev.module, ev.name) for ev in report.events if isinstance(ev, GlobalEvent)}
+        for module, name in sorted(view.imports - ours):
+            if module.startswith("_malformed"):
+                continue  # fickling's placeholder for computed operands: ComputedGlobal covers it
+            self.add(
+                rules.ParserDifferential,
+                f"fickling reads an import of {module}.{name} that the opcode walker did not see",
+                member=member,
+                detail="fickling cross-check",
+                evidence={"global": f"{module}.{name}", "reader": "fickling"},
+            )
+
+    def _report_pickle(self, report: PickleReport, base: int, member: str | None) -> None:
+        where = "pickle" if member is None else f"pickle in {member}"
+        for ev in report.events:
+            offset = ev.offset - base
+            if isinstance(ev, GlobalEvent):
+                self._report_global(ev, offset, member, where)
+            elif isinstance(ev, ComputedGlobalEvent):
+                self.add(
+                    rules.ComputedGlobal,
+                    f"{where} imports a computed name via {ev.opcode} ({ev.operands})",
+                    member=member,
+                    offset=offset,
+                    detail=f"stream {ev.stream}, opcode {ev.opcode}",
+                    evidence={
+                        "global": None,
+                        "operands": ev.operands,
+                        "opcode": ev.opcode,
+                        "stream": ev.stream,
+                    },
+                )
+            elif isinstance(ev, ComputedCallEvent):
+                self.add(
+                    rules.ComputedCall,
+                    f"{where} calls {ev.target} with {ev.opcode} (not an imported global)",
+                    member=member,
+                    offset=offset,
+                    detail=f"stream {ev.stream}, opcode {ev.opcode}",
+                    evidence={"target": ev.target, "opcode": ev.opcode, "stream": ev.stream},
+                )
+            elif isinstance(ev, GlobalMutationEvent):
+                self.add(
+                    rules.GlobalMutation,
+                    f"{where} overwrites attributes of imported {ev.target} with BUILD",
+                    member=member,
+                    offset=offset,
+                    detail=f"stream {ev.stream}, opcode {ev.opcode}",
+                    evidence={"global": ev.target, "opcode": ev.opcode, "stream": ev.stream},
+                )
+            elif isinstance(ev, ExtensionEvent):
+                self.add(
+                    rules.ExtensionCode,
+                    f"{where} imports extension code {ev.code} via {ev.opcode} (unverifiable)",
+                    member=member,
+                    offset=offset,
+                    detail=f"stream {ev.stream}, opcode {ev.opcode}",
+                    evidence={"extension_code": ev.code, "opcode": ev.opcode, "stream": ev.stream},
+                )
+            elif isinstance(ev, ErrorEvent):
+                self._report_error(ev, offset, member, where)
+
+    def _report_global(
+        self, ev: GlobalEvent, offset: int | None, member: str | None, where: str
+    ) -> None:
+        full = f"{ev.module}.{ev.name}"
+        detail = f"stream {ev.stream}, opcode {ev.opcode}"
+        evidence: dict[str, Any] = {"global": full, "opcode": ev.opcode, "stream": ev.stream}
+        reason = dangerous_reason(ev.module, ev.name)
+        if reason is not None:
+            evidence["reason"] = reason
+            self.add(
+                rules.DangerousGlobal,
+                f"{where} imports {full} ({reason})",
+                member=member,
+                offset=offset,
+                detail=detail,
+                evidence=evidence,
+            )
+            return
+        if builtin_allowed(ev.module, ev.name):
+            return
+        if policy_allowed(ev.module, ev.name, self.allow) is not None:
+            return
+        if not (is_identifier_path(ev.module) and is_identifier_path(ev.name)):
+            evidence["reason"] = "malformed name"
+            msg = f"{where} imports malformed global {full!r}, which is not on the allowlist"
+        else:
+            msg = f"{where} imports {full}, which is not on the allowlist"
+        self.add(
+            rules.UnknownGlobal, msg, member=member, offset=offset, detail=detail, evidence=evidence
+        )
+
+    def _report_error(self, ev: ErrorEvent, offset: int, member: str | None, where: str) -> None:
+        detail = f"stream {ev.stream}" + (f", opcode {ev.opcode}" if ev.opcode else "")
+        evidence: dict[str, Any] = {"error": ev.message, "opcode": ev.opcode, "stream": ev.stream}
+        if ev.kind == "limit":
+            self.add(
+                rules.ResourceLimit,
+                f"{where}: analysis stopped, {ev.message}",
+                member=member,
+                offset=offset,
+                detail=detail,
+                evidence=evidence,
+            )
+        elif ev.kind == "trailing":
+            self.add(
+                rules.TrailingData,
+                f"{where}: bytes after the last complete pickle stream are not a pickle "
+                f"({ev.message})",
+                member=member,
+                offset=offset,
+                detail=detail,
+                evidence=evidence,
+            )
+        elif ev.message.startswith("joblib") or "object-array" in ev.message:
+            self.add(
+                rules.JoblibArray,
+                f"{where}: {ev.message}; following opcodes not checked",
+                member=member,
+                offset=offset,
+                detail=detail,
+                evidence=evidence,
+            )
+        else:
+            self.add(
+                rules.PickleParseError,
+                f"{where} cannot be fully parsed: {ev.message}",
+                member=member,
+                offset=offset,
+                detail=detail,
+                evidence=evidence,
+            )
+
+    # ------------------------------------------------------------------ numpy
+    def _scan_npy(self, buf: Any, start: int, end: int, member: str | None) -> str:
+        try:
+            header = parse_npy_header(buf, start, end)
+        except ContainerError as exc:
+            self.add(
+                rules.NumpyBadHeader,
+                f"malformed .npy header: {exc}",
+                member=member,
+                offset=0,
+                evidence={"error": str(exc)},
+            )
+            return "numpy-npy"
+        if header.hasobject:
+            report = analyse_region(
+                buf, start + header.data_offset, end, max_opcodes=self.settings.max_opcodes
+            )
+            self._report_pickle(report, start, member)
+            return "numpy-npy"
+        have = end - start - header.data_offset
+        if have != header.data_size:
+            self.add(
+                rules.NumpySizeMismatch,
+                f".npy data is {have} bytes but the header announces {header.data_size}",
+                member=member,
+                offset=header.data_offset,
+                evidence={"expected": header.data_size, "actual": have},
+            )
+        return "numpy-npy"
+
+    # ------------------------------------------------------------------ safetensors
+    def _scan_safetensors(self, buf: Any, start: int, end: int, member: str | None) -> str:
+        try:
+            parse_safetensors_header(buf, start, end)
+        except ValueError as exc:
+            self.add(
+                rules.SafetensorsBadHeader,
+                f"invalid safetensors header: {exc}",
+                member=member,
+                offset=0,
+                evidence={"error": str(exc)},
+            )
+        return "safetensors"
+
+    # ------------------------------------------------------------------ compressed
+    def _scan_compressed(
+        self, buf: Any, start: int, end: int, member: str | None, depth: int, fmt: str, *, top: bool
+    ) -> str | None:
+        """Decompress and scan; None when the data is not really compressed (fall through)."""
+        try:
+            inner, size, problem = inflate(
+                buf, start, end, fmt, self.settings.max_file_bytes, self.keep
+            )
+        except ContainerError:
+            return None
+        except LimitExceeded as exc:
+            self.add(
+                rules.ResourceLimit,
+                f"{fmt} data not scanned: {exc} (possible decompression bomb)",
+                member=member,
+                offset=0,
+                evidence={"format": fmt, "limit": self.settings.max_file_bytes},
+            )
+            return fmt
+        inner_member = _join(member, f"<{fmt}-decompressed>")
+        if problem:
+            self.add(
+                rules.ZipMemberUnreadable,
+                f"{fmt} data: {problem}; only the decoded part was scanned",
+                member=member,
+                offset=0,
+                evidence={"format": fmt, "error": problem},
+            )
+        if depth + 1 > self.settings.max_depth:
+            self.add(
+                rules.ResourceLimit,
+                f"{fmt} data nested deeper than {self.settings.max_depth} levels: not scanned",
+                member=member,
+                evidence={"max_depth": self.settings.max_depth},
+            )
+            return fmt
+        inner_kind = self.scan_region(inner, 0, size, inner_member, depth + 1, top=top)
+        if inner_kind in ("joblib", "pickle"):
+            return "joblib" if inner_kind == "joblib" else f"{fmt}-pickle"
+        return f"{fmt}+{inner_kind}"
+
+    # ------------------------------------------------------------------ zip
+    def _scan_zip(self, buf: Any, start: int, end: int, member: str | None, depth: int) -> str:
+        settings = self.settings
+        try:
+            directory = read_zip_directory(buf, start, end, settings.max_members)
+        except LimitExceeded as exc:
+            self.add(
+                rules.ResourceLimit,
+                f"zip not scanned: {exc}",
+                member=member,
+                evidence={"max_members": settings.max_members},
+            )
+            return "zip"
+        except (ContainerError, struct.error) as exc:
+            self.add(
+                rules.ZipUnreadable,
+                f"zip archive cannot be opened: {exc}",
+                member=member,
+                offset=0,
+                evidence={"error": str(exc)},
+            )
+            return "zip"
+        for note in directory.notes:
+            if directory.from_local_headers:
+                self.add(
+                    rules.ZipUnreadable,
+                    f"zip central directory unusable: {note}",
+                    member=member,
+                    evidence={"error": note},
+                )
+        entries = directory.entries
+        names = [e.name for e in entries]
+        is_torch = any(n == "data.pkl" or n.endswith("/data.pkl") for n in names)
+        npy_members = 0
+        file_members = 0
+        is_skops = False
+        for entry in entries:
+            name = entry.name
+            full = _join(member, name)
+            if entry.is_dir:
+                continue
+            file_members += 1
+            parts = name.replace("\\", "/").split("/")
+            if name.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", name):
+                self.add(
+                    rules.ZipUnsafePath,
+                    f"zip member name {name!r} escapes the extraction directory",
+                    member=full,
+                    evidence={"name": name},
+                )
+            if entry.encrypted:
+                self.add(
+                    rules.ZipEncryptedMember,
+                    f"zip member {name!r} is flagged as encrypted and cannot be fully scanned",
+                    member=full,
+                    evidence={"name": name},
+                )
+                # PyTorch ignores the flag bits: if the data is in fact plain, scan it.
+                self._scan_flagged_member(buf, entry, end, full, depth)
+                continue
+            if depth + 1 > settings.max_depth:
+                self.add(
+                    rules.ResourceLimit,
+                    f"zip member {name!r} nested deeper than {settings.max_depth} levels: "
+                    "not scanned",
+                    member=full,
+                    evidence={"max_depth": settings.max_depth},
+                )
+                continue
+            try:
+                mbuf, mstart, mend, problem = open_member(
+                    buf, entry, end, settings.max_file_bytes, self.keep
+                )
+            except LimitExceeded as exc:
+                self.add(
+                    rules.ResourceLimit,
+                    f"zip member {name!r} not scanned: {exc}",
+                    member=full,
+                    evidence={"limit": settings.max_file_bytes},
+                )
+                continue
+            except (ContainerError, struct.error) as exc:
+                self.add(
+                    rules.ZipMemberUnreadable,
+                    f"zip member {name!r} cannot be read: {exc}",
+                    member=full,
+                    evidence={"error": str(exc), "method": entry.method},
+                )
+                continue
+            if problem:
+                self.add(
+                    rules.ZipMemberUnreadable,
+                    f"zip member {name!r}: {problem}; only the readable part was scanned",
+                    member=full,
+                    evidence={"error": problem, "method": entry.method},
+                )
+            if is_torch and _TORCH_STORAGE.match(name):
+                self._scan_storage(mbuf, mstart, mend, full)
+                continue
+            if name == "schema.json" and self._scan_skops(mbuf, mstart, mend, full):
+                is_skops = True
+                continue
+            kind = self.scan_region(mbuf, mstart, mend, full, depth + 1, top=False)
+            if kind == "numpy-npy":
+                npy_members += 1
+        if is_torch:
+            return "pytorch-zip"
+        if is_skops:
+            return "skops"
+        if file_members and npy_members == file_members:
+            return "numpy-npz"
+        return "zip"
+
+    def _scan_flagged_member(self, buf: Any, entry: Any, end: int, member: str, depth: int) -> None:
+        """Scan a member whose flags claim encryption, in case its data is really plain."""
+        try:
+            mbuf, mstart, mend, _problem = open_member(
+                buf, entry, end, self.settings.max_file_bytes, self.keep
+            )
+        except (ContainerError, LimitExceeded, struct.error):
+            return
+        if sniff(mbuf, mstart, mend) in ("pickle", "pickle-text", "zip", "npy"):
+            self.scan_region(mbuf, mstart, mend, member, depth + 1, top=False)
+
+    def _scan_skops(self, buf: Any, start: int, end: int, member: str | None) -> bool:
+        """Check the types named by a skops ``schema.json``; False if it is not skops."""
+        try:
+            schema = json.loads(bytes(buf[start:end]).decode("utf-8"))
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return False
+        if not isinstance(schema, dict) or "__loader__" not in schema:
+            return False
+        seen: set[tuple[str, str]] = set()
+        todo: list[Any] = [schema]
+        while todo:
+            node = todo.pop()
+            if isinstance(node, dict):
+                mod, cls = node.get("__module__"), node.get("__class__")
+                if isinstance(mod, str) and isinstance(cls, str) and (mod, cls) not in seen:
+                    seen.add((mod, cls))
+                    ev = GlobalEvent(mod, cls, str(node.get("__loader__", "node")), 0, 0)
+                    self._report_global(ev, None, member, f"skops schema in {member}")
+                todo.extend(node.values())
+            elif isinstance(node, list):
+                todo.extend(node)
+        return True
+
+    def _scan_storage(self, buf: Any, start: int, end: int, member: str) -> None:
+        """Raw tensor bytes: only a complete pickle stream with imports is reported."""
+        if end - start < 2 or buf[start] != 0x80 or buf[start + 1] > 5:
+            return
+        report = analyse_region(
+            buf, start, end, max_opcodes=min(self.settings.max_opcodes, 1 << 20)
+        )
+        has_import = any(isinstance(e, GlobalEvent) for e in report.events)
+        failed = any(isinstance(e, ErrorEvent) and e.stream == 0 for e in report.events)
+        if has_import and not failed:
+            self._report_pickle(report, start, member)
+
+
+def _open_buffer(fh: BinaryIO, keep: list[Any]) -> tuple[Any, int]:
+    fh.seek(0, io.SEEK_END)
+    size = fh.tell()
+    fh.seek(0)
+    if size == 0:
+        return b"", 0
+    try:
+        fileno = fh.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        fileno = None
+    if fileno is not None:
+        try:
+            mm = mmap.mmap(fileno, 0, access=mmap.ACCESS_READ)
+            keep.append(mm)
+            return mm, min(size, len(mm))
+        except (OSError, ValueError):
+            pass
+    getbuffer = getattr(fh, "getvalue", None)
+    data = getbuffer() if callable(getbuffer) else fh.read()
+    return bytes(data), len(data)
+
+
+_DEFAULT_SETTINGS = ScanSettings()
+
+
+def scan_file(fh: BinaryIO, *, uri: str, settings: ScanSettings = _DEFAULT_SETTINGS) -> FileVerdict:
+    """Scan one artefact without loading it.
+
+    Args:
+        fh: seekable binary file opened by the caller (local file or a temp copy of an
+            object-store object).
+        uri: name of the subject, used in every finding's location.
+        settings: limits and extra allowlist; defaults to :class:`ScanSettings()`.
+
+    Returns:
+        The detected kind, the verdict and the findings. Never raises on bad content:
+        problems become findings.
+    """
+    scan = _Scan(uri, settings)
+    kind = "unknown"
+    try:
+        try:
+            fh.seek(0, io.SEEK_END)
+            size = fh.tell()
+        except (OSError, ValueError) as exc:
+            scan.add(rules.InternalError, f"file cannot be read: {exc}", member=None)
+            return _verdict("unknown", scan)
+        if size > settings.max_file_bytes:
+            scan.add(
+                rules.ResourceLimit,
+                f"file is {size} bytes, above the {settings.max_file_bytes}-byte scan limit: "
+                "not read",
+                member=None,
+                evidence={"size": size, "limit": settings.max_file_bytes},
+            )
+            return _verdict("too-large", scan)
+        buf, size = _open_buffer(fh, scan.keep)
+        kind = scan.scan_region(buf, 0, size, None, 0, top=True)
+    except Exception as exc:  # never raise on bad content
+        scan.add(
+            rules.InternalError,
+            f"scanner error: {type(exc).__name__}: {exc}",
+            member=None,
+            evidence={"error": f"{type(exc).__name__}: {exc}"},
+        )
+    finally:
+        scan.close()
+    return _verdict(kind, scan)
+
+
+def _verdict(kind: str, scan: _Scan) -> FileVerdict:
+    findings = tuple(scan.findings)
+    return FileVerdict(kind=kind, verdict=verdict_for(findings), findings=findings)

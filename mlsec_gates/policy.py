@@ -1,0 +1,211 @@
+r"""The policy file: one YAML document that configures every gate.
+
+Example:
+    >>> from mlsec_gates.policy import parse_policy
+    >>> policy = parse_policy("gates:\\n  scan:\\n    on_fail: warn\\n", source="gates.yaml")
+    >>> policy.on_fail_for("scan")
+    'warn'
+
+Errors name the file, the line and the key (``gates.yaml:3: gates.scan.on_fial: unknown key;
+did you mean 'on_fail'?``), so a typo in a security policy is never silently ignored.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mlsec_gates.errors import ConfigError
+
+OnFail = Literal["fail", "warn"]
+
+
+class _Strict(BaseModel):
+    """Base for every policy section: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class AllowedGlobal(_Strict):
+    """One extra pickle global the project trusts, with the reason a reviewer accepted."""
+
+    global_: str = Field(alias="global", pattern=r"^[A-Za-z_][\w.]*(\.\*)?$")
+    """``module.qualname`` or ``module.*`` (every name directly in that module)."""
+    reason: str = Field(min_length=3)
+
+
+class ScanPolicy(_Strict):
+    """Options of the artifact scan gate.
+
+    The limits are strict integers: YAML ``true`` or ``"5"`` is an error, not 1 or 5.
+    """
+
+    on_fail: OnFail | None = None
+    """Overrides the top-level ``on_fail`` for this gate."""
+    allow_globals: tuple[AllowedGlobal, ...] = ()
+    max_file_bytes: int = Field(default=4 * 1024**3, gt=0, strict=True)
+    max_members: int = Field(default=10_000, gt=0, strict=True)
+    max_depth: int = Field(default=3, ge=1, le=16, strict=True)
+    max_opcodes: int = Field(default=50_000_000, gt=0, strict=True)
+
+
+class GatesPolicy(_Strict):
+    """One section per gate."""
+
+    scan: ScanPolicy = ScanPolicy()
+
+
+class S3Policy(_Strict):
+    """How to reach S3 or an S3-compatible store (MinIO, Ceph...)."""
+
+    endpoint_url: str | None = None
+    region: str | None = None
+    profile: str | None = None
+
+
+class StoragePolicy(_Strict):
+    """Storage settings shared by every gate."""
+
+    s3: S3Policy = S3Policy()
+
+
+class Policy(_Strict):
+    """The whole policy file. Every field has a default: no file means the defaults."""
+
+    version: Literal[1] = 1
+    on_fail: OnFail = "fail"
+    """``fail`` stops the pipeline; ``warn`` lets it go on and says so loudly."""
+    storage: StoragePolicy = StoragePolicy()
+    gates: GatesPolicy = GatesPolicy()
+    source: str = Field(default="<defaults>", exclude=True)
+    """Where the policy came from (not part of the file)."""
+
+    def on_fail_for(self, gate: str) -> OnFail:
+        """The effective ``on_fail`` of a gate: its own, else the top-level one."""
+        section = getattr(self.gates, gate)
+        return section.on_fail or self.on_fail
+
+    def overriding(self, gate: str, on_fail: OnFail | None) -> Policy:
+        """A copy whose ``gate`` section uses ``on_fail`` (an adapter argument beats the file)."""
+        if on_fail is None:
+            return self
+        section = getattr(self.gates, gate).model_copy(update={"on_fail": on_fail})
+        return self.model_copy(update={"gates": self.gates.model_copy(update={gate: section})})
+
+    def effective(self, gate: str) -> dict[str, Any]:
+        """The policy as applied to one gate, for the reports."""
+        section = getattr(self.gates, gate).model_dump(mode="json", by_alias=True)
+        section["on_fail"] = self.on_fail_for(gate)
+        return {"source": self.source, "gate": gate, **section}
+
+
+def parse_policy(text: str, *, source: str = "<policy>") -> Policy:
+    """Parse and validate a policy document.
+
+    Raises:
+        ConfigError: on invalid YAML or any unknown key, wrong type or bad value; the
+            message names the source, the line and the dotted key.
+    """
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+    if node is None:
+        return Policy(source=source)
+    lines: dict[tuple[str | int, ...], int] = {}
+    data = _to_python(node, (), lines, source)
+    if data is None:  # "---" alone, or an explicit null: an empty document
+        return Policy(source=source)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}:{node.start_mark.line + 1}: the policy must be a mapping")
+    if "source" in data:  # a field of the model, but not a key of the file
+        known = ", ".join(sorted(k for k in Policy.model_fields if k != "source"))
+        raise ConfigError(
+            f"{source}:{lines[('source',)]}: source: unknown key; known keys: {known}"
+        )
+    try:
+        return Policy.model_validate({**data, "source": source})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source, lines)) from None
+
+
+def _to_python(
+    node: yaml.Node,
+    path: tuple[str | int, ...],
+    lines: dict[tuple[str | int, ...], int],
+    source: str,
+) -> Any:
+    """Turn a composed YAML node into Python data, recording the line of every key.
+
+    Raises:
+        ConfigError: a key appears twice in one mapping (YAML would silently keep the last).
+    """
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = yaml.SafeLoader(" ").construct_object(key_node)
+            line = key_node.start_mark.line + 1
+            if key in out:
+                dotted = ".".join(str(p) for p in (*path, key))
+                raise ConfigError(
+                    f"{source}:{line}: {dotted}: duplicate key (first set on line "
+                    f"{lines[(*path, key)]})"
+                )
+            lines[(*path, key)] = line
+            out[key] = _to_python(value_node, (*path, key), lines, source)
+            lines[(*path, key)] = line
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(item, (*path, i), lines, source) for i, item in enumerate(node.value)]
+    return yaml.SafeLoader(" ").construct_object(node)
+
+
+def _describe(exc: ValidationError, source: str, lines: dict[tuple[str | int, ...], int]) -> str:
+    """One line for the first validation error: file, line, dotted key, problem."""
+    # A misspelt key also shows up as "missing" under its real name: report the typo first.
+    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    err = errors[0]
+    loc = tuple(err["loc"])
+    line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), None)
+    key = ".".join(str(p) for p in loc) or "(top level)"
+    if err["type"] == "extra_forbidden":
+        parent = _model_at(loc[:-1])
+        fields = parent.model_fields if parent else {}
+        known = sorted(f.alias or k for k, f in fields.items() if k != "source")
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(known)}"
+        problem = f"unknown key{hint}"
+    elif err["type"] == "missing":
+        problem = "required key is missing"
+    else:
+        problem = err["msg"]
+    where = f"{source}:{line}" if line else source
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {key}: {problem}{more}"
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model that sits at a location of the policy, for key suggestions."""
+    model: type[BaseModel] = Policy
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:
+            field = next((f for f in model.model_fields.values() if f.alias == part), None)
+        if field is None:
+            return None
+        annotation = field.annotation
+        inner = getattr(annotation, "__args__", (annotation,))
+        sub = next((a for a in inner if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if sub is None:
+            return None
+        model = sub
+    return model

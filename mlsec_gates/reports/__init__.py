@@ -1,0 +1,49 @@
+"""Report writers: JSON (versioned schema), one-screen Markdown and a self-contained HTML page.
+
+Reports are data about a :class:`~mlsec_gates.result.GateResult`; gates never write files
+themselves. :func:`write_reports` renders all three and writes each atomically, before any
+adapter decides to fail the task, so a failed run always leaves its evidence behind.
+"""
+
+from __future__ import annotations
+
+from mlsec_gates.reports.html import render_html
+from mlsec_gates.reports.json_report import render_json
+from mlsec_gates.reports.markdown import render_markdown
+from mlsec_gates.result import GateResult
+from mlsec_gates.storage import Storage, join
+
+__all__ = ["render_html", "render_json", "render_markdown", "write_reports"]
+
+
+def write_reports(result: GateResult, report_dir: str, *, storage: Storage) -> GateResult:
+    """Write the JSON, Markdown and HTML reports of a run into a directory or S3 prefix.
+
+    Returns the result with ``reports`` filled in (kind -> path or URI); the JSON report
+    lists the locations of all three.
+
+    Raises:
+        StorageError: a report could not be written.
+    """
+    names = {
+        "json": join(report_dir, f"{result.gate}-report.json"),
+        "markdown": join(report_dir, f"{result.gate}-report.md"),
+        "html": join(report_dir, f"{result.gate}-report.html"),
+    }
+    planned = result.with_reports(
+        {kind: uri if storage.is_remote(uri) else _absolute(uri) for kind, uri in names.items()}
+    )
+    storage.write_bytes(names["html"], render_html(planned).encode(), content_type="text/html")
+    storage.write_bytes(
+        names["markdown"], render_markdown(planned).encode(), content_type="text/markdown"
+    )
+    storage.write_bytes(
+        names["json"], render_json(planned).encode(), content_type="application/json"
+    )
+    return planned
+
+
+def _absolute(path: str) -> str:
+    from pathlib import Path
+
+    return str(Path(path).resolve())

@@ -1,0 +1,61 @@
+"""The one-screen Markdown summary: what the on-call person reads first (Slack, KFP UI, logs)."""
+
+from __future__ import annotations
+
+from mlsec_gates.result import GateResult
+
+_MAX_FINDINGS = 10
+_ICON = {"pass": "PASSED", "warn": "PASSED WITH WARNINGS", "fail": "FAILED", "error": "ERROR"}
+
+
+def render_markdown(result: GateResult) -> str:
+    """A summary of at most about 30 lines: verdict, counts, the worst findings, next steps."""
+    lines = [
+        f"# mlsec-gates {result.gate}: {_ICON[result.status.value]}",
+        "",
+        _text(result.summary),
+        "",
+    ]
+    counts = result.counts()
+    if counts:
+        lines.append(
+            "Counts: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items())
+        )
+        lines.append("")
+    worst = sorted(result.findings, key=lambda f: f.severity, reverse=True)[:_MAX_FINDINGS]
+    if worst:
+        lines += ["| severity | rule | where | what |", "|---|---|---|---|"]
+        lines += [
+            _row(f.severity.label, f"`{f.rule_id}`", _code(str(f.location)), _text(f.message))
+            for f in worst
+        ]
+        if len(result.findings) > len(worst):
+            lines.append(f"\n... and {len(result.findings) - len(worst)} more in the full report.")
+        fixes = list(dict.fromkeys(f.remediation for f in worst if f.remediation))[:3]
+        if fixes:
+            lines += ["", "What to do:"] + [f"- {fix}" for fix in fixes]
+        lines.append("")
+    if "html" in result.reports:
+        lines.append(f"Full report: {result.reports['html']}")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _row(*cells: str) -> str:
+    return "| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
+
+
+def _text(text: str) -> str:
+    """Markdown text from untrusted strings (pickle global names, file names).
+
+    ``<`` and ``>`` are backslash-escaped so that a renderer (the KFP UI) never takes them for
+    HTML, such as a global named ``<img onerror=...>``, and shows ``<opaque>`` instead of
+    dropping it as an unknown tag.
+    """
+    return text.replace("<", "\\<").replace(">", "\\>")
+
+
+def _code(text: str) -> str:
+    """A code span that a backtick inside ``text`` (a file name) cannot close early."""
+    if "`" not in text:
+        return f"`{text}`"
+    return f"`` {text} ``"

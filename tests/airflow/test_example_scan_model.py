@@ -1,0 +1,111 @@
+"""The example DAG, run end to end with ``dag.test()`` (one process, SQLite metadata DB)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import pytest
+
+pytestmark = pytest.mark.airflow
+
+REPO = Path(__file__).resolve().parents[2]
+DAGS = REPO / "dags"
+DAG_ID = "example_scan_model"
+
+
+@pytest.fixture(scope="module")
+def example_dag(airflow_db: Path) -> Any:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS / f"{DAG_ID}.py"))
+    assert bag.import_errors == {}
+    return bag.dags[DAG_ID]
+
+
+def _states(dag_run: Any) -> dict[str, str]:
+    return {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+
+
+def _xcoms(dag_run: Any, task_id: str) -> dict[str, Any]:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.scalars(
+            select(XComModel).where(
+                XComModel.dag_id == dag_run.dag_id,
+                XComModel.run_id == dag_run.run_id,
+                XComModel.task_id == task_id,
+            )
+        ).all()
+        return {row.key: XComModel.deserialize_value(row) for row in rows}
+
+
+def _path_of(url: str) -> Path:
+    assert url.startswith("file://"), url
+    return Path(unquote(urlparse(url).path))
+
+
+def test_dagbag_over_dags_folder_has_no_import_errors(airflow_db: Path) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS))
+    assert bag.import_errors == {}
+    assert DAG_ID in bag.dag_ids
+    dag = bag.dags[DAG_ID]
+    assert dag.get_task("scan_model").upstream_task_ids == {"simulate_tampering"}
+    assert "scan_model" in dag.get_task("publish").upstream_task_ids
+
+
+def test_clean_model_is_scanned_then_published(example_dag: Any, tmp_path: Path) -> None:
+    dag_run = example_dag.test(run_conf={"tamper": False, "model_dir": str(tmp_path)})
+
+    assert dag_run.state == "success"
+    assert _states(dag_run) == dict.fromkeys(
+        ("train_model", "simulate_tampering", "scan_model", "publish"), "success"
+    )
+    scan = _xcoms(dag_run, "scan_model")
+    summary = scan["return_value"]
+    assert summary["status"] == "pass"
+    assert summary["passed"] is True
+    assert summary["counts"] == {"verdict_pass": 1}
+    report = _path_of(scan["report_url"])
+    assert report.is_file()
+    assert report == Path(summary["report_url"])
+    assert scan["_link_GateReportLink"] == scan["report_url"]
+    published = Path(_xcoms(dag_run, "publish")["return_value"])
+    assert published.is_file()
+    assert published.parent.name == "published"
+    assert published.is_relative_to(tmp_path)
+
+
+def test_tampered_model_fails_the_gate_and_is_not_published(
+    example_dag: Any, tmp_path: Path
+) -> None:
+    # Allow retries: AirflowFailException must fail the task on its first try anyway.
+    scan_task = example_dag.get_task("scan_model")
+    scan_task.retries, scan_task.retry_delay = 2, timedelta(0)
+    try:
+        dag_run = example_dag.test(run_conf={"tamper": True, "model_dir": str(tmp_path)})
+    finally:
+        scan_task.retries, scan_task.retry_delay = 0, timedelta(minutes=5)
+
+    assert dag_run.state == "failed"
+    tries = {ti.task_id: ti.try_number for ti in dag_run.get_task_instances()}
+    assert tries["scan_model"] == 1
+    states = _states(dag_run)
+    assert states["train_model"] == "success"
+    assert states["simulate_tampering"] == "success"
+    assert states["scan_model"] == "failed"
+    assert states["publish"] == "upstream_failed"
+    assert not list(tmp_path.rglob("published"))
+    scan = _xcoms(dag_run, "scan_model")
+    assert "return_value" not in scan
+    assert scan["_link_GateReportLink"] == scan["report_url"]
+    html = _path_of(scan["report_url"]).read_text()
+    assert "os.system" in html
+    assert Path(scan["report_json_url"]).is_file()

@@ -1,0 +1,82 @@
+"""Components and the example pipeline run under kfp.local.SubprocessRunner(use_venv=False).
+
+Each task is a real subprocess (``python -m kfp.dsl.executor_main``) using this interpreter, so
+the editable mlsec-gates is what runs. The train step of the example still runs its
+``pip install scikit-learn`` (already satisfied here: no download, about 2 s).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from kfp_helpers import PIPELINES, load_pipeline_module
+
+from mlsec_gates.components import artifact_scan_uri
+
+pytestmark = pytest.mark.kfp
+
+
+@pytest.fixture(scope="module")
+def example():
+    return load_pipeline_module(PIPELINES / "scan_model_pipeline.py")
+
+
+def plain(exc: BaseException) -> str:
+    """kfp.local colours its messages; drop the ANSI escapes."""
+    return re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+
+
+def only(root: Path, pattern: str) -> Path:
+    found = sorted(root.glob(pattern))
+    assert len(found) == 1, f"{pattern}: {found}"
+    return found[0]
+
+
+def test_scan_component_runs_in_a_subprocess(clean_model: Path, local_root: Path) -> None:
+    task = artifact_scan_uri(model_uri=str(clean_model))
+    assert task.outputs["passed"] is True
+    assert task.outputs["status"] == "pass"
+    assert task.outputs["report_json"].metadata["passed"] is True
+    assert "<html" in Path(task.outputs["report_html"].path).read_text().lower()
+    assert task.outputs["metrics"].metadata["files_scanned"] == 1
+
+
+def test_scan_component_fails_the_task(malicious_model: Path, local_root: Path) -> None:
+    with pytest.raises(RuntimeError) as info:
+        artifact_scan_uri(model_uri=str(malicious_model))
+    assert plain(info.value) == "Task 'artifact-scan-uri' finished with status FAILURE"
+    body = json.loads(only(local_root, "*/artifact-scan-uri/report_json").read_text())
+    assert body["status"] == "fail"
+    assert only(local_root, "*/artifact-scan-uri/report_html").stat().st_size > 0
+
+
+def test_clean_model_is_published(example, local_root: Path) -> None:
+    example.scan_model_pipeline(tamper=False, hard_gate=True)
+    published = only(local_root, "scan-model-*/publish-model/published")
+    trained = only(local_root, "scan-model-*/train-iris/model")
+    assert published.read_bytes() == trained.read_bytes()
+    assert not list(local_root.glob("scan-model-*/hold-model"))
+    body = json.loads(only(local_root, "scan-model-*/artifact-scan/report_json").read_text())
+    assert body["passed"] is True
+    assert body["subjects"][0]["kind"]  # the scanner recognised the pickle
+
+
+def test_tampered_model_fails_the_run(example, local_root: Path) -> None:
+    with pytest.raises(RuntimeError) as info:
+        example.scan_model_pipeline(tamper=True, hard_gate=True)
+    assert plain(info.value).endswith("FAILURE. Inner task failed: 'artifact-scan'.")
+    html = only(local_root, "scan-model-*/artifact-scan/report_html").read_text()
+    assert "os.system" in html
+    body = json.loads(only(local_root, "scan-model-*/artifact-scan/report_json").read_text())
+    assert (body["passed"], body["status"]) == (False, "fail")
+    assert not list(local_root.glob("scan-model-*/publish-model"))
+
+
+def test_tampered_model_is_held_back_by_the_soft_gate(example, local_root: Path) -> None:
+    example.scan_model_pipeline(tamper=True, hard_gate=False)
+    assert not list(local_root.glob("scan-model-*/publish-model"))
+    assert list(local_root.glob("scan-model-*/hold-model"))
+    assert only(local_root, "scan-model-*/artifact-scan/report_html").stat().st_size > 0
