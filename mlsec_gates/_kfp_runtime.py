@@ -1,6 +1,6 @@
 """The run-time side of the KFP components: what every component does around its gate call.
 
-It reads the policy input, writes the reports into the output artifacts, logs the metrics,
+It writes the reports into the output artifacts, logs the metrics,
 then passes or fails the task. The component bodies import it inside the function (KFP ships
 only the function's source to the container), so the shared logic lives, and is tested, here.
 
@@ -17,10 +17,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from kfp import dsl
 
-    from mlsec_gates.policy import Policy
     from mlsec_gates.result import GateResult
 
-__all__ = ["GateFailed", "finish", "resolve_policy"]
+__all__ = ["GateFailed", "finish"]
 
 
 class GateFailed(RuntimeError):
@@ -29,27 +28,6 @@ class GateFailed(RuntimeError):
     A ``RuntimeError`` so that the KFP executor fails the task; the message is the one-screen
     Markdown summary, which is what the KFP UI and logs show for the failed task.
     """
-
-
-def resolve_policy(policy: str | None) -> Policy | str | None:
-    """The policy a component input names: None, a path or URI, or the YAML text itself.
-
-    The input is YAML text when it contains a line break, ``": "`` or starts with ``{``
-    (``on_fail: warn``, ``{gates: {scan: {on_fail: warn}}}``), which a path or ``s3://`` URI
-    never does; anything else is a path or URI that the gate reads. An empty or blank input
-    means the defaults (the KFP UI submits empty strings for blank fields).
-
-    Raises:
-        ConfigError: the inline YAML is not a valid policy.
-    """
-    text = (policy or "").strip()
-    if not text:
-        return None
-    if "\n" in text or ": " in text or text.startswith("{"):
-        from mlsec_gates.policy import parse_policy
-
-        return parse_policy(text, source="<policy input>")
-    return text
 
 
 def finish(

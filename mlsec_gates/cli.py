@@ -15,7 +15,7 @@ from typing import NoReturn
 from mlsec_gates import __version__
 from mlsec_gates.errors import Error
 from mlsec_gates.result import GateResult, Status
-from mlsec_gates.storage import S3Options, Storage
+from mlsec_gates.storage import S3Options
 
 EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 
@@ -50,21 +50,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _scan(args: argparse.Namespace) -> GateResult:
-    from mlsec_gates.gates._common import gate_storage, load_policy
-    from mlsec_gates.gates.scan import GATE, scan_gate
+    from mlsec_gates.gates.scan import scan_gate
 
-    s3 = _s3_options(args)
-    # Loaded here once so that --json-out uses the policy's storage.s3 settings too.
-    policy = load_policy(args.policy, storage=Storage(s3), gate=GATE)
-    result = scan_gate(
+    return scan_gate(
         args.targets,
-        policy=policy,
+        policy=args.policy,
         report_dir=args.report_dir,
-        s3=s3,
+        s3=_s3_options(args),
+        json_out=args.json_out,
         progress=_progress_printer(args.quiet),
     )
-    _copy_json(result, args.json_out, gate_storage(policy, s3))
-    return result
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -115,14 +110,6 @@ def _s3_options(args: argparse.Namespace) -> S3Options | None:
     return S3Options(
         endpoint_url=args.s3_endpoint_url, region=args.aws_region, profile=args.aws_profile
     )
-
-
-def _copy_json(result: GateResult, json_out: str | None, storage: Storage) -> None:
-    if not json_out:
-        return
-    from mlsec_gates.reports import render_json
-
-    storage.write_bytes(json_out, render_json(result).encode(), content_type="application/json")
 
 
 def _progress_printer(quiet: bool) -> Callable[[int, int, str], None] | None:

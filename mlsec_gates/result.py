@@ -19,6 +19,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import PurePosixPath
 from typing import Any
 
 #: Version of the JSON report layout (docs/report-schema.md). Bump the major part on any
@@ -108,11 +109,19 @@ class Finding:
     def fingerprint(self) -> str:
         """Stable id of this finding, so that a waiver can name it.
 
-        Built from the rule, the subject and position and the evidence, not from the
-        message wording or the run time, so it survives re-runs and rewording.
+        Built from the rule, the file *name* (not its directory: pipelines write each run to a
+        new folder), the member, offset and detail of the location, and the evidence; not from
+        the message wording, the severity or the run time, so it survives re-runs and rewording.
         """
         material = json.dumps(
-            [self.rule_id, self.location.to_dict(), self.evidence],
+            [
+                self.rule_id,
+                PurePosixPath(self.location.uri.rstrip("/")).name,
+                self.location.member,
+                self.location.offset,
+                self.location.detail,
+                self.evidence,
+            ],
             sort_keys=True,
             default=str,
         )

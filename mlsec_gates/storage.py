@@ -203,8 +203,11 @@ class Storage:
         if self.is_remote(uri):
             bucket, key = split_s3_uri(uri)
             extra = {"ContentType": content_type} if content_type else {}
-            with self._s3_errors(uri):
-                self._client.put_object(Bucket=bucket, Key=key, Body=data, **extra)
+            try:
+                with self._s3_errors(uri):
+                    self._client.put_object(Bucket=bucket, Key=key, Body=data, **extra)
+            except InputError as exc:  # a missing bucket: where to write is the problem
+                raise StorageError(exc.diagnostics()) from None
             return uri
         path = Path(uri)
         try:

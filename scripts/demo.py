@@ -1,5 +1,7 @@
-"""The demo behind ``bash scripts/demo.sh``: one clean and one tampered model, through real
-Airflow (SQLite, ``dag.test()``) and a local Kubeflow pipeline run, then where the reports are.
+"""The demo behind ``bash scripts/demo.sh``.
+
+One clean and one tampered model go through real Airflow (SQLite, ``dag.test()``) and a
+local Kubeflow pipeline run; then the demo prints where the reports are.
 
 Each scenario runs in its own child process with its chatter sent to a log file under
 ``demo-output/logs/``, so this screen shows only what a person needs: verdicts and report paths.
@@ -24,8 +26,8 @@ LOGS = OUT / "logs"
 SCENARIOS = {
     "airflow-clean": "Airflow DAG example_scan_model, clean model",
     "airflow-tampered": "Airflow DAG example_scan_model, model with injected os.system",
-    "kfp-clean": "KFP pipeline scan-model-pipeline, clean model",
-    "kfp-tampered": "KFP pipeline scan-model-pipeline, model with injected os.system",
+    "kfp-clean": "KFP pipeline scan-model, clean model",
+    "kfp-tampered": "KFP pipeline scan-model, model with injected os.system",
 }
 
 
@@ -44,15 +46,34 @@ def main() -> int:
     rows = []
     for stage, title in SCENARIOS.items():
         code, seconds = _child(stage, title)
-        rows.append((title, "succeeded" if code == 0 else "FAILED (gate stopped it)", seconds))
+        report = _collect_report(stage)
+        outcome = "pipeline succeeded" if code == 0 else "pipeline FAILED at the gate"
+        rows.append((title, outcome, seconds, report))
     print("\nOutcome")
-    for title, outcome, seconds in rows:
-        print(f"  {title:<66} {outcome:<26} {seconds:5.1f} s")
+    for title, outcome, seconds, _ in rows:
+        print(f"  {title:<64} {outcome:<28} {seconds:5.1f} s")
     print("\nHTML reports (open in a browser):")
-    for report in sorted(OUT.rglob("scan-report.html")):
-        print(f"  {report}")
+    for title, _, _, report in rows:
+        print(f"  {title}:\n    {report or 'no report found: see the log'}")
     print(f"\nLogs of each run: {LOGS}")
-    return 0
+    missing = [title for title, _, _, report in rows if report is None]
+    return 1 if missing else 0
+
+
+def _collect_report(stage: str) -> Path | None:
+    """Copy the scenario's HTML report to ``demo-output/reports/<stage>-scan-report.html``.
+
+    KFP names the artifact file ``report_html``, with no extension a browser would recognise.
+    """
+    marker = "MLSEC_REPORT "
+    lines = (LOGS / f"{stage}.log").read_text(errors="replace").splitlines()
+    found = [line.split(marker, 1)[1].strip() for line in lines if marker in line]
+    if not found or not Path(found[-1]).is_file():
+        return None
+    target = OUT / "reports" / f"{stage}-scan-report.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(found[-1], target)
+    return target
 
 
 def _child(stage: str, title: str) -> tuple[int, float]:
@@ -101,6 +122,11 @@ def _airflow(tamper: bool) -> int:
     model_dir = OUT / "models" / ("airflow-tampered" if tamper else "airflow-clean")
     run = dag.test(run_conf={"tamper": tamper, "model_dir": str(model_dir)})
     print(f"DagRun state: {run.state}")
+    reports = sorted(
+        AIRFLOW_HOME.glob("mlsec-gate-reports/**/scan-report.html"), key=os.path.getmtime
+    )
+    if reports:
+        print(f"MLSEC_REPORT {reports[-1]}")
     return 0 if str(run.state) in ("success", "DagRunState.SUCCESS") else 1
 
 
@@ -118,10 +144,13 @@ def _kfp(tamper: bool) -> int:
     )
     try:
         scan_model_pipeline(tamper=tamper)
+        code = 0
     except RuntimeError as exc:
         print(f"pipeline failed: {exc}")
-        return 1
-    return 0
+        code = 1
+    for report in root.glob("*/artifact-scan/report_html"):
+        print(f"MLSEC_REPORT {report}")
+    return code
 
 
 if __name__ == "__main__":

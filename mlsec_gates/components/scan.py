@@ -74,11 +74,11 @@ def artifact_scan(
     """
     import tempfile
 
-    from mlsec_gates._kfp_runtime import finish, resolve_policy
+    from mlsec_gates._kfp_runtime import finish
     from mlsec_gates.gates.scan import scan_gate
 
     with tempfile.TemporaryDirectory() as scratch:
-        result = scan_gate([model.path], policy=resolve_policy(policy), report_dir=scratch)
+        result = scan_gate([model.path], policy=policy, report_dir=scratch)
     return finish(
         result,
         fail_on_violation=fail_on_violation,
@@ -123,11 +123,11 @@ def artifact_scan_uri(
     """
     import tempfile
 
-    from mlsec_gates._kfp_runtime import finish, resolve_policy
+    from mlsec_gates._kfp_runtime import finish
     from mlsec_gates.gates.scan import scan_gate
 
     with tempfile.TemporaryDirectory() as scratch:
-        result = scan_gate([model_uri], policy=resolve_policy(policy), report_dir=scratch)
+        result = scan_gate([model_uri], policy=policy, report_dir=scratch)
     return finish(
         result,
         fail_on_violation=fail_on_violation,

@@ -25,23 +25,36 @@ def load_policy(
     gate: str,
     on_fail: OnFail | None = None,
 ) -> Policy:
-    """The policy object for a path/URI, an already parsed policy, or the defaults (None).
+    """The policy for a path/URI, inline YAML text, a parsed policy, or the defaults.
 
-    ``on_fail``, when given, overrides the file's setting for ``gate``.
+    A string is YAML text when it contains a line break or ``": "``, or starts with ``{``
+    (``on_fail: warn``), which a path or ``s3://`` URI never does; otherwise it names a file.
+    None or a blank string means the defaults, which fail on every finding (KFP and Airflow
+    templates render unset fields as empty strings). ``on_fail``, when given, overrides the
+    setting for ``gate``.
 
     Raises:
-        ConfigError: the file is invalid.
-        InputError: the file does not exist.
+        ConfigError: the policy is invalid.
+        InputError: the policy file does not exist.
     """
     if on_fail not in (None, "fail", "warn"):
         raise ConfigError(f"on_fail must be 'fail' or 'warn', got {on_fail!r}")
-    if policy is None or isinstance(policy, Policy):
-        loaded = policy or Policy()
-    elif isinstance(policy, str) and policy.strip():
-        loaded = parse_policy(storage.read_text(policy), source=policy)
+    if isinstance(policy, Policy):
+        loaded = policy
+    elif policy is None or (isinstance(policy, str) and not policy.strip()):
+        loaded = Policy()
+    elif not isinstance(policy, str):
+        raise ConfigError(f"policy must be a path, URI or YAML text, got {policy!r}")
+    elif _is_inline_yaml(policy):
+        loaded = parse_policy(policy, source="<inline policy>")
     else:
-        raise ConfigError(f"policy must be a path or URI, got {policy!r}")
+        loaded = parse_policy(storage.read_text(policy.strip()), source=policy.strip())
     return loaded.overriding(gate, on_fail)
+
+
+def _is_inline_yaml(text: str) -> bool:
+    stripped = text.strip()
+    return "\n" in stripped or ": " in stripped or stripped.startswith("{")
 
 
 def gate_storage(policy: Policy, s3: S3Options | None) -> Storage:

@@ -73,9 +73,10 @@ class GateOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         """Run the gate, publish where the report is, then pass, warn or fail the task."""
         result = self.run_gate(report_dir=self._report_dir(context), s3=self._s3_options())
-        ti = context["ti"]
-        ti.xcom_push(key=REPORT_URL_KEY, value=_browsable(result.reports.get("html", "")))
-        ti.xcom_push(key=REPORT_JSON_KEY, value=result.reports.get("json", ""))
+        report_url = _browsable(result.reports.get("html", ""))
+        report_json_url = _browsable(result.reports.get("json", ""))
+        context["ti"].xcom_push(key=REPORT_URL_KEY, value=report_url)
+        context["ti"].xcom_push(key=REPORT_JSON_KEY, value=report_json_url)
         from mlsec_gates.reports import render_markdown
 
         summary = render_markdown(result)
@@ -93,8 +94,8 @@ class GateOperator(BaseOperator):
             "passed": result.passed,
             "summary": result.summary,
             "counts": result.counts(),
-            "report_url": result.reports.get("html", ""),
-            "report_json_url": result.reports.get("json", ""),
+            "report_url": report_url,
+            "report_json_url": report_json_url,
             "tool_versions": result.tool_versions,
         }
 

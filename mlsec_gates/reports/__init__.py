@@ -16,11 +16,14 @@ from mlsec_gates.storage import Storage, join
 __all__ = ["render_html", "render_json", "render_markdown", "write_reports"]
 
 
-def write_reports(result: GateResult, report_dir: str, *, storage: Storage) -> GateResult:
+def write_reports(
+    result: GateResult, report_dir: str, *, storage: Storage, json_copy: str | None = None
+) -> GateResult:
     """Write the JSON, Markdown and HTML reports of a run into a directory or S3 prefix.
 
     Returns the result with ``reports`` filled in (kind -> path or URI); the JSON report
-    lists the locations of all three.
+    lists the locations of all three. ``json_copy`` (the CLI's ``--json-out``) receives a
+    second copy of the JSON report.
 
     Raises:
         StorageError: a report could not be written.
@@ -33,13 +36,14 @@ def write_reports(result: GateResult, report_dir: str, *, storage: Storage) -> G
     planned = result.with_reports(
         {kind: uri if storage.is_remote(uri) else _absolute(uri) for kind, uri in names.items()}
     )
+    json_bytes = render_json(planned).encode()
     storage.write_bytes(names["html"], render_html(planned).encode(), content_type="text/html")
     storage.write_bytes(
         names["markdown"], render_markdown(planned).encode(), content_type="text/markdown"
     )
-    storage.write_bytes(
-        names["json"], render_json(planned).encode(), content_type="application/json"
-    )
+    for target in (names["json"], json_copy):
+        if target:
+            storage.write_bytes(target, json_bytes, content_type="application/json")
     return planned
 
 

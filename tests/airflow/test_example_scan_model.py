@@ -75,7 +75,7 @@ def test_clean_model_is_scanned_then_published(example_dag: Any, tmp_path: Path)
     assert summary["counts"] == {"verdict_pass": 1}
     report = _path_of(scan["report_url"])
     assert report.is_file()
-    assert report == Path(summary["report_url"])
+    assert summary["report_url"] == scan["report_url"]
     assert scan["_link_GateReportLink"] == scan["report_url"]
     published = Path(_xcoms(dag_run, "publish")["return_value"])
     assert published.is_file()
@@ -108,4 +108,4 @@ def test_tampered_model_fails_the_gate_and_is_not_published(
     assert scan["_link_GateReportLink"] == scan["report_url"]
     html = _path_of(scan["report_url"]).read_text()
     assert "os.system" in html
-    assert Path(scan["report_json_url"]).is_file()
+    assert _path_of(scan["report_json_url"]).is_file()

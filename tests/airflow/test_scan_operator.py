@@ -37,9 +37,10 @@ def test_clean_file_passes_and_pushes_report(
     json.dumps(summary)  # an XCom must be plain JSON
     xcoms = fake_context["ti"].xcoms
     assert _path_of(xcoms["report_url"]).is_file()
-    assert Path(xcoms["report_json_url"]).is_file()
-    assert summary["report_url"] == str(_path_of(xcoms["report_url"]))
-    report = json.loads(Path(xcoms["report_json_url"]).read_text())
+    assert _path_of(xcoms["report_json_url"]).is_file()
+    assert summary["report_url"] == xcoms["report_url"]
+    assert summary["report_json_url"] == xcoms["report_json_url"]
+    report = json.loads(_path_of(xcoms["report_json_url"]).read_text())
     assert report["status"] == "pass"
     assert report["subjects"][0]["path"] == str(clean_model)
 
@@ -54,7 +55,7 @@ def test_malicious_file_fails_with_summary(
         op.execute(fake_context)
 
     message = str(excinfo.value)
-    report = json.loads(Path(fake_context["ti"].xcoms["report_json_url"]).read_text())
+    report = json.loads(_path_of(fake_context["ti"].xcoms["report_json_url"]).read_text())
     assert report["status"] == "fail"
     assert report["summary"] in message
     assert "os.system" in message
@@ -116,7 +117,7 @@ def test_default_report_dir_is_per_run_under_airflow_home(
         / "manual__2026-01-01T00_00_00+00_00"
         / "scan"
     )
-    assert Path(summary["report_url"]).parent == expected.resolve()
+    assert _path_of(summary["report_url"]).parent == expected.resolve()
 
 
 def test_template_fields() -> None:

@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 from kfp import dsl
 
-from mlsec_gates._kfp_runtime import GateFailed, resolve_policy
+from mlsec_gates._kfp_runtime import GateFailed
 from mlsec_gates.components import artifact_scan, artifact_scan_uri
 from mlsec_gates.errors import ConfigError
-from mlsec_gates.policy import Policy
 
 pytestmark = pytest.mark.kfp
 
@@ -135,23 +134,3 @@ def test_empty_directory_is_not_a_pass(tmp_path: Path) -> None:
     with pytest.raises(GateFailed, match="scan gate error"):
         artifact_scan_uri.python_func(model_uri=str(empty), **outs)
     assert report(outs)["status"] == "error"
-
-
-@pytest.mark.parametrize("value", [None, "", "   \n"])
-def test_resolve_policy_defaults(value: str | None) -> None:
-    assert resolve_policy(value) is None
-
-
-@pytest.mark.parametrize("value", ["gates.yaml", "/etc/mlsec/gates.yaml", "s3://bucket/gates.yaml"])
-def test_resolve_policy_paths(value: str) -> None:
-    assert resolve_policy(value) == value
-
-
-@pytest.mark.parametrize(
-    "value",
-    ["on_fail: warn", "version: 1\non_fail: warn\n", "{on_fail: warn}", "gates:\n  scan: {}\n"],
-)
-def test_resolve_policy_inline_yaml(value: str) -> None:
-    policy = resolve_policy(value)
-    assert isinstance(policy, Policy)
-    assert policy.source == "<policy input>"

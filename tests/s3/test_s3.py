@@ -312,10 +312,12 @@ class TestS3Errors:
     ) -> None:
         model = tmp_path / "clean.pkl"
         model.write_bytes(CLEAN)
-        with pytest.raises((InputError, StorageError)) as info:
+        with pytest.raises(StorageError) as info:
             scan_gate(
                 [str(model)],
                 report_dir="s3://no-such-bucket-mlsec/reports/",
                 s3=S3Options(endpoint_url=s3_env),
             )
-        assert "no-such-bucket-mlsec/reports/scan-report" in self._one_line(info)
+        assert self._one_line(info) == (
+            "s3://no-such-bucket-mlsec/reports/scan-report.html: no such S3 bucket"
+        )

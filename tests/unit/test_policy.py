@@ -318,10 +318,29 @@ class TestNotAPolicy:
             str(info.value) == f"{path}:3: gates.scan.on_fial: unknown key; did you mean 'on_fail'?"
         )
 
-    @pytest.mark.parametrize("bad", ["", "   "])
-    def test_blank_policy_argument(self, bad: str) -> None:
-        with pytest.raises(ConfigError, match="policy must be a path or URI"):
-            load_policy(bad, storage=Storage(), gate="scan")
+    @pytest.mark.parametrize("blank", [None, "", "   \n"])
+    def test_blank_policy_argument_means_defaults(self, blank: str | None) -> None:
+        # KFP and Airflow templates render unset fields as "": the strict defaults apply.
+        assert load_policy(blank, storage=Storage(), gate="scan") == Policy()
+
+    @pytest.mark.parametrize(
+        "text",
+        ["on_fail: warn", "version: 1\non_fail: warn\n", "{on_fail: warn}"],
+    )
+    def test_inline_yaml_policy(self, text: str) -> None:
+        policy = load_policy(text, storage=Storage(), gate="scan")
+        assert policy.source == "<inline policy>"
+        assert policy.on_fail_for("scan") == "warn"
+
+    def test_inline_yaml_errors_name_the_key(self) -> None:
+        with pytest.raises(
+            ConfigError, match=r"^<inline policy>:2: gatez: unknown key; did you mean 'gates'\?$"
+        ):
+            load_policy("version: 1\ngatez: {}\n", storage=Storage(), gate="scan")
+
+    def test_policy_that_is_not_text(self) -> None:
+        with pytest.raises(ConfigError, match="policy must be a path, URI or YAML text"):
+            load_policy(42, storage=Storage(), gate="scan")  # type: ignore[arg-type]
 
 
 class TestOnFail:

@@ -123,6 +123,11 @@ class TestFingerprint:
     def test_differs_by_location_rule_and_evidence(self, changed: dict[str, object]) -> None:
         assert _finding(**changed).fingerprint != _finding().fingerprint  # type: ignore[arg-type]
 
+    def test_same_file_name_in_another_run_folder_keeps_the_fingerprint(self) -> None:
+        a = Finding("r", Severity.HIGH, "m", Location(uri="/runs/1/model.pkl", offset=5))
+        b = Finding("r", Severity.HIGH, "m", Location(uri="s3://bucket/runs/2/model.pkl", offset=5))
+        assert a.fingerprint == b.fingerprint
+
     def test_member_and_detail_are_part_of_the_location(self) -> None:
         a = Finding("r", Severity.HIGH, "m", Location(uri="a.pt", member="data.pkl"))
         b = Finding("r", Severity.HIGH, "m", Location(uri="a.pt", member="other.pkl"))

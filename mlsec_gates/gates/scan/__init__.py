@@ -46,17 +46,21 @@ def scan_gate(
     report_dir: str | None = None,
     s3: S3Options | None = None,
     on_fail: OnFail | None = None,
+    json_out: str | None = None,
     progress: Progress | None = None,
 ) -> GateResult:
     """Scan, then write the JSON, Markdown and HTML reports; the one call adapters make.
 
     Args:
-        targets: files, directories (recursive), ``s3://`` objects or prefixes.
-        policy: a policy file path/URI, a parsed :class:`Policy`, or None for the defaults.
+        targets: files, directories (recursive), ``s3://`` objects or prefixes (one string is
+            one target). A file reached through several targets is scanned once.
+        policy: a policy file path/URI, inline YAML text, a parsed :class:`Policy`, or None
+            for the defaults.
         report_dir: directory or ``s3://`` prefix for the reports; default
             ``./mlsec-gate-reports/scan-<timestamp>``.
         s3: how to reach S3 (overrides the policy's ``storage.s3``).
         on_fail: ``fail`` or ``warn``; overrides the policy for this run.
+        json_out: also write the JSON report to this path or URI.
         progress: optional callback after each file.
 
     Returns:
@@ -75,7 +79,9 @@ def scan_gate(
     loaded = load_policy(policy, storage=bootstrap, gate=GATE, on_fail=on_fail)
     storage = gate_storage(loaded, s3)
     result = run_scan(targets, policy=loaded, storage=storage, progress=progress)
-    return write_reports(result, report_dir or default_report_dir(GATE), storage=storage)
+    return write_reports(
+        result, report_dir or default_report_dir(GATE), storage=storage, json_copy=json_out
+    )
 
 
 def run_scan(
@@ -104,6 +110,8 @@ def run_scan(
         max_depth=section.max_depth,
         max_opcodes=section.max_opcodes,
     )
+    if isinstance(targets, str):  # one path, not a sequence of one-letter paths
+        targets = [targets]
     if not targets:
         raise InputError("nothing to scan: give at least one path or s3:// URI")
 
@@ -114,6 +122,7 @@ def run_scan(
         if not listed:
             findings.append(_nothing_in(target))
         files.extend(listed)
+    files = list(dict.fromkeys(files))  # a file named twice (``dir/`` and ``dir/x``) once
 
     subjects: list[Subject] = []
     scanned_bytes = 0

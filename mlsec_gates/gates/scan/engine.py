@@ -264,7 +264,6 @@ class _Scan:
         evidence: dict[str, Any] = {"global": full, "opcode": ev.opcode, "stream": ev.stream}
         reason = dangerous_reason(ev.module, ev.name)
         if reason is not None:
-            evidence["reason"] = reason
             self.add(
                 rules.DangerousGlobal,
                 f"{where} imports {full} ({reason})",
@@ -279,7 +278,6 @@ class _Scan:
         if policy_allowed(ev.module, ev.name, self.allow) is not None:
             return
         if not (is_identifier_path(ev.module) and is_identifier_path(ev.name)):
-            evidence["reason"] = "malformed name"
             msg = f"{where} imports malformed global {full!r}, which is not on the allowlist"
         else:
             msg = f"{where} imports {full}, which is not on the allowlist"

@@ -1,0 +1,72 @@
+"""Adapters stay thin: the logic lives in the gates, where it is tested once.
+
+Habit 1 of docs/style: an operator's ``execute`` is at most 25 lines, a gate's ``run_gate``
+and a CLI subcommand at most 15, and each calls exactly one gate function.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+
+import pytest
+
+from mlsec_gates import cli, operators
+from mlsec_gates.operators.base import GateOperator
+
+
+def _body_lines(func: object) -> int:
+    tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
+    node = tree.body[0]
+    assert isinstance(node, ast.FunctionDef)
+    body = node.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]  # the docstring does not count
+    return body[-1].end_lineno - body[0].lineno + 1
+
+
+def _gate_calls(func: object) -> list[str]:
+    """Names called in ``func`` that were imported from ``mlsec_gates.gates``."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
+    imported = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mlsec_gates.gates")
+        for alias in node.names
+    }
+    return [
+        node.func.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in imported
+    ]
+
+
+GATE_OPERATORS = [
+    obj
+    for obj in vars(operators).values()
+    if inspect.isclass(obj) and issubclass(obj, GateOperator) and obj is not GateOperator
+]
+
+
+def test_there_are_gate_operators() -> None:
+    assert GATE_OPERATORS, "no gate operator found: the test below would check nothing"
+
+
+def test_base_execute_is_a_screen() -> None:
+    assert _body_lines(GateOperator.execute) <= 25
+
+
+@pytest.mark.parametrize("op", GATE_OPERATORS, ids=lambda c: c.__name__)
+def test_run_gate_is_one_gate_call(op: type[GateOperator]) -> None:
+    assert _body_lines(op.run_gate) <= 15
+    assert len(_gate_calls(op.run_gate)) == 1
+
+
+def test_cli_subcommands_are_one_gate_call() -> None:
+    handlers = [cli._scan]
+    for handler in handlers:
+        assert _body_lines(handler) <= 15
+        assert len(_gate_calls(handler)) == 1
