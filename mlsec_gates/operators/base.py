@@ -84,20 +84,11 @@ class GateOperator(BaseOperator):
             raise AirflowFailException(f"{self.gate_name} gate {result.status.value}\n{summary}")
         if result.status.value == "warn":
             self.log.warning(
-                "%s gate failed but on_fail=warn lets the run go on:\n%s", self.gate_name, summary
+                "%s gate failed; on_fail=warn lets the run go on:\n%s", self.gate_name, summary
             )
         else:
             self.log.info("%s", summary)
-        return {
-            "gate": result.gate,
-            "status": result.status.value,
-            "passed": result.passed,
-            "summary": result.summary,
-            "counts": result.counts(),
-            "report_url": report_url,
-            "report_json_url": report_json_url,
-            "tool_versions": result.tool_versions,
-        }
+        return _xcom_summary(result, report_url=report_url, report_json_url=report_json_url)
 
     def _report_dir(self, context: Context) -> str:
         if self.report_dir:
@@ -126,6 +117,19 @@ class GateOperator(BaseOperator):
             secret_access_key=conn.password or None,
             session_token=extra.get("aws_session_token"),
         )
+
+
+def _xcom_summary(result: GateResult, **urls: str) -> dict[str, Any]:
+    """The task's return value: small enough for XCom, enough to branch or notify on."""
+    return {
+        "gate": result.gate,
+        "status": result.status.value,
+        "passed": result.passed,
+        "summary": result.summary,
+        "counts": result.counts(),
+        **urls,
+        "tool_versions": result.tool_versions,
+    }
 
 
 def _browsable(location: str) -> str:

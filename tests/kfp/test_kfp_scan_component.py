@@ -93,7 +93,7 @@ def test_inline_policy_can_warn_only(malicious_model: Path, tmp_path: Path) -> N
         model=dsl.Model(uri=str(malicious_model)), policy="on_fail: warn", **outs
     )
     assert (passed, status) == (True, "warn")
-    assert report(outs)["policy"]["source"] == "<policy input>"
+    assert report(outs)["policy"]["source"] == "<inline policy>"
 
 
 def test_policy_file(malicious_model: Path, tmp_path: Path) -> None:
