@@ -69,9 +69,12 @@ class Location:
     """Free-form extra position (opcode index, pickle stream number, column, row)."""
 
     def __str__(self) -> str:
-        text = self.uri
-        if self.member:
-            text += f"!{self.member}"
+        return self.uri + self.position
+
+    @property
+    def position(self) -> str:
+        """Where inside the subject, e.g. ``!archive/data.pkl@827 (stream 1, opcode GLOBAL)``."""
+        text = f"!{self.member}" if self.member else ""
         if self.offset is not None:
             text += f"@{self.offset}"
         if self.detail:

@@ -27,8 +27,9 @@ from mlsec_gates.gates._common import (
     now,
     tool_versions,
 )
+from mlsec_gates.gates.scan import rules
 from mlsec_gates.policy import OnFail, Policy
-from mlsec_gates.result import Finding, GateResult, Location, Severity, Subject
+from mlsec_gates.result import Finding, GateResult, Location, Subject
 from mlsec_gates.storage import S3Options, Storage, sha256_of
 
 __all__ = ["run_scan", "scan_gate"]
@@ -120,7 +121,13 @@ def run_scan(
     for target in targets:
         listed = storage.list_files(target)
         if not listed:
-            findings.append(_nothing_in(target))
+            findings.append(
+                rules.NothingScanned.finding(
+                    f"{target} contains no file to scan",
+                    Location(uri=target),
+                    {"target": target},
+                )
+            )
         files.extend(listed)
     files = list(dict.fromkeys(files))  # a file named twice (``dir/`` and ``dir/x``) once
 
@@ -136,7 +143,7 @@ def run_scan(
 
     verdicts = [s.verdict for s in subjects]
     n_block, n_quarantine = verdicts.count("block"), verdicts.count("quarantine")
-    incomplete = not subjects or any(f.rule_id == _NothingToScan.rule_id for f in findings)
+    incomplete = not subjects or any(f.rule_id == rules.NothingScanned.id for f in findings)
     status = decide(
         violations=bool(n_block or n_quarantine),
         incomplete=incomplete,
@@ -173,48 +180,17 @@ def _scan_one(
             digest, size = sha256_of(fh)
             verdict = scan(fh, uri=path, settings=settings)
     except InputError as exc:
-        finding = _Unreadable.finding(path, exc.diagnostics())
+        reason = exc.diagnostics()
+        finding = rules.UnreadableFile.finding(
+            f"file could not be read, so it was not checked: {reason}",
+            Location(uri=path),
+            {"error": reason},
+        )
         return Subject(path=path, sha256=None, verdict="quarantine"), [finding]
     subject = Subject(
         path=path, sha256=digest, size=size, kind=verdict.kind, verdict=verdict.verdict
     )
     return subject, list(verdict.findings)
-
-
-class _NothingToScan:
-    """A target (directory or prefix) with no file in it: nothing checked is not a pass."""
-
-    rule_id = "scan.input.nothing-scanned"
-
-
-class _Unreadable:
-    """A file that was listed but could not be read."""
-
-    rule_id = "scan.input.unreadable"
-
-    @classmethod
-    def finding(cls, path: str, reason: str) -> Finding:
-        return Finding(
-            rule_id=cls.rule_id,
-            severity=Severity.HIGH,
-            message=f"file could not be read, so it was not checked: {reason}",
-            location=Location(uri=path),
-            evidence={"error": reason},
-            remediation="Fix the permissions or the path and run the gate again.",
-            why="A file the scanner cannot read may still be loaded by the pipeline.",
-        )
-
-
-def _nothing_in(target: str) -> Finding:
-    return Finding(
-        rule_id=_NothingToScan.rule_id,
-        severity=Severity.HIGH,
-        message=f"{target} contains no file to scan",
-        location=Location(uri=target),
-        evidence={"target": target},
-        remediation="Point the gate at the model files (check the path or the S3 prefix).",
-        why="A gate that checked nothing must not let the pipeline go on.",
-    )
 
 
 def _summary(subjects: list[Subject], findings: list[Finding], incomplete: bool) -> str:

@@ -41,7 +41,6 @@ from .pickle_analysis import (
     ComputedCallEvent,
     ComputedGlobalEvent,
     ErrorEvent,
-    ExtensionEvent,
     GlobalEvent,
     GlobalMutationEvent,
     PickleReport,
@@ -212,49 +211,18 @@ class _Scan:
             offset = ev.offset - base
             if isinstance(ev, GlobalEvent):
                 self._report_global(ev, offset, member, where)
-            elif isinstance(ev, ComputedGlobalEvent):
-                self.add(
-                    rules.ComputedGlobal,
-                    f"{where} imports a computed name via {ev.opcode} ({ev.operands})",
-                    member=member,
-                    offset=offset,
-                    detail=f"stream {ev.stream}, opcode {ev.opcode}",
-                    evidence={
-                        "global": None,
-                        "operands": ev.operands,
-                        "opcode": ev.opcode,
-                        "stream": ev.stream,
-                    },
-                )
-            elif isinstance(ev, ComputedCallEvent):
-                self.add(
-                    rules.ComputedCall,
-                    f"{where} calls {ev.target} with {ev.opcode} (not an imported global)",
-                    member=member,
-                    offset=offset,
-                    detail=f"stream {ev.stream}, opcode {ev.opcode}",
-                    evidence={"target": ev.target, "opcode": ev.opcode, "stream": ev.stream},
-                )
-            elif isinstance(ev, GlobalMutationEvent):
-                self.add(
-                    rules.GlobalMutation,
-                    f"{where} overwrites attributes of imported {ev.target} with BUILD",
-                    member=member,
-                    offset=offset,
-                    detail=f"stream {ev.stream}, opcode {ev.opcode}",
-                    evidence={"global": ev.target, "opcode": ev.opcode, "stream": ev.stream},
-                )
-            elif isinstance(ev, ExtensionEvent):
-                self.add(
-                    rules.ExtensionCode,
-                    f"{where} imports extension code {ev.code} via {ev.opcode} (unverifiable)",
-                    member=member,
-                    offset=offset,
-                    detail=f"stream {ev.stream}, opcode {ev.opcode}",
-                    evidence={"extension_code": ev.code, "opcode": ev.opcode, "stream": ev.stream},
-                )
             elif isinstance(ev, ErrorEvent):
                 self._report_error(ev, offset, member, where)
+            else:
+                rule, message, evidence = _describe_event(ev, where)
+                self.add(
+                    rule,
+                    message,
+                    member=member,
+                    offset=offset,
+                    detail=f"stream {ev.stream}, opcode {ev.opcode}",
+                    evidence={**evidence, "opcode": ev.opcode, "stream": ev.stream},
+                )
 
     def _report_global(
         self, ev: GlobalEvent, offset: int | None, member: str | None, where: str
@@ -570,6 +538,21 @@ class _Scan:
         failed = any(isinstance(e, ErrorEvent) and e.stream == 0 for e in report.events)
         if has_import and not failed:
             self._report_pickle(report, start, member)
+
+
+def _describe_event(ev: Any, where: str) -> tuple[type[rules.Rule], str, dict[str, Any]]:
+    """Rule, message and evidence for the pickle events that map to one finding each."""
+    if isinstance(ev, ComputedGlobalEvent):
+        message = f"{where} imports a computed name via {ev.opcode} ({ev.operands})"
+        return rules.ComputedGlobal, message, {"global": None, "operands": ev.operands}
+    if isinstance(ev, ComputedCallEvent):
+        message = f"{where} calls {ev.target} with {ev.opcode} (not an imported global)"
+        return rules.ComputedCall, message, {"target": ev.target}
+    if isinstance(ev, GlobalMutationEvent):
+        message = f"{where} overwrites attributes of imported {ev.target} with BUILD"
+        return rules.GlobalMutation, message, {"global": ev.target}
+    message = f"{where} imports extension code {ev.code} via {ev.opcode} (unverifiable)"
+    return rules.ExtensionCode, message, {"extension_code": ev.code}
 
 
 def _open_buffer(fh: BinaryIO, keep: list[Any]) -> tuple[Any, int]:

@@ -275,6 +275,41 @@ def _need(pos: int, n: int, end: int) -> None:
         raise _ParseError(f"expected {n} bytes of data but only {max(end - pos, 0)} remain")
 
 
+#: Opcodes with a length-prefixed argument: the prefix's format (None = one unsigned byte).
+_LENGTH_PREFIX: dict[int, struct.Struct | None] = {
+    0x8C: None,  # SHORT_BINUNICODE
+    0x58: _U4,  # BINUNICODE
+    0x8D: _U8,  # BINUNICODE8
+    0x43: None,  # SHORT_BINBYTES
+    0x42: _U4,  # BINBYTES
+    0x8E: _U8,  # BINBYTES8
+    0x96: _U8,  # BYTEARRAY8
+    0x8A: None,  # LONG1
+    0x8B: _I4,  # LONG4
+    0x55: None,  # SHORT_BINSTRING
+    0x54: _I4,  # BINSTRING
+}
+
+
+def _read_length(buf: Buffer, pos: int, end: int, op: int) -> tuple[int, int]:
+    """Read an opcode's length prefix; return the length and the position of the data.
+
+    Raises:
+        _ParseError: the prefix or the data it announces runs past the end, or is negative.
+    """
+    fmt = _LENGTH_PREFIX[op]
+    if fmt is None:
+        _need(pos, 1, end)
+        ln, pos = buf[pos], pos + 1
+    else:
+        _need(pos, fmt.size, end)
+        ln, pos = fmt.unpack_from(buf, pos)[0], pos + fmt.size
+        if ln < 0:
+            raise _ParseError(f"{_opname(op)} with a negative length")
+    _need(pos, ln, end)
+    return ln, pos
+
+
 def _short_str(buf: Buffer, pos: int, n: int, encoding: str) -> Any:
     if n > _MAX_STR:
         return LONGSTR
@@ -427,23 +462,8 @@ def walk_stream(
                     and isinstance(key, (str, int))
                 ):
                     target[key] = value
-            elif op == 0x8C:  # SHORT_BINUNICODE
-                _need(pos, 1, end)
-                ln = buf[pos]
-                pos += 1
-                _need(pos, ln, end)
-                stack.append(_short_str(buf, pos, ln, "utf-8"))
-                pos += ln
-            elif op == 0x58 or op == 0x8D:  # BINUNICODE / BINUNICODE8
-                if op == 0x58:
-                    _need(pos, 4, end)
-                    ln = _U4.unpack_from(buf, pos)[0]
-                    pos += 4
-                else:
-                    _need(pos, 8, end)
-                    ln = _U8.unpack_from(buf, pos)[0]
-                    pos += 8
-                _need(pos, ln, end)
+            elif op in (0x8C, 0x58, 0x8D):  # SHORT_BINUNICODE / BINUNICODE / BINUNICODE8
+                ln, pos = _read_length(buf, pos, end, op)
                 stack.append(_short_str(buf, pos, ln, "utf-8"))
                 pos += ln
             elif op == 0x95:  # FRAME
@@ -476,19 +496,7 @@ def walk_stream(
                 stack.append(_F8.unpack_from(buf, pos)[0])
                 pos += 8
             elif op in (0x43, 0x42, 0x8E, 0x96):  # SHORT_BINBYTES/BINBYTES/BINBYTES8/BYTEARRAY8
-                if op == 0x43:
-                    _need(pos, 1, end)
-                    ln = buf[pos]
-                    pos += 1
-                elif op == 0x42:
-                    _need(pos, 4, end)
-                    ln = _U4.unpack_from(buf, pos)[0]
-                    pos += 4
-                else:
-                    _need(pos, 8, end)
-                    ln = _U8.unpack_from(buf, pos)[0]
-                    pos += 8
-                _need(pos, ln, end)
+                ln, pos = _read_length(buf, pos, end, op)
                 pos += ln
                 stack.append(BYTES)
             elif op == 0x52:  # REDUCE
@@ -614,17 +622,7 @@ def walk_stream(
                 _items, stack = _pop_mark(stack, metastack)
                 stack.append(SET)
             elif op == 0x8A or op == 0x8B:  # LONG1 / LONG4
-                if op == 0x8A:
-                    _need(pos, 1, end)
-                    ln = buf[pos]
-                    pos += 1
-                else:
-                    _need(pos, 4, end)
-                    ln = _I4.unpack_from(buf, pos)[0]
-                    pos += 4
-                    if ln < 0:
-                        raise _ParseError("LONG4 with a negative byte count")
-                _need(pos, ln, end)
+                ln, pos = _read_length(buf, pos, end, op)
                 if ln <= 64:
                     stack.append(int.from_bytes(bytes(buf[pos : pos + ln]), "little", signed=True))
                 else:
@@ -660,17 +658,7 @@ def walk_stream(
                     except Exception:
                         raise _ParseError("invalid escape in STRING argument") from None
             elif op == 0x54 or op == 0x55:  # BINSTRING / SHORT_BINSTRING
-                if op == 0x55:
-                    _need(pos, 1, end)
-                    ln = buf[pos]
-                    pos += 1
-                else:
-                    _need(pos, 4, end)
-                    ln = _I4.unpack_from(buf, pos)[0]
-                    pos += 4
-                    if ln < 0:
-                        raise _ParseError("BINSTRING with a negative length")
-                _need(pos, ln, end)
+                ln, pos = _read_length(buf, pos, end, op)
                 stack.append(_short_str(buf, pos, ln, "latin-1"))
                 pos += ln
             elif op == 0x56:  # UNICODE

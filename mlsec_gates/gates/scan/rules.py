@@ -327,6 +327,26 @@ class ParserDifferential(Rule):
     )
 
 
+class NothingScanned(Rule):
+    """A target (directory or S3 prefix) holds no file: nothing checked is never a pass."""
+
+    id: ClassVar[str] = "scan.input.nothing-scanned"
+    severity: ClassVar[Severity] = Severity.HIGH
+    remediation: ClassVar[str] = (
+        "Point the gate at the model files (check the path or the S3 prefix)."
+    )
+    why: ClassVar[str] = "A gate that checked nothing must not let the pipeline go on."
+
+
+class UnreadableFile(Rule):
+    """A file was listed but could not be read, so it was not checked."""
+
+    id: ClassVar[str] = "scan.input.unreadable"
+    severity: ClassVar[Severity] = Severity.HIGH
+    remediation: ClassVar[str] = "Fix the permissions or the path and run the gate again."
+    why: ClassVar[str] = "A file the scanner cannot read may still be loaded by the pipeline."
+
+
 #: Every rule, in catalogue order.
 RULES: tuple[type[Rule], ...] = (
     DangerousGlobal,
@@ -352,4 +372,6 @@ RULES: tuple[type[Rule], ...] = (
     NumpySizeMismatch,
     SafetensorsBadHeader,
     InternalError,
+    NothingScanned,
+    UnreadableFile,
 )
