@@ -24,7 +24,7 @@ from typing import Any
 
 #: Version of the JSON report layout (docs/report-schema.md). Bump the major part on any
 #: change that removes or renames a field.
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 class Severity(enum.IntEnum):
@@ -187,6 +187,8 @@ class GateResult:
     """The effective policy of this gate, as applied."""
     reports: dict[str, str] = field(default_factory=dict)
     """Report kind (``json``, ``markdown``, ``html``) to its path or URI, once written."""
+    details: dict[str, Any] = field(default_factory=dict)
+    """Gate-specific raw material kept for machines (e.g. Great Expectations' own result)."""
 
     @property
     def passed(self) -> bool:
@@ -228,6 +230,7 @@ class GateResult:
             "tool_versions": self.tool_versions,
             "policy": self.policy,
             "reports": self.reports,
+            "details": self.details,
         }
 
     def with_reports(self, reports: dict[str, str]) -> GateResult:
