@@ -1,13 +1,17 @@
-"""Example DAG: scan a freshly trained model before publishing it.
+"""Example DAG: validate the training data, train, scan the model before publishing it.
 
-``train_model`` fits a small scikit-learn model and pickles it; ``simulate_tampering``
-appends a second pickle stream that would call ``os.system`` when the run is triggered
-with ``{"tamper": true}``; ``scan_model`` (the gate) inspects the file without loading it;
-``publish`` copies it to ``published/`` and runs only when the gate passed. A failed gate
-leaves its HTML report behind, linked from the task as "Gate report".
+``write_training_data`` writes iris as CSV; run with ``{"corrupt_data": true}`` it also blanks
+some measurements and puts others out of range. ``validate_data`` (the data validation gate)
+checks the CSV against the expectation suite in ``suites/iris.yaml`` next to this file;
+``train_model`` fits a small scikit-learn model on the CSV and pickles it, and runs only when
+the data passed. ``simulate_tampering`` appends a second pickle stream that would call
+``os.system`` when the run is triggered with ``{"tamper": true}``; ``scan_model`` (the scan
+gate) inspects the file without loading it; ``publish`` copies it to ``published/`` and runs
+only when the gate passed. A failed gate leaves its HTML report behind, linked from the task
+as "Gate report".
 
 Nothing here does I/O or imports scikit-learn when the file is parsed: the tasks import what
-they use.
+they use, and the suite is read by the gate when ``validate_data`` runs.
 """
 
 from __future__ import annotations
@@ -16,12 +20,17 @@ import os
 
 from airflow.sdk import DAG, Param, chain, task
 
-from mlsec_gates.operators import ArtifactScanGateOperator
+from mlsec_gates.operators import ArtifactScanGateOperator, DataValidationGateOperator
 
 DAG_ID = "example_scan_model"
 
 # Each run writes into its own folder under the ``model_dir`` param.
 RUN_DIR = "{{ params.model_dir }}/{{ run_id | replace(':', '_') | replace('+', '_') }}"
+
+# The expectation suite the training data must meet; a path, so parsing reads nothing.
+IRIS_SUITE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "suites", "iris.yaml")
+
+IRIS_COLUMNS = ("sepal_length", "sepal_width", "petal_length", "petal_width", "species")
 
 
 def os_system_pickle(command: str) -> bytes:
@@ -43,15 +52,46 @@ def os_system_pickle(command: str) -> bytes:
 
 
 @task
-def train_model(run_dir: str) -> str:
-    """Fit a logistic regression on iris and pickle it; returns the model path."""
-    import pickle
+def write_training_data(run_dir: str, params: dict | None = None) -> str:
+    """Write iris as CSV; with ``corrupt_data``, blank some cells and break some ranges."""
+    import csv
     from pathlib import Path
 
     from sklearn.datasets import load_iris
+
+    iris = load_iris()
+    rows = [
+        [*(f"{value:.1f}" for value in features), iris.target_names[label]]
+        for features, label in zip(iris.data, iris.target, strict=True)
+    ]
+    if (params or {}).get("corrupt_data"):
+        for row in rows[:5]:
+            row[0] = ""  # sepal_length missing
+        for row in rows[50:53]:
+            row[3] = "-4.0"  # petal_width below zero
+        print("corrupt_data is on: 5 missing sepal lengths, 3 negative petal widths")
+    path = Path(run_dir) / "data" / "iris.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(IRIS_COLUMNS)
+        writer.writerows(rows)
+    return str(path)
+
+
+@task
+def train_model(data_path: str, run_dir: str) -> str:
+    """Fit a logistic regression on the validated CSV and pickle it; returns the model path."""
+    import csv
+    import pickle
+    from pathlib import Path
+
     from sklearn.linear_model import LogisticRegression
 
-    features, labels = load_iris(return_X_y=True)
+    with open(data_path, newline="") as data:
+        rows = list(csv.DictReader(data))
+    features = [[float(row[column]) for column in IRIS_COLUMNS[:4]] for row in rows]
+    labels = [row["species"] for row in rows]
     model = LogisticRegression(max_iter=500).fit(features, labels)
     path = Path(run_dir) / "model" / "model.pkl"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -87,18 +127,32 @@ with DAG(
     tags=["example", "mlsec-gates"],
     params={
         "tamper": Param(False, type="boolean", description="Append a malicious pickle."),
+        "corrupt_data": Param(
+            False, type="boolean", description="Blank and break values in the training data."
+        ),
         "model_dir": Param(
             os.path.join(
                 os.environ.get("AIRFLOW_HOME", os.path.expanduser("~/airflow")),
                 "mlsec-example-models",
             ),
             type="string",
-            description="Folder for the trained and published models (one subfolder per run).",
+            description="Folder for the data and models (one subfolder per run).",
         ),
     },
     doc_md=__doc__,
 ) as dag:
-    model_path = simulate_tampering(train_model(run_dir=RUN_DIR))
+    training_data = write_training_data(run_dir=RUN_DIR)
+
+    # [START howto_gate_validate]
+    validate_data = DataValidationGateOperator(
+        task_id="validate_data",
+        data=training_data,  # the CSV path the previous task returned (read at run time)
+        suite=IRIS_SUITE,
+    )
+    # [END howto_gate_validate]
+
+    trained = train_model(training_data, run_dir=RUN_DIR)
+    model_path = simulate_tampering(trained)
 
     # [START howto_gate_scan]
     scan_model = ArtifactScanGateOperator(
@@ -111,6 +165,7 @@ with DAG(
 
     published = publish(model_path, published_dir=RUN_DIR + "/published")
 
+    chain(validate_data, trained)
     chain(model_path, scan_model, published)
 
 

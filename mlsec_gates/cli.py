@@ -31,18 +31,50 @@ exit status: 0 every file passed (or on_fail: warn), 1 a file was blocked or qua
 """
 
 
+_VALIDATE_EXAMPLES = """\
+examples:
+  mlsec-gates validate train.parquet --suite contract.yaml
+  mlsec-gates validate s3://ml-data/train.csv --suite s3://ml-data/contract.yaml --policy gates.yaml
+  mlsec-gates validate --sql-url sqlite:///features.db --table train --suite contract.yaml
+  mlsec-gates validate batch.jsonl --suite contract.json --json-out validate.json
+
+  contract.yaml uses Great Expectations' own names and arguments:
+    name: train-contract
+    expectations:
+      - expect_column_values_to_not_be_null: {column: age}
+      - expect_column_values_to_be_between: {column: age, min_value: 0, max_value: 120}
+  (GX's own suite JSON, {"expectations": [{"type": ..., "kwargs": ...}]}, works too)
+
+exit status: 0 every expectation held (or on_fail: warn), 1 an expectation failed,
+             2 usage, suite, policy or storage error, unreadable data, zero rows, or an
+             expectation that could not be evaluated
+"""
+
+_PROFILE_EXAMPLES = """\
+examples:
+  mlsec-gates validate-profile reference.parquet --out contract.yaml
+  mlsec-gates validate-profile s3://ml-data/train.csv --out s3://ml-data/contract.yaml
+
+Review the suite before committing it: it describes the reference data, good or bad.
+exit status: 0 the suite was written, 2 usage, storage or read error
+"""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``mlsec-gates``; returns the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        result: GateResult = args.handler(args)
+        result: GateResult | str = args.handler(args)
     except Error as exc:
         print(f"mlsec-gates {args.command}: error: {exc.diagnostics()}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("mlsec-gates: interrupted", file=sys.stderr)
         return 130
+    if not isinstance(result, GateResult):  # validate-profile: not a gate, it writes a file
+        print(f"mlsec-gates {args.command}: suite written to {result}")
+        return EXIT_PASS
     _print_summary(result, quiet=args.quiet)
     if result.status is Status.ERROR:
         return EXIT_ERROR
@@ -60,6 +92,28 @@ def _scan(args: argparse.Namespace) -> GateResult:
         json_out=args.json_out,
         progress=_progress_printer(args.quiet),
     )
+
+
+def _validate(args: argparse.Namespace) -> GateResult:
+    from mlsec_gates.gates.validate import validate_gate
+
+    return validate_gate(
+        args.data,
+        suite=args.suite,
+        sql_url=args.sql_url,
+        table=args.table,
+        policy=args.policy,
+        report_dir=args.report_dir,
+        s3=_s3_options(args),
+        json_out=args.json_out,
+    )
+
+
+def _validate_profile(args: argparse.Namespace) -> str:
+    from mlsec_gates.gates.validate.profile import profile_suite
+
+    where = profile_suite(args.reference, out=args.out, s3=_s3_options(args), policy=args.policy)
+    return str(where)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -85,6 +139,46 @@ def _parser() -> argparse.ArgumentParser:
     )
     _common_options(scan)
     scan.set_defaults(handler=_scan)
+
+    validate = sub.add_parser(
+        "validate",
+        help="check a dataset (CSV, Parquet, JSON lines, SQL table) against an expectation suite",
+        description="Validate data with a Great Expectations suite. Every failed expectation "
+        "is a finding with the observed value, the failing row count and sample rows.",
+        epilog=_VALIDATE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    validate.add_argument(
+        "data",
+        nargs="?",
+        metavar="DATA",
+        help="CSV, Parquet or JSON-lines file, local or s3:// (omit with --sql-url/--table)",
+    )
+    validate.add_argument(
+        "--suite", required=True, metavar="SUITE", help="expectation suite, YAML or JSON"
+    )
+    validate.add_argument(
+        "--sql-url", metavar="URL", help="SQLAlchemy URL of a database (sqlite:///data.db)"
+    )
+    validate.add_argument("--table", metavar="NAME", help="table to validate in --sql-url")
+    _common_options(validate)
+    validate.set_defaults(handler=_validate)
+
+    profile = sub.add_parser(
+        "validate-profile",
+        help="write a starting expectation suite from reference data",
+        description="Profile reference data and write an expectation suite for 'validate'.",
+        epilog=_PROFILE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    profile.add_argument("reference", metavar="REFERENCE", help="reference data file or s3:// URI")
+    profile.add_argument(
+        "--out", required=True, metavar="SUITE", help="where to write the suite (YAML)"
+    )
+    profile.add_argument("--policy", metavar="FILE", help="policy YAML (path or s3:// URI)")
+    _s3_arguments(profile)
+    profile.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    profile.set_defaults(handler=_validate_profile)
     return parser
 
 
@@ -97,11 +191,15 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
         help="where to write the JSON/Markdown/HTML reports "
         "(default: ./mlsec-gate-reports/<gate>-<timestamp>)",
     )
+    _s3_arguments(parser)
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only the verdict line")
+
+
+def _s3_arguments(parser: argparse.ArgumentParser) -> None:
     s3 = parser.add_argument_group("S3 (also read from the policy and the usual AWS_* variables)")
     s3.add_argument("--s3-endpoint-url", metavar="URL", help="S3-compatible endpoint (MinIO...)")
     s3.add_argument("--aws-region", metavar="REGION")
     s3.add_argument("--aws-profile", metavar="PROFILE")
-    parser.add_argument("-q", "--quiet", action="store_true", help="print only the verdict line")
 
 
 def _s3_options(args: argparse.Namespace) -> S3Options | None:

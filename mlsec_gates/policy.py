@@ -52,10 +52,29 @@ class ScanPolicy(_Strict):
     max_opcodes: int = Field(default=50_000_000, gt=0, strict=True)
 
 
+class ValidatePolicy(_Strict):
+    """Options of the data validation gate (Great Expectations suites).
+
+    The sizes are strict integers: YAML ``true`` or ``"5"`` is an error, not 1 or 5.
+    """
+
+    on_fail: OnFail | None = None
+    """Overrides the top-level ``on_fail`` for this gate."""
+    sensitive_columns: tuple[str, ...] = ()
+    """Columns whose values never appear in reports (shown as ``***``)."""
+    sample_rows: int = Field(default=5, ge=0, le=100, strict=True)
+    """Failing rows quoted per failed expectation."""
+    max_in_memory_rows: int = Field(default=2_000_000, gt=0, strict=True)
+    """Above this many rows, data are streamed into a temporary SQLite database."""
+    chunk_rows: int = Field(default=100_000, gt=0, strict=True)
+    """Rows read at a time when streaming into SQLite."""
+
+
 class GatesPolicy(_Strict):
     """One section per gate."""
 
     scan: ScanPolicy = ScanPolicy()
+    validate_: ValidatePolicy = Field(default=ValidatePolicy(), alias="validate")
 
 
 class S3Policy(_Strict):
@@ -83,23 +102,36 @@ class Policy(_Strict):
     source: str = Field(default="<defaults>", exclude=True)
     """Where the policy came from (not part of the file)."""
 
+    def section(self, gate: str) -> Any:
+        """The ``gates.<gate>`` section (``validate`` is stored as ``validate_``)."""
+        return getattr(self.gates, _gate_field(gate))
+
     def on_fail_for(self, gate: str) -> OnFail:
         """The effective ``on_fail`` of a gate: its own, else the top-level one."""
-        section = getattr(self.gates, gate)
-        return section.on_fail or self.on_fail
+        on_fail: OnFail = self.section(gate).on_fail or self.on_fail
+        return on_fail
 
     def overriding(self, gate: str, on_fail: OnFail | None) -> Policy:
         """A copy whose ``gate`` section uses ``on_fail`` (an adapter argument beats the file)."""
         if on_fail is None:
             return self
-        section = getattr(self.gates, gate).model_copy(update={"on_fail": on_fail})
-        return self.model_copy(update={"gates": self.gates.model_copy(update={gate: section})})
+        section = self.section(gate).model_copy(update={"on_fail": on_fail})
+        gates = self.gates.model_copy(update={_gate_field(gate): section})
+        return self.model_copy(update={"gates": gates})
 
     def effective(self, gate: str) -> dict[str, Any]:
         """The policy as applied to one gate, for the reports."""
-        section = getattr(self.gates, gate).model_dump(mode="json", by_alias=True)
+        section = self.section(gate).model_dump(mode="json", by_alias=True)
         section["on_fail"] = self.on_fail_for(gate)
         return {"source": self.source, "gate": gate, **section}
+
+
+def _gate_field(gate: str) -> str:
+    """The attribute of :class:`GatesPolicy` that holds a gate's section."""
+    for name, field in GatesPolicy.model_fields.items():
+        if gate in (name, field.alias):
+            return name
+    raise ValueError(f"unknown gate {gate!r}")
 
 
 def parse_policy(text: str, *, source: str = "<policy>") -> Policy:
@@ -109,21 +141,11 @@ def parse_policy(text: str, *, source: str = "<policy>") -> Policy:
         ConfigError: on invalid YAML or any unknown key, wrong type or bad value; the
             message names the source, the line and the dotted key.
     """
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
-    if node is None:
-        return Policy(source=source)
-    lines: dict[tuple[str | int, ...], int] = {}
-    data = _to_python(node, (), lines, source)
-    if data is None:  # "---" alone, or an explicit null: an empty document
+    data, lines = load_yaml_with_lines(text, source=source)
+    if data is None:  # empty, "---" alone, or an explicit null: an empty document
         return Policy(source=source)
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}:{node.start_mark.line + 1}: the policy must be a mapping")
+        raise ConfigError(f"{source}:{lines[()]}: the policy must be a mapping")
     if "source" in data:  # a field of the model, but not a key of the file
         known = ", ".join(sorted(k for k in Policy.model_fields if k != "source"))
         raise ConfigError(
@@ -133,6 +155,28 @@ def parse_policy(text: str, *, source: str = "<policy>") -> Policy:
         return Policy.model_validate({**data, "source": source})
     except ValidationError as exc:
         raise ConfigError(_describe(exc, source, lines)) from None
+
+
+def load_yaml_with_lines(text: str, *, source: str) -> tuple[Any, dict[tuple[str | int, ...], int]]:
+    """Parse one YAML (or JSON) document and record the line of every key and list entry.
+
+    Returns the data (None for an empty document) and a map from each path, a tuple of keys
+    and list indexes (``()`` is the document), to its 1-based line.
+
+    Raises:
+        ConfigError: invalid YAML, or a key given twice in one mapping.
+    """
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+    lines: dict[tuple[str | int, ...], int] = {(): 1}
+    if node is None:
+        return None, lines
+    return _to_python(node, (), lines, source), lines
 
 
 def _to_python(

@@ -107,14 +107,19 @@ class Finding:
     """What to do about it."""
     why: str = ""
     """Why it matters (the threat), for the HTML report."""
+    identity: str | None = None
+    """What makes this the same finding in every run when the evidence holds values that vary
+    between runs (counts, sample rows): e.g. the expectation and its arguments. When None, the
+    evidence itself identifies the finding."""
 
     @property
     def fingerprint(self) -> str:
         """Stable id of this finding, so that a waiver can name it.
 
         Built from the rule, the file *name* (not its directory: pipelines write each run to a
-        new folder), the member, offset and detail of the location, and the evidence; not from
-        the message wording, the severity or the run time, so it survives re-runs and rewording.
+        new folder), the member, offset and detail of the location, and the identity (or the
+        evidence when there is none); not from the message wording, the severity or the run
+        time, so it survives re-runs and rewording.
         """
         material = json.dumps(
             [
@@ -123,7 +128,7 @@ class Finding:
                 self.location.member,
                 self.location.offset,
                 self.location.detail,
-                self.evidence,
+                self.evidence if self.identity is None else self.identity,
             ],
             sort_keys=True,
             default=str,

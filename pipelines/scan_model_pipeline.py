@@ -1,12 +1,16 @@
-"""Example pipeline: train a model, scan it, publish it only if the scan passed.
+"""Example pipeline: validate the training data, train a model, scan it, publish it if it passed.
 
 Run ``python pipelines/scan_model_pipeline.py`` to compile it to ``scan_model_pipeline.yaml``
 next to this file (the committed YAML; ``tests/kfp`` checks it is up to date), or
 ``python pipelines/scan_model_pipeline.py --run`` to run it once here with
-``kfp.local.SubprocessRunner(use_venv=False)``.
+``kfp.local.SubprocessRunner(use_venv=False)`` (add ``--tamper``, ``--corrupt-data``,
+``--soft``).
 
 Parameters:
 
+- ``corrupt_data``: blank some measurements of the iris CSV and put others out of range, as a
+  broken or poisoned upstream feed would. The data validation gate then fails the run before
+  anything is trained on them.
 - ``tamper``: append a second pickle stream that imports ``os.system`` to the trained model,
   as an attacker with write access to the model store would. The bytes are written with
   pickle opcodes; nothing ever loads them.
@@ -14,20 +18,27 @@ Parameters:
   ``hard_gate=False`` the scan is a soft gate: the run succeeds, ``dsl.If`` skips the publish
   step and ``dsl.Else`` records why the model was held back.
 
-Clean model: train -> scan (pass) -> publish. Tampered model: train -> scan (fail) -> the run
-fails, or with the soft gate, -> hold. Either way the scan's HTML, Markdown and JSON reports
-are written before the decision.
+Clean run: prepare data -> validate (pass) -> train -> scan (pass) -> publish. Corrupt data:
+validate (fail) -> the run fails, nothing is trained. Tampered model: scan (fail) -> the run
+fails, or with the soft gate, -> hold. Each gate writes its HTML, Markdown and JSON reports
+before the decision.
+
+The expectation suite is ``dags/suites/iris.yaml``, the one the Airflow example uses; it is
+read when this file is compiled and passed to the gate as text (the task container does not
+have this source tree).
 """
 
 import sys
 from pathlib import Path
 
 from kfp import compiler, dsl
-from kfp.dsl import Artifact, Input, Model, Output
+from kfp.dsl import Artifact, Dataset, Input, Model, Output
 
-from mlsec_gates.components import IMAGE, artifact_scan
+from mlsec_gates.components import IMAGE, artifact_scan, data_validation
 
 PIPELINE_YAML = Path(__file__).with_suffix(".yaml")
+IRIS_SUITE = (Path(__file__).resolve().parents[1] / "dags" / "suites" / "iris.yaml").read_text()
+"""The expectation suite of the training data, as text."""
 
 TRAIN_IMAGE = "python:3.11-slim"
 """Any Python image; scikit-learn is installed at task start."""
@@ -35,19 +46,54 @@ TRAIN_PACKAGES = ["scikit-learn>=1.3"]
 
 
 @dsl.component(base_image=TRAIN_IMAGE, packages_to_install=TRAIN_PACKAGES)
-def train_iris(model: Output[Model], tamper: bool = False):
-    """Train a small classifier on iris and save it with pickle.
+def prepare_iris(dataset: Output[Dataset], corrupt_data: bool = False):
+    """Write the iris training data as CSV.
 
     Args:
+        dataset: the CSV (header ``sepal_length, sepal_width, petal_length, petal_width,
+            species``).
+        corrupt_data: blank 5 sepal lengths and make 3 petal widths negative.
+    """
+    import csv
+
+    from sklearn.datasets import load_iris
+
+    iris = load_iris()
+    rows = [
+        [*(f"{value:.1f}" for value in features), iris.target_names[label]]
+        for features, label in zip(iris.data, iris.target, strict=True)
+    ]
+    if corrupt_data:
+        for row in rows[:5]:
+            row[0] = ""  # sepal_length missing
+        for row in rows[50:53]:
+            row[3] = "-4.0"  # petal_width below zero
+    with open(dataset.path, "w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["sepal_length", "sepal_width", "petal_length", "petal_width", "species"])
+        writer.writerows(rows)
+    dataset.metadata.update({"format": "csv", "rows": len(rows), "corrupted": corrupt_data})
+
+
+@dsl.component(base_image=TRAIN_IMAGE, packages_to_install=TRAIN_PACKAGES)
+def train_iris(data: Input[Dataset], model: Output[Model], tamper: bool = False):
+    """Train a small classifier on the validated iris CSV and save it with pickle.
+
+    Args:
+        data: the training data, as written by ``prepare_iris``.
         model: the pickled classifier.
         tamper: append a second pickle stream that calls ``os.system`` (never loaded here).
     """
+    import csv
     import pickle
 
-    from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
 
-    features, labels = load_iris(return_X_y=True)
+    with open(data.path, newline="") as source:
+        rows = list(csv.DictReader(source))
+    columns = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    features = [[float(row[column]) for column in columns] for row in rows]
+    labels = [row["species"] for row in rows]
     classifier = LogisticRegression(max_iter=500).fit(features, labels)
     payload = pickle.dumps(classifier, protocol=4)
     if tamper:
@@ -96,16 +142,20 @@ def hold_model(model: Input[Model], reason: str) -> str:
 # [START howto_pipeline_scan]
 @dsl.pipeline(
     name="scan-model",
-    description="Train on iris, scan the model with mlsec-gates, publish it only if it passed.",
+    description="Validate the iris data, train on it, scan the model with mlsec-gates, "
+    "publish it only if it passed.",
 )
-def scan_model_pipeline(tamper: bool = False, hard_gate: bool = True):
-    """Train, scan, then publish under ``dsl.If``.
+def scan_model_pipeline(tamper: bool = False, hard_gate: bool = True, corrupt_data: bool = False):
+    """Prepare and validate the data, train, scan, then publish under ``dsl.If``.
 
     Args:
         tamper: append a malicious pickle stream to the trained model.
         hard_gate: fail the run when the scan does not pass; otherwise skip publishing.
+        corrupt_data: break the training data (the validation gate then fails the run).
     """
-    train = train_iris(tamper=tamper)
+    prepare = prepare_iris(corrupt_data=corrupt_data)
+    validation = data_validation(data=prepare.outputs["dataset"], suite=IRIS_SUITE)
+    train = train_iris(data=prepare.outputs["dataset"], tamper=tamper).after(validation)
     scan = artifact_scan(model=train.outputs["model"], fail_on_violation=hard_gate)
     with dsl.If(scan.outputs["passed"] == True, name="scan-passed"):  # noqa: E712
         publish_model(model=train.outputs["model"], scan_report=scan.outputs["report_json"])
@@ -122,16 +172,26 @@ def compile_pipeline(path: Path = PIPELINE_YAML) -> Path:
     return path
 
 
-def run_locally(*, tamper: bool = False, hard_gate: bool = True, root: str = "local_outputs"):
+def run_locally(
+    *,
+    tamper: bool = False,
+    hard_gate: bool = True,
+    corrupt_data: bool = False,
+    root: str = "local_outputs",
+):
     """Run the pipeline once in this interpreter's environment (no container, no cluster)."""
     from kfp import local
 
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=root)
-    return scan_model_pipeline(tamper=tamper, hard_gate=hard_gate)
+    return scan_model_pipeline(tamper=tamper, hard_gate=hard_gate, corrupt_data=corrupt_data)
 
 
 if __name__ == "__main__":
     if "--run" in sys.argv:
-        run_locally(tamper="--tamper" in sys.argv, hard_gate="--soft" not in sys.argv)
+        run_locally(
+            tamper="--tamper" in sys.argv,
+            hard_gate="--soft" not in sys.argv,
+            corrupt_data="--corrupt-data" in sys.argv,
+        )
     else:
         print(f"compiled {compile_pipeline()}")

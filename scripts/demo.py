@@ -1,7 +1,8 @@
 """The demo behind ``bash scripts/demo.sh``.
 
-One clean and one tampered model go through real Airflow (SQLite, ``dag.test()``) and a
-local Kubeflow pipeline run; then the demo prints where the reports are.
+A clean run, a run on corrupted training data (stopped by the data validation gate) and a run
+with a tampered model (stopped by the scan gate) go through real Airflow (SQLite,
+``dag.test()``) and a local Kubeflow pipeline run; then the demo prints where the reports are.
 
 Each scenario runs in its own child process with its chatter sent to a log file under
 ``demo-output/logs/``, so this screen shows only what a person needs: verdicts and report paths.
@@ -24,9 +25,11 @@ KFP_ROOT = OUT / "kfp-pipeline-root"
 LOGS = OUT / "logs"
 
 SCENARIOS = {
-    "airflow-clean": "Airflow DAG example_scan_model, clean model",
+    "airflow-clean": "Airflow DAG example_scan_model, clean data and model",
+    "airflow-corrupt": "Airflow DAG example_scan_model, training data with nulls/out of range",
     "airflow-tampered": "Airflow DAG example_scan_model, model with injected os.system",
-    "kfp-clean": "KFP pipeline scan-model, clean model",
+    "kfp-clean": "KFP pipeline scan-model, clean data and model",
+    "kfp-corrupt": "KFP pipeline scan-model, training data with nulls/out of range",
     "kfp-tampered": "KFP pipeline scan-model, model with injected os.system",
 }
 
@@ -41,7 +44,7 @@ def main() -> int:
 
     shutil.rmtree(OUT, ignore_errors=True)
     LOGS.mkdir(parents=True)
-    print("mlsec-gates demo: the scan gate in Airflow and Kubeflow Pipelines\n")
+    print("mlsec-gates demo: the validation and scan gates in Airflow and Kubeflow Pipelines\n")
     _child("airflow-db", "Preparing the Airflow metadata DB (SQLite)")
     rows = []
     for stage, title in SCENARIOS.items():
@@ -51,7 +54,7 @@ def main() -> int:
         rows.append((title, outcome, seconds, report))
     print("\nOutcome")
     for title, outcome, seconds, _ in rows:
-        print(f"  {title:<64} {outcome:<28} {seconds:5.1f} s")
+        print(f"  {title:<70} {outcome:<28} {seconds:5.1f} s")
     print("\nHTML reports (open in a browser):")
     for title, _, _, report in rows:
         print(f"  {title}:\n    {report or 'no report found: see the log'}")
@@ -61,16 +64,17 @@ def main() -> int:
 
 
 def _collect_report(stage: str) -> Path | None:
-    """Copy the scenario's HTML report to ``demo-output/reports/<stage>-scan-report.html``.
+    """Copy the scenario's last HTML report to ``demo-output/reports/<stage>-gate-report.html``.
 
-    KFP names the artifact file ``report_html``, with no extension a browser would recognise.
+    That is the report of the gate that stopped the run, or of the scan on a clean run. KFP
+    names the artifact file ``report_html``, with no extension a browser would recognise.
     """
     marker = "MLSEC_REPORT "
     lines = (LOGS / f"{stage}.log").read_text(errors="replace").splitlines()
     found = [line.split(marker, 1)[1].strip() for line in lines if marker in line]
     if not found or not Path(found[-1]).is_file():
         return None
-    target = OUT / "reports" / f"{stage}-scan-report.html"
+    target = OUT / "reports" / f"{stage}-gate-report.html"
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(found[-1], target)
     return target
@@ -108,48 +112,51 @@ def _run_stage(stage: str) -> int:
         db.resetdb()
         return 0
     tamper = stage.endswith("tampered")
+    corrupt = stage.endswith("corrupt")
     if stage.startswith("airflow"):
-        return _airflow(tamper)
-    return _kfp(tamper)
+        return _airflow(tamper, corrupt)
+    return _kfp(tamper, corrupt)
 
 
-def _airflow(tamper: bool) -> int:
+def _airflow(tamper: bool, corrupt: bool) -> int:
     from airflow.dag_processing.dagbag import DagBag
 
     dag = DagBag(dag_folder=str(ROOT / "dags" / "example_scan_model.py")).get_dag(
         "example_scan_model"
     )
-    model_dir = OUT / "models" / ("airflow-tampered" if tamper else "airflow-clean")
-    run = dag.test(run_conf={"tamper": tamper, "model_dir": str(model_dir)})
-    print(f"DagRun state: {run.state}")
-    reports = sorted(
-        AIRFLOW_HOME.glob("mlsec-gate-reports/**/scan-report.html"), key=os.path.getmtime
+    name = "airflow-tampered" if tamper else "airflow-corrupt" if corrupt else "airflow-clean"
+    model_dir = OUT / "models" / name
+    run = dag.test(
+        run_conf={"tamper": tamper, "corrupt_data": corrupt, "model_dir": str(model_dir)}
     )
+    print(f"DagRun state: {run.state}")
+    reports = sorted(AIRFLOW_HOME.glob("mlsec-gate-reports/**/*-report.html"), key=os.path.getmtime)
     if reports:
         print(f"MLSEC_REPORT {reports[-1]}")
     return 0 if str(run.state) in ("success", "DagRunState.SUCCESS") else 1
 
 
-def _kfp(tamper: bool) -> int:
+def _kfp(tamper: bool, corrupt: bool) -> int:
     from kfp import local
 
     sys.path.insert(0, str(ROOT / "pipelines"))
     from scan_model_pipeline import scan_model_pipeline
 
-    root = KFP_ROOT / ("tampered" if tamper else "clean")
+    root = KFP_ROOT / ("tampered" if tamper else "corrupt" if corrupt else "clean")
     local.init(
         runner=local.SubprocessRunner(use_venv=False),
         pipeline_root=str(root),
         raise_on_error=True,
     )
     try:
-        scan_model_pipeline(tamper=tamper)
+        scan_model_pipeline(tamper=tamper, corrupt_data=corrupt)
         code = 0
     except RuntimeError as exc:
         print(f"pipeline failed: {exc}")
         code = 1
-    for report in root.glob("*/artifact-scan/report_html"):
-        print(f"MLSEC_REPORT {report}")
+    for gate in ("data-validation", "artifact-scan"):  # in run order: the last one counts
+        for report in root.glob(f"*/{gate}/report_html"):
+            print(f"MLSEC_REPORT {report}")
     return code
 
 

@@ -13,10 +13,19 @@ Example:
 Each component is a lightweight Python component whose image (:data:`IMAGE`, tagged with the
 package version) has mlsec-gates preinstalled; :func:`with_base_image` rebuilds one for
 another image. Importing this package loads ``kfp`` and the light result types only: the
-scanners and their libraries are imported inside the component bodies, at run time.
+gates and their libraries (fickling, Great Expectations, pandas) are imported inside the
+component bodies, at run time.
 """
 
 from mlsec_gates.components._image import IMAGE, with_base_image
 from mlsec_gates.components.scan import artifact_scan, artifact_scan_uri
+from mlsec_gates.components.validate import data_validation, data_validation_uri
 
-__all__ = ["IMAGE", "artifact_scan", "artifact_scan_uri", "with_base_image"]
+__all__ = [
+    "IMAGE",
+    "artifact_scan",
+    "artifact_scan_uri",
+    "data_validation",
+    "data_validation_uri",
+    "with_base_image",
+]

@@ -2,9 +2,10 @@
 
 The tag follows the package version, so a pipeline compiled with mlsec-gates X names the
 image built from release X (the GCPC ``_image.py`` pattern). The image has mlsec-gates with
-the ``scan`` and ``kfp`` extras preinstalled, which is why the components are declared with
-``install_kfp_package=False`` and start without a pip step. The name contains "python" because
-KFP warns about lightweight components whose base image does not look like a Python image.
+the ``scan``, ``validate`` and ``kfp`` extras preinstalled, which is why the components are
+declared with ``install_kfp_package=False`` and start without a pip step. The name contains
+"python" because KFP warns about lightweight components whose base image does not look like a
+Python image.
 """
 
 from __future__ import annotations

@@ -45,14 +45,15 @@ def load_policy(
         loaded = Policy()
     elif not isinstance(policy, str):
         raise ConfigError(f"policy must be a path, URI or YAML text, got {policy!r}")
-    elif _is_inline_yaml(policy):
+    elif is_inline_text(policy):
         loaded = parse_policy(policy, source="<inline policy>")
     else:
         loaded = parse_policy(storage.read_text(policy.strip()), source=policy.strip())
     return loaded.overriding(gate, on_fail)
 
 
-def _is_inline_yaml(text: str) -> bool:
+def is_inline_text(text: str) -> bool:
+    """True when a policy or suite argument is the YAML/JSON text itself, not a path or URI."""
     stripped = text.strip()
     return "\n" in stripped or ": " in stripped or stripped.startswith("{")
 

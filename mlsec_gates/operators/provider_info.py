@@ -23,7 +23,10 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "operators": [
-            {"integration-name": "mlsec-gates", "python-modules": ["mlsec_gates.operators.scan"]}
+            {
+                "integration-name": "mlsec-gates",
+                "python-modules": ["mlsec_gates.operators.scan", "mlsec_gates.operators.validate"],
+            }
         ],
         "extra-links": ["mlsec_gates.operators.links.GateReportLink"],
     }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from functools import cache
+from typing import Any
 
 import jinja2
 
@@ -18,7 +20,38 @@ def _template() -> jinja2.Template:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["evidence_view"] = evidence_view
+    env.filters["pretty_json"] = lambda v: json.dumps(v, indent=2, default=str, ensure_ascii=False)
     return env.get_template("report.html.j2")
+
+
+def evidence_view(value: Any) -> dict[str, Any]:
+    """How to show one evidence value: plain text, a table, or indented JSON.
+
+    A list of flat mappings (sample rows) is a table whose columns are the union of the keys;
+    other lists and mappings are JSON; everything else is text. Generic for every gate.
+    """
+    flat_rows = (
+        isinstance(value, list)
+        and value
+        and all(isinstance(v, dict) for v in value)
+        and all(not isinstance(x, (dict, list)) for row in value for x in row.values())
+    )
+    if flat_rows:
+        headers = list(dict.fromkeys(k for row in value for k in row))
+        rows = [[_cell(row.get(h)) for h in headers] for row in value]
+        return {"kind": "table", "headers": headers, "rows": rows}
+    if isinstance(value, (dict, list)):
+        text = json.dumps(value, indent=2, sort_keys=False, default=str, ensure_ascii=False)
+        if len(text) <= 80:
+            text = json.dumps(value, default=str, ensure_ascii=False)
+            return {"kind": "text", "text": text}
+        return {"kind": "json", "text": text}
+    return {"kind": "text", "text": str(value)}
+
+
+def _cell(value: Any) -> str:
+    return "null" if value is None else str(value)
 
 
 def render_html(result: GateResult) -> str:

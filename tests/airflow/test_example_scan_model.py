@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -57,17 +58,37 @@ def test_dagbag_over_dags_folder_has_no_import_errors(airflow_db: Path) -> None:
     assert bag.import_errors == {}
     assert DAG_ID in bag.dag_ids
     dag = bag.dags[DAG_ID]
+    assert dag.get_task("validate_data").upstream_task_ids == {"write_training_data"}
+    assert dag.get_task("train_model").upstream_task_ids == {
+        "write_training_data",
+        "validate_data",
+    }
     assert dag.get_task("scan_model").upstream_task_ids == {"simulate_tampering"}
     assert "scan_model" in dag.get_task("publish").upstream_task_ids
+    suite = Path(dag.get_task("validate_data").suite)
+    assert suite.is_file()
+    assert suite.is_relative_to(DAGS)
+
+
+ALL_TASKS = (
+    "write_training_data",
+    "validate_data",
+    "train_model",
+    "simulate_tampering",
+    "scan_model",
+    "publish",
+)
 
 
 def test_clean_model_is_scanned_then_published(example_dag: Any, tmp_path: Path) -> None:
     dag_run = example_dag.test(run_conf={"tamper": False, "model_dir": str(tmp_path)})
 
     assert dag_run.state == "success"
-    assert _states(dag_run) == dict.fromkeys(
-        ("train_model", "simulate_tampering", "scan_model", "publish"), "success"
-    )
+    assert _states(dag_run) == dict.fromkeys(ALL_TASKS, "success")
+    validate = _xcoms(dag_run, "validate_data")
+    assert validate["return_value"]["status"] == "pass"
+    assert validate["_link_GateReportLink"] == validate["report_url"]
+    assert _path_of(validate["report_url"]).is_file()
     scan = _xcoms(dag_run, "scan_model")
     summary = scan["return_value"]
     assert summary["status"] == "pass"
@@ -98,6 +119,7 @@ def test_tampered_model_fails_the_gate_and_is_not_published(
     tries = {ti.task_id: ti.try_number for ti in dag_run.get_task_instances()}
     assert tries["scan_model"] == 1
     states = _states(dag_run)
+    assert states["validate_data"] == "success"
     assert states["train_model"] == "success"
     assert states["simulate_tampering"] == "success"
     assert states["scan_model"] == "failed"
@@ -109,3 +131,25 @@ def test_tampered_model_fails_the_gate_and_is_not_published(
     html = _path_of(scan["report_url"]).read_text()
     assert "os.system" in html
     assert _path_of(scan["report_json_url"]).is_file()
+
+
+def test_corrupt_data_fails_validation_and_nothing_is_trained(
+    example_dag: Any, tmp_path: Path
+) -> None:
+    dag_run = example_dag.test(run_conf={"corrupt_data": True, "model_dir": str(tmp_path)})
+
+    assert dag_run.state == "failed"
+    states = _states(dag_run)
+    assert states["write_training_data"] == "success"
+    assert states["validate_data"] == "failed"
+    for task_id in ("train_model", "simulate_tampering", "scan_model", "publish"):
+        assert states[task_id] == "upstream_failed", task_id
+    assert not list(tmp_path.rglob("model.pkl"))
+    validate = _xcoms(dag_run, "validate_data")
+    assert "return_value" not in validate
+    assert validate["_link_GateReportLink"] == validate["report_url"]
+    report = json.loads(_path_of(validate["report_json_url"]).read_text())
+    assert (report["status"], report["passed"]) == ("fail", False)
+    html = _path_of(validate["report_url"]).read_text()
+    assert "expect_column_values_to_not_be_null" in html
+    assert "expect_column_values_to_be_between" in html

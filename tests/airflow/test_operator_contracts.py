@@ -24,6 +24,7 @@ HEAVY = (
     "great_expectations",
     "evidently",
     "pandas",
+    "pyarrow",
     "kfp",
     "fickling",
     "torch",
@@ -79,7 +80,7 @@ def _only_params_and_constants(node: ast.expr, params: set[str]) -> bool:
 
 def test_every_operator_is_checked() -> None:
     names = {cls.__name__ for cls in _operator_classes()}
-    assert {"GateOperator", "ArtifactScanGateOperator"} <= names
+    assert {"GateOperator", "ArtifactScanGateOperator", "DataValidationGateOperator"} <= names
     assert set(mlsec_gates.operators.__all__) >= names
 
 

@@ -10,6 +10,7 @@ import importlib.util
 import pickle
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 PIPELINES = REPO / "pipelines"
@@ -32,3 +33,32 @@ def load_pipeline_module(path: Path) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def gate_outputs(root: Path) -> dict[str, Any]:
+    """The output artifacts a gate component writes, as KFP would hand them to ``python_func``."""
+    from kfp import dsl
+
+    out = root / "outputs"
+    out.mkdir()
+    return {
+        "report_html": dsl.HTML(uri=str(out / "report_html")),
+        "report_md": dsl.Markdown(uri=str(out / "report_md")),
+        "report_json": dsl.Artifact(uri=str(out / "report_json")),
+        "metrics": dsl.Metrics(uri=str(out / "metrics")),
+    }
+
+
+def iris_like_csv(*, broken: bool = False) -> str:
+    """A small CSV of the example pipeline's columns; ``broken`` blanks and breaks values."""
+    rows = [
+        ["5.1", "3.5", "1.4", "0.2", "setosa"],
+        ["7.0", "3.2", "4.7", "1.4", "versicolor"],
+        ["6.3", "3.3", "6.0", "2.5", "virginica"],
+    ]
+    rows *= 40  # the suite wants at least 100 rows
+    if broken:
+        rows[0] = ["", *rows[0][1:]]  # sepal_length missing
+        rows[1] = [*rows[1][:3], "-4.0", rows[1][4]]  # petal_width below zero
+    header = "sepal_length,sepal_width,petal_length,petal_width,species"
+    return "\n".join([header, *(",".join(row) for row in rows)]) + "\n"

@@ -27,13 +27,18 @@ COMPONENTS = {
     for name in components.__all__
     if isinstance(obj := getattr(components, name), BaseComponent)
 }
-GATE_FUNCTIONS = {"scan_gate"}
+GATE_FUNCTIONS = {"scan_gate", "validate_gate"}
 
 
 def test_something_to_compile() -> None:
     # Finding nothing would make every check below pass vacuously.
     assert PIPELINE_FILES
-    assert set(COMPONENTS) == {"artifact_scan", "artifact_scan_uri"}
+    assert set(COMPONENTS) == {
+        "artifact_scan",
+        "artifact_scan_uri",
+        "data_validation",
+        "data_validation_uri",
+    }
 
 
 @pytest.mark.parametrize("path", PIPELINE_FILES, ids=lambda p: p.name)
@@ -53,8 +58,25 @@ def test_pipeline_yaml_is_up_to_date(path: Path, tmp_path: Path) -> None:
 def test_example_pipeline_shape(tmp_path: Path) -> None:
     spec = yaml.safe_load((PIPELINES / "scan_model_pipeline.yaml").read_text())
     tasks = spec["root"]["dag"]["tasks"]
-    assert {"train-iris", "artifact-scan", "condition-branches-1"} <= set(tasks)
-    assert spec["root"]["inputDefinitions"]["parameters"].keys() == {"tamper", "hard_gate"}
+    assert {
+        "prepare-iris",
+        "data-validation",
+        "train-iris",
+        "artifact-scan",
+        "condition-branches-1",
+    } <= set(tasks)
+    assert spec["root"]["inputDefinitions"]["parameters"].keys() == {
+        "tamper",
+        "hard_gate",
+        "corrupt_data",
+    }
+    validation_inputs = tasks["data-validation"]["inputs"]
+    data_source = validation_inputs["artifacts"]["data"]["taskOutputArtifact"]
+    assert data_source["producerTask"] == "prepare-iris"
+    suite = validation_inputs["parameters"]["suite"]["runtimeValue"]["constant"]
+    assert "expect_column_values_to_not_be_null" in suite
+    # Nothing is trained on data that did not pass.
+    assert "data-validation" in tasks["train-iris"]["dependentTasks"]
     scan_inputs = tasks["artifact-scan"]["inputs"]
     assert scan_inputs["artifacts"]["model"]["taskOutputArtifact"]["producerTask"] == "train-iris"
     assert scan_inputs["parameters"]["fail_on_violation"]["componentInputParameter"] == "hard_gate"
@@ -76,8 +98,15 @@ def test_component_compiles(name: str, tmp_path: Path) -> None:
     (comp,) = spec["components"].values()
     inputs = comp["inputDefinitions"]
     outputs = comp["outputDefinitions"]
-    primary = {"artifact_scan": "artifacts", "artifact_scan_uri": "parameters"}[name]
-    assert ("model" if name == "artifact_scan" else "model_uri") in inputs[primary]
+    kind, primary = {
+        "artifact_scan": ("artifacts", "model"),
+        "artifact_scan_uri": ("parameters", "model_uri"),
+        "data_validation": ("artifacts", "data"),
+        "data_validation_uri": ("parameters", "data_uri"),
+    }[name]
+    assert primary in inputs[kind]
+    if name.startswith("data_validation"):
+        assert "isOptional" not in inputs["parameters"]["suite"]  # a suite is required
     assert {"policy", "fail_on_violation"} <= set(inputs["parameters"])
     assert inputs["parameters"]["policy"]["isOptional"] is True
     assert inputs["parameters"]["fail_on_violation"]["defaultValue"] is True
@@ -121,6 +150,7 @@ def test_with_base_image(tmp_path: Path) -> None:
 
 def test_import_stays_light() -> None:
     heavy = ["fickling", "numpy", "pandas", "torch", "boto3", "sklearn", "jinja2", "pydantic"]
+    heavy += ["great_expectations", "pyarrow"]
     code = (
         "import sys, mlsec_gates.components\n"
         f"loaded = [m for m in {heavy!r} if m in sys.modules]\n"

@@ -1,8 +1,9 @@
 """Components and the example pipeline run under kfp.local.SubprocessRunner(use_venv=False).
 
 Each task is a real subprocess (``python -m kfp.dsl.executor_main``) using this interpreter, so
-the editable mlsec-gates is what runs. The train step of the example still runs its
-``pip install scikit-learn`` (already satisfied here: no download, about 2 s).
+the editable mlsec-gates is what runs. The prepare and train steps of the example still run
+their ``pip install scikit-learn`` (already satisfied here: no download, about 2 s each), and
+the validation step imports Great Expectations in its own process (4-7 s).
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ def test_clean_model_is_published(example, local_root: Path) -> None:
     body = json.loads(only(local_root, "scan-model-*/artifact-scan/report_json").read_text())
     assert body["passed"] is True
     assert body["subjects"][0]["kind"]  # the scanner recognised the pickle
+    data = json.loads(only(local_root, "scan-model-*/data-validation/report_json").read_text())
+    assert (data["passed"], data["status"]) == (True, "pass")
 
 
 def test_tampered_model_fails_the_run(example, local_root: Path) -> None:
@@ -80,3 +83,14 @@ def test_tampered_model_is_held_back_by_the_soft_gate(example, local_root: Path)
     assert not list(local_root.glob("scan-model-*/publish-model"))
     assert list(local_root.glob("scan-model-*/hold-model"))
     assert only(local_root, "scan-model-*/artifact-scan/report_html").stat().st_size > 0
+
+
+def test_corrupt_data_fails_the_run_before_training(example, local_root: Path) -> None:
+    with pytest.raises(RuntimeError) as info:
+        example.scan_model_pipeline(corrupt_data=True)
+    assert plain(info.value).endswith("FAILURE. Inner task failed: 'data-validation'.")
+    body = json.loads(only(local_root, "scan-model-*/data-validation/report_json").read_text())
+    assert (body["passed"], body["status"]) == (False, "fail")
+    html = only(local_root, "scan-model-*/data-validation/report_html").read_text()
+    assert "expect_column_values_to_not_be_null" in html
+    assert not list(local_root.glob("scan-model-*/train-iris"))

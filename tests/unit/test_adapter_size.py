@@ -66,7 +66,7 @@ def test_run_gate_is_one_gate_call(op: type[GateOperator]) -> None:
 
 
 def test_cli_subcommands_are_one_gate_call() -> None:
-    handlers = [cli._scan]
+    handlers = [cli._scan, cli._validate, cli._validate_profile]
     for handler in handlers:
         assert _body_lines(handler) <= 15
         assert len(_gate_calls(handler)) == 1

@@ -58,6 +58,10 @@ def test_policy_doc_lists_every_key_with_its_default() -> None:
         assert f"`gates.scan.{field.alias or key}`" in text, key
     for key in ("max_file_bytes", "max_members", "max_depth", "max_opcodes"):
         assert f"`{getattr(defaults.gates.scan, key)}`" in text, key
+    for key in type(defaults.gates.validate_).model_fields:
+        assert f"`gates.validate.{key}`" in text, key
+    for key in ("sample_rows", "max_in_memory_rows", "chunk_rows"):
+        assert f"`{getattr(defaults.gates.validate_, key)}`" in text, key
     for key in type(defaults.storage.s3).model_fields:
         assert f"`storage.s3.{key}`" in text, key
     for key in ("version", "on_fail"):
@@ -75,9 +79,11 @@ def test_policy_error_examples_have_the_documented_shape(line: str) -> None:
 def test_getting_started_options_exist(capsys: pytest.CaptureFixture[str]) -> None:
     from mlsec_gates.cli import main
 
-    with pytest.raises(SystemExit):
-        main(["scan", "--help"])
-    help_text = capsys.readouterr().out
+    help_text = ""
+    for gate in ("scan", "validate", "validate-profile"):
+        with pytest.raises(SystemExit):
+            main([gate, "--help"])
+        help_text += capsys.readouterr().out
     text = (DOCS / "getting-started.md").read_text()
     for option in set(re.findall(r"`(--[a-z0-9-]+)", text)):
         assert option in help_text, option

@@ -35,7 +35,7 @@ from .containers import (
     parse_npy_header,
     read_zip_directory,
 )
-from .fickling_check import MAX_CROSS_CHECK_BYTES, fickling_imports
+from .fickling_check import MAX_CROSS_CHECK_BYTES, MAX_CROSS_CHECK_OPCODES, fickling_imports
 from .formats import COMPRESSED, UNSUPPORTED_ARCHIVES, parse_safetensors_header, sniff
 from .pickle_analysis import (
     ComputedCallEvent,
@@ -190,7 +190,7 @@ class _Scan:
     def _cross_check(self, buf: Any, start: int, report: PickleReport, member: str | None) -> None:
         """Have fickling read the streams the walker parsed; block on any import it missed."""
         stop = max(report.end, start)
-        if stop - start > MAX_CROSS_CHECK_BYTES:
+        if stop - start > MAX_CROSS_CHECK_BYTES or report.opcodes > MAX_CROSS_CHECK_OPCODES:
             return
         view = fickling_imports(bytes(buf[start:stop]), max_opcodes=self.settings.max_opcodes)
         ours = {(ev.module, ev.name) for ev in report.events if isinstance(ev, GlobalEvent)}

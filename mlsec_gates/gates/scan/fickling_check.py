@@ -15,9 +15,11 @@ import contextlib
 import io
 from dataclasses import dataclass
 
-#: Regions larger than this are not cross-checked (fickling reads ~40 MB/s); the walker's
-#: verdict stands alone for them and the report says so in the metrics.
+#: Regions larger than this, or with more opcodes than below, are not cross-checked: fickling
+#: reads ~40 MB/s of bytes-heavy and ~0.1 M opcodes/s of opcode-heavy pickles, so the walker's
+#: verdict stands alone for them (a big vocabulary would otherwise take minutes).
 MAX_CROSS_CHECK_BYTES = 64 * 1024 * 1024
+MAX_CROSS_CHECK_OPCODES = 300_000
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,10 @@ docs and waivers one place to look up ids, severities, remediations and threats.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from mlsec_gates.result import Finding, Location, Severity
+from mlsec_gates.result import Severity
+from mlsec_gates.rules import Rule as BaseRule
 
 _DONT_LOAD = (
     "Do not load this file (no torch.load, joblib.load, pickle.load, numpy.load with "
@@ -27,28 +28,10 @@ _RCE_WHY = (
 )
 
 
-class Rule:
-    """Base class: a finding type with a stable id, a severity and advice."""
+class Rule(BaseRule):
+    """A scanner finding type; by default the advice is not to load the file."""
 
-    id: ClassVar[str]
-    severity: ClassVar[Severity]
     remediation: ClassVar[str] = _DONT_LOAD
-    why: ClassVar[str] = ""
-
-    @classmethod
-    def finding(
-        cls, message: str, location: Location, evidence: dict[str, Any] | None = None
-    ) -> Finding:
-        """Build a :class:`Finding` of this rule."""
-        return Finding(
-            rule_id=cls.id,
-            severity=cls.severity,
-            message=message,
-            location=location,
-            evidence=dict(evidence or {}),
-            remediation=cls.remediation,
-            why=cls.why,
-        )
 
 
 class DangerousGlobal(Rule):
