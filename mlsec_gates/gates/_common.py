@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import platform
+from collections.abc import Callable
 from datetime import datetime, timezone
 from importlib import metadata
 
 from mlsec_gates import __version__
 from mlsec_gates.errors import ConfigError
 from mlsec_gates.policy import OnFail, Policy, parse_policy
-from mlsec_gates.result import Status
+from mlsec_gates.result import GateResult, Status
 from mlsec_gates.storage import S3Options, Storage
 
 
@@ -71,6 +72,33 @@ def gate_storage(policy: Policy, s3: S3Options | None) -> Storage:
         session_token=explicit.session_token,
     )
     return Storage(merged)
+
+
+def run_and_report(
+    gate: str,
+    run: Callable[[Policy, Storage], GateResult],
+    *,
+    policy: Policy | str | None,
+    report_dir: str | None,
+    s3: S3Options | None,
+    on_fail: OnFail | None,
+    json_out: str | None,
+) -> GateResult:
+    """What every gate's entry point does around its checks: policy, storage, run, reports.
+
+    The policy is read with the explicit S3 options only (it may itself live in S3); the run
+    and the reports then use the policy's ``storage.s3`` with the explicit options on top.
+    The reports are written before the result is returned, so adapters decide afterwards.
+    """
+    from mlsec_gates.reports import write_reports
+
+    bootstrap = Storage(s3) if s3 else Storage()
+    loaded = load_policy(policy, storage=bootstrap, gate=gate, on_fail=on_fail)
+    storage = gate_storage(loaded, s3)
+    result = run(loaded, storage)
+    return write_reports(
+        result, report_dir or default_report_dir(gate), storage=storage, json_copy=json_out
+    )
 
 
 def decide(*, violations: bool, incomplete: bool, on_fail: OnFail) -> Status:

@@ -19,14 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from mlsec_gates.errors import InputError
-from mlsec_gates.gates._common import (
-    decide,
-    default_report_dir,
-    gate_storage,
-    load_policy,
-    now,
-    tool_versions,
-)
+from mlsec_gates.gates._common import decide, now, run_and_report, tool_versions
 from mlsec_gates.gates.scan import rules
 from mlsec_gates.policy import OnFail, Policy
 from mlsec_gates.result import Finding, GateResult, Location, Subject
@@ -74,14 +67,16 @@ def scan_gate(
         InputError: a target or the policy file does not exist.
         StorageError: S3 or the report directory refused access.
     """
-    from mlsec_gates.reports import write_reports
-
-    bootstrap = Storage(s3) if s3 else Storage()
-    loaded = load_policy(policy, storage=bootstrap, gate=GATE, on_fail=on_fail)
-    storage = gate_storage(loaded, s3)
-    result = run_scan(targets, policy=loaded, storage=storage, progress=progress)
-    return write_reports(
-        result, report_dir or default_report_dir(GATE), storage=storage, json_copy=json_out
+    return run_and_report(
+        GATE,
+        lambda loaded, storage: run_scan(
+            targets, policy=loaded, storage=storage, progress=progress
+        ),
+        policy=policy,
+        report_dir=report_dir,
+        s3=s3,
+        on_fail=on_fail,
+        json_out=json_out,
     )
 
 

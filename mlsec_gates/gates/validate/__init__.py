@@ -18,14 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mlsec_gates.errors import ConfigError
-from mlsec_gates.gates._common import (
-    decide,
-    default_report_dir,
-    gate_storage,
-    load_policy,
-    now,
-    tool_versions,
-)
+from mlsec_gates.gates._common import decide, now, run_and_report, tool_versions
 from mlsec_gates.gates.validate import rules
 from mlsec_gates.gates.validate.suite import Suite, load_suite
 from mlsec_gates.policy import OnFail, Policy
@@ -82,16 +75,16 @@ def validate_gate(
             format, missing table).
         StorageError: S3 or the report directory refused access.
     """
-    from mlsec_gates.reports import write_reports
-
-    bootstrap = Storage(s3) if s3 else Storage()
-    loaded = load_policy(policy, storage=bootstrap, gate=GATE, on_fail=on_fail)
-    storage = gate_storage(loaded, s3)
-    result = run_validate(
-        data, suite=suite, sql_url=sql_url, table=table, policy=loaded, storage=storage
-    )
-    return write_reports(
-        result, report_dir or default_report_dir(GATE), storage=storage, json_copy=json_out
+    return run_and_report(
+        GATE,
+        lambda loaded, storage: run_validate(
+            data, suite=suite, sql_url=sql_url, table=table, policy=loaded, storage=storage
+        ),
+        policy=policy,
+        report_dir=report_dir,
+        s3=s3,
+        on_fail=on_fail,
+        json_out=json_out,
     )
 
 
