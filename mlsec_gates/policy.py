@@ -70,11 +70,49 @@ class ValidatePolicy(_Strict):
     """Rows read at a time when streaming into SQLite."""
 
 
+class SbomPolicy(_Strict):
+    """Options of the SBOM gate (CycloneDX 1.6 ML-BOM)."""
+
+    on_fail: OnFail | None = None
+
+
+class SignPolicy(_Strict):
+    """Options of the sign and verify gates (OpenSSF model-signing compatible bundles).
+
+    The model-signing format ignores some changes to a model directory; these keys let the
+    verify gate refuse them (see docs/policy.md).
+    """
+
+    on_fail: OnFail | None = None
+    refuse_paths: tuple[str, ...] = (".git", ".git/**", ".gitattributes", ".gitignore")
+    """Glob patterns (relative POSIX paths) that must not be present in a signed model."""
+    refuse_empty_dirs: bool = True
+    """Refuse empty directories, which the format does not record."""
+    check_permissions: bool = False
+    """Also record and compare file permission bits, which the format does not record."""
+
+
+class LedgerPolicy(_Strict):
+    """Where every gate decision is recorded (a tamper-evident hash chain)."""
+
+    uri: str | None = None
+    """Ledger file path or ``s3://`` URI; None: no ledger."""
+    checkpoint_every: int = Field(default=100, gt=0)
+    """Write a signed checkpoint after this many entries."""
+    checkpoint_key: str | None = None
+    """EC private key (PEM path) that signs checkpoints."""
+    checkpoint_kms_key_id: str | None = None
+    """AWS KMS key that signs checkpoints (instead of ``checkpoint_key``)."""
+
+
 class GatesPolicy(_Strict):
     """One section per gate."""
 
     scan: ScanPolicy = ScanPolicy()
     validate_: ValidatePolicy = Field(default=ValidatePolicy(), alias="validate")
+    sbom: SbomPolicy = SbomPolicy()
+    sign: SignPolicy = SignPolicy()
+    verify: SignPolicy = SignPolicy()
 
 
 class S3Policy(_Strict):
@@ -98,6 +136,7 @@ class Policy(_Strict):
     on_fail: OnFail = "fail"
     """``fail`` stops the pipeline; ``warn`` lets it go on and says so loudly."""
     storage: StoragePolicy = StoragePolicy()
+    ledger: LedgerPolicy = LedgerPolicy()
     gates: GatesPolicy = GatesPolicy()
     source: str = Field(default="<defaults>", exclude=True)
     """Where the policy came from (not part of the file)."""
