@@ -1,4 +1,4 @@
-"""Example DAG: validate the training data, train, scan the model before publishing it.
+"""Example DAG: validate the training data, train, scan, BOM and sign the model, publish it.
 
 ``write_training_data`` writes iris as CSV; run with ``{"corrupt_data": true}`` it also blanks
 some measurements and puts others out of range. ``validate_data`` (the data validation gate)
@@ -6,9 +6,20 @@ checks the CSV against the expectation suite in ``suites/iris.yaml`` next to thi
 ``train_model`` fits a small scikit-learn model on the CSV and pickles it, and runs only when
 the data passed. ``simulate_tampering`` appends a second pickle stream that would call
 ``os.system`` when the run is triggered with ``{"tamper": true}``; ``scan_model`` (the scan
-gate) inspects the file without loading it; ``publish`` copies it to ``published/`` and runs
-only when the gate passed. A failed gate leaves its HTML report behind, linked from the task
-as "Gate report".
+gate) inspects the file without loading it. ``sbom_model`` (the SBOM gate) writes the
+model's CycloneDX ML-BOM: the model file and the training CSV with their hashes, the Python
+packages of this environment and the validation and scan verdicts (their JSON reports, from
+the ``report_json_url`` XComs). ``sign_model`` signs the model and its BOM (an OpenSSF
+model-signing bundle) and, on success, emits the ``example_signed_model`` Asset that
+``example_deploy_model`` is scheduled on; ``publish`` copies the model, its signature and its
+BOM to ``published/``. A failed gate leaves its HTML report behind, linked from the task as
+"Gate report", and stops everything downstream.
+
+Signing key: the ``signing_key`` param (an EC private key PEM path). When it is empty,
+``demo_signing_key`` generates a fresh P-256 key pair into the run folder (``keys/``). That
+is for this demo only: a generated key proves nothing about who signed. In production sign
+with a KMS key (``kms_key_id=``) or a key from a secrets backend, and let the deploy side pin
+the public key.
 
 Nothing here does I/O or imports scikit-learn when the file is parsed: the tasks import what
 they use, and the suite is read by the gate when ``validate_data`` runs.
@@ -18,9 +29,14 @@ from __future__ import annotations
 
 import os
 
-from airflow.sdk import DAG, Param, chain, task
+from airflow.sdk import DAG, Asset, Param, chain, task
 
-from mlsec_gates.operators import ArtifactScanGateOperator, DataValidationGateOperator
+from mlsec_gates.operators import (
+    ArtifactScanGateOperator,
+    DataValidationGateOperator,
+    SbomGateOperator,
+    SignArtifactsOperator,
+)
 
 DAG_ID = "example_scan_model"
 
@@ -29,6 +45,10 @@ RUN_DIR = "{{ params.model_dir }}/{{ run_id | replace(':', '_') | replace('+', '
 
 # The expectation suite the training data must meet; a path, so parsing reads nothing.
 IRIS_SUITE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "suites", "iris.yaml")
+
+# The signed model, as a logical Asset: the sign task emits an event for it when it succeeds
+# (the event's extra says which model file and signature); example_deploy_model runs on it.
+SIGNED_MODEL = Asset(name="example_signed_model", uri="mlsec-example://models/iris/signed")
 
 IRIS_COLUMNS = ("sepal_length", "sepal_width", "petal_length", "petal_width", "species")
 
@@ -111,12 +131,51 @@ def simulate_tampering(model_path: str, params: dict | None = None) -> str:
     return model_path
 
 
+@task(multiple_outputs=True)
+def demo_signing_key(run_dir: str, params: dict | None = None) -> dict[str, str]:
+    """The signing key pair: the ``signing_key`` param, or a new P-256 key (demo only).
+
+    Writes the public key next to it in ``<run_dir>/keys/``, where the example deploy DAG
+    looks for it when it is not told which key to trust.
+    """
+    from pathlib import Path
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    keys = Path(run_dir) / "keys"
+    keys.mkdir(parents=True, exist_ok=True)
+    private_path = (params or {}).get("signing_key") or ""
+    if private_path:
+        key = serialization.load_pem_private_key(Path(private_path).read_bytes(), None)
+    else:
+        print("signing_key is empty: generating a throwaway P-256 key (demo only)")
+        key = ec.generate_private_key(ec.SECP256R1())
+        private_path = str(keys / "signing-key.pem")
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        Path(private_path).write_bytes(pem)
+        os.chmod(private_path, 0o600)
+    public_path = keys / "signing-key.pub.pem"
+    public_path.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return {"private_key": private_path, "public_key": str(public_path)}
+
+
 @task
-def publish(model_path: str, published_dir: str) -> str:
-    """Copy the model to the published folder (stands in for a registry upload)."""
+def publish(model_path: str, signature: str, bom: str, published_dir: str) -> str:
+    """Copy the model, its signature and its BOM to the published folder (a registry upload)."""
     import shutil
 
     os.makedirs(published_dir, exist_ok=True)
+    shutil.copy2(signature, os.path.join(published_dir, "model.sig"))
+    shutil.copy2(bom, os.path.join(published_dir, "model.cdx.json"))
     return shutil.copy2(model_path, published_dir)
 
 
@@ -129,6 +188,11 @@ with DAG(
         "tamper": Param(False, type="boolean", description="Append a malicious pickle."),
         "corrupt_data": Param(
             False, type="boolean", description="Blank and break values in the training data."
+        ),
+        "signing_key": Param(
+            "",
+            type="string",
+            description="EC private key PEM to sign with; empty: a throwaway demo key.",
         ),
         "model_dir": Param(
             os.path.join(
@@ -163,10 +227,42 @@ with DAG(
     )
     # [END howto_gate_scan]
 
-    published = publish(model_path, published_dir=RUN_DIR + "/published")
+    # [START howto_gate_sbom]
+    sbom_model = SbomGateOperator(
+        task_id="sbom_model",
+        model=model_path,
+        datasets=[training_data],
+        environment=True,  # the Python packages of the worker, each with a hash
+        gate_reports=[
+            validate_data.output["report_json_url"],
+            scan_model.output["report_json_url"],
+        ],
+        out=RUN_DIR + "/model.cdx.json",
+    )
+    # [END howto_gate_sbom]
+
+    signing_key = demo_signing_key(run_dir=RUN_DIR)
+
+    # [START howto_gate_sign]
+    sign_model = SignArtifactsOperator(
+        task_id="sign_model",
+        model=model_path,
+        key=signing_key["private_key"],  # or kms_key_id="arn:aws:kms:..."
+        attach=[sbom_model.output["bom"]],  # the BOM is signed along with the model
+        out=RUN_DIR + "/model.sig",
+        outlets=[SIGNED_MODEL],  # emitted only when the model was signed
+    )
+    # [END howto_gate_sign]
+
+    published = publish(
+        model_path,
+        signature=sign_model.output["signature"],
+        bom=sbom_model.output["bom"],
+        published_dir=RUN_DIR + "/published",
+    )
 
     chain(validate_data, trained)
-    chain(model_path, scan_model, published)
+    chain(model_path, scan_model, sbom_model, sign_model, published)
 
 
 if __name__ == "__main__":

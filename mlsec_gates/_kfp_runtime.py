@@ -12,14 +12,21 @@ This module imports only the standard library at top level.
 
 from __future__ import annotations
 
+import tempfile
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from kfp import dsl
 
     from mlsec_gates.result import GateResult
 
-__all__ = ["GateFailed", "finish"]
+__all__ = ["SIGNATURE_FILE", "GateFailed", "finish", "local_paths", "scratch_dir", "signature_file"]
+
+
+SIGNATURE_FILE = "model.sig"
+"""The bundle's name inside a signature artifact folder."""
 
 
 class GateFailed(RuntimeError):
@@ -38,6 +45,7 @@ def finish(
     report_md: dsl.Markdown,
     report_json: dsl.Artifact,
     metrics: dsl.Metrics,
+    artifacts: Mapping[str, dsl.Artifact] | None = None,
 ) -> tuple[bool, str, str]:
     """Write the reports and metrics of a gate run, then return or raise.
 
@@ -45,6 +53,11 @@ def finish(
     "Full report" link in the Markdown and the ``reports`` of the JSON point at the KFP
     artifacts, not at a scratch directory) and written atomically to the artifacts' paths.
     Every output is written before the decision, so a failed task keeps its evidence.
+
+    ``artifacts`` maps a key of ``result.reports`` (``bom``, ``signature``) to the output
+    artifact the gate wrote it to (the component passes the artifact's path as the gate's
+    ``out``); the reports then name the artifact's URI and the artifact gets the verdict as
+    metadata.
 
     Returns:
         ``(passed, status, summary)`` for the component's NamedTuple output.
@@ -56,8 +69,14 @@ def finish(
     from mlsec_gates.reports import render_html, render_json, render_markdown
     from mlsec_gates.storage import Storage
 
+    extra = dict(artifacts or {})
     located = result.with_reports(
-        {"json": report_json.uri, "markdown": report_md.uri, "html": report_html.uri}
+        {
+            **{key: artifact.uri for key, artifact in extra.items()},
+            "json": report_json.uri,
+            "markdown": report_md.uri,
+            "html": report_html.uri,
+        }
     )
     markdown = render_markdown(located)
     storage = Storage()
@@ -66,7 +85,8 @@ def finish(
     storage.write_bytes(
         report_json.path, render_json(located).encode(), content_type="application/json"
     )
-    report_json.metadata.update(_verdict(result))
+    for artifact in (report_json, *extra.values()):
+        artifact.metadata.update(_verdict(result))
     for name, value in result.metrics.items():
         metrics.log_metric(name, value)
     metrics.log_metric("passed", int(result.passed))
@@ -74,6 +94,40 @@ def finish(
         raise GateFailed(f"{result.gate} gate {result.status.value}\n{markdown}")
     print(markdown, flush=True)  # the task log is the first place an on-call person looks
     return result.passed, result.status.value, result.summary
+
+
+def scratch_dir() -> tempfile.TemporaryDirectory[str]:
+    """A temporary directory for the gate's own report files (``finish`` writes the outputs)."""
+    return tempfile.TemporaryDirectory(prefix="mlsec-gates-")
+
+
+def signature_file(signature: dsl.Artifact) -> str:
+    """The bundle file of a signature artifact.
+
+    The signing component writes a folder: the bundle (``model.sig``) and, next to it, the
+    signed attachments (``model.sig.<label>.dsse.json``), which the verify gate needs too; a
+    KFP artifact is uploaded as one file or one folder. A signature artifact that is a plain
+    file (a bundle imported from elsewhere) is the bundle itself.
+    """
+    import os
+
+    if os.path.isfile(signature.path):
+        return signature.path
+    return os.path.join(signature.path, SIGNATURE_FILE)
+
+
+def local_paths(*inputs: dsl.Artifact | str | None) -> list[str]:
+    """Local paths of the given input artifacts and the given strings, Nones dropped.
+
+    For optional artifact inputs (``Optional[Input[Dataset]] = None``) next to lists of
+    paths or URIs, in the order given.
+    """
+    out = []
+    for item in inputs:
+        if item is None or item == "":
+            continue
+        out.append(item if isinstance(item, str) else item.path)
+    return out
 
 
 def _verdict(result: GateResult) -> dict[str, Any]:

@@ -7,15 +7,21 @@ summary; all logic lives in :mod:`mlsec_gates.gates`.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 from mlsec_gates import __version__
-from mlsec_gates.errors import Error
+from mlsec_gates.errors import ConfigError, Error
 from mlsec_gates.result import GateResult, Status
 from mlsec_gates.storage import S3Options
+
+if TYPE_CHECKING:
+    from mlsec_gates.ledger import LedgerReport
+    from mlsec_gates.policy import LedgerPolicy
+    from mlsec_gates.storage import Storage
 
 EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 
@@ -59,26 +65,99 @@ Review the suite before committing it: it describes the reference data, good or 
 exit status: 0 the suite was written, 2 usage, storage or read error
 """
 
+_SBOM_EXAMPLES = """\
+examples:
+  mlsec-gates sbom model/ --dataset data/train.csv --environment --out model.cdx.json
+  mlsec-gates sbom model.pkl --requirements requirements.lock --gate-report scan.json
+  mlsec-gates sbom s3://ml-artifacts/models/resnet/ --dataset s3://ml-data/train.parquet
+
+  The BOM is CycloneDX 1.6 JSON: the model's files with SHA-256 hashes, the datasets, the
+  Python packages (hashed from the lock file, or from each installed RECORD) and the
+  verdicts of earlier gates (--gate-report, their JSON reports).
+
+exit status: 0 the BOM was written and is complete, 1 it is incomplete or invalid,
+             2 usage, policy, storage or read error
+"""
+
+_SIGN_EXAMPLES = """\
+examples:
+  mlsec-gates sign model/ --key signing-key.pem --out model.sig
+  mlsec-gates sign model.pkl --kms-key-id arn:aws:kms:eu-west-1:111122223333:key/1234abcd
+  mlsec-gates sign model/ --key signing-key.pem --attach model.cdx.json
+
+  A test key (EC P-256; keep real keys in KMS or an HSM):
+    openssl ecparam -name prime256v1 -genkey -noout -out signing-key.pem
+    openssl ec -in signing-key.pem -pubout -out signing-key.pub.pem
+
+  The bundle is in the OpenSSF model-signing format:
+    model_signing verify key model/ --signature model.sig --public_key signing-key.pub.pem
+
+exit status: 0 signed, 1 the gate refused to sign, 2 usage, key, policy or storage error
+"""
+
+_VERIFY_EXAMPLES = """\
+examples:
+  mlsec-gates verify model/ --signature model.sig --public-key signing-key.pub.pem
+  mlsec-gates verify model.pkl --signature model.sig \\
+      --kms-key-id arn:aws:kms:eu-west-1:111122223333:key/1234abcd && deploy model.pkl
+
+exit status: 0 the signature is valid for these exact bytes, 1 it is not (a file changed,
+             was added or removed, another key signed it, a refused path is present),
+             2 usage, key, policy or storage error
+"""
+
+_LEDGER_EXAMPLES = """\
+examples:
+  mlsec-gates ledger verify ledger.jsonl --public-key checkpoint.pub.pem
+  mlsec-gates ledger verify s3://ml-audit/ledger/ --kms-key-id alias/mlsec-ledger
+  mlsec-gates ledger verify --policy gates.yaml        # ledger.uri and key from the policy
+  mlsec-gates ledger verify ledger.jsonl --json > ledger-check.json
+
+exit status: 0 every entry, the chain and every checkpoint check out, 1 a problem was found
+             (edited, missing, reordered or cut-off entries, a bad or unsigned checkpoint),
+             2 usage, policy, storage or key error, or no such ledger
+"""
+
+_LINEAGE_EXAMPLES = """\
+examples:
+  mlsec-gates lineage 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 \\
+      --ledger ledger.jsonl
+  mlsec-gates lineage sha256:9f86d0... --policy gates.yaml --json
+
+  DIGEST is the SHA-256 of a model (its model-signing root digest, as in the BOM and the
+  signature), of a model or dataset file, or of a report or BOM.
+
+exit status: 0 entries were found, 1 the ledger records nothing for this digest,
+             2 usage, policy or storage error
+"""
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``mlsec-gates``; returns the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        result: GateResult | str = args.handler(args)
+        result: GateResult | Outcome = args.handler(args)
     except Error as exc:
         print(f"mlsec-gates {args.command}: error: {exc.diagnostics()}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("mlsec-gates: interrupted", file=sys.stderr)
         return 130
-    if not isinstance(result, GateResult):  # validate-profile: not a gate, it writes a file
-        print(f"mlsec-gates {args.command}: suite written to {result}")
-        return EXIT_PASS
+    if isinstance(result, Outcome):  # not a gate: validate-profile, ledger, lineage
+        print(result.text)
+        return result.code
     _print_summary(result, quiet=args.quiet)
     if result.status is Status.ERROR:
         return EXIT_ERROR
     return EXIT_PASS if result.passed else EXIT_FAIL
+
+
+class Outcome(NamedTuple):
+    """What a subcommand that is not a gate prints, and its exit status."""
+
+    code: int
+    text: str
 
 
 def _scan(args: argparse.Namespace) -> GateResult:
@@ -109,11 +188,85 @@ def _validate(args: argparse.Namespace) -> GateResult:
     )
 
 
-def _validate_profile(args: argparse.Namespace) -> str:
+def _validate_profile(args: argparse.Namespace) -> Outcome:
     from mlsec_gates.gates.validate.profile import profile_suite
 
     where = profile_suite(args.reference, out=args.out, s3=_s3_options(args), policy=args.policy)
-    return str(where)
+    return Outcome(EXIT_PASS, f"mlsec-gates validate-profile: suite written to {where}")
+
+
+def _sbom(args: argparse.Namespace) -> GateResult:
+    from mlsec_gates.gates.sbom import sbom_gate
+
+    return sbom_gate(
+        args.model,
+        datasets=args.datasets,
+        requirements=args.requirements,
+        environment=args.environment,
+        out=args.out,
+        gate_reports=args.gate_reports,
+        policy=args.policy,
+        report_dir=args.report_dir,
+        s3=_s3_options(args),
+        json_out=args.json_out,
+    )
+
+
+def _sign(args: argparse.Namespace) -> GateResult:
+    from mlsec_gates.gates.sign import sign_gate
+
+    return sign_gate(
+        args.model,
+        key=args.key,
+        kms_key_id=args.kms_key_id,
+        out=args.out,
+        attach=args.attach,
+        policy=args.policy,
+        report_dir=args.report_dir,
+        s3=_s3_options(args),
+        json_out=args.json_out,
+    )
+
+
+def _verify(args: argparse.Namespace) -> GateResult:
+    from mlsec_gates.gates.sign import verify_gate
+
+    return verify_gate(
+        args.model,
+        signature=args.signature,
+        public_key=args.public_key,
+        kms_key_id=args.kms_key_id,
+        policy=args.policy,
+        report_dir=args.report_dir,
+        s3=_s3_options(args),
+        json_out=args.json_out,
+    )
+
+
+def _ledger_verify(args: argparse.Namespace) -> Outcome:
+    from mlsec_gates.ledger import verify_ledger
+
+    uri, ledger, storage = _ledger_settings(args)
+    public_key, kms_key_id = _checkpoint_key(args, ledger)
+    report = verify_ledger(uri, storage=storage, public_key=public_key, kms_key_id=kms_key_id)
+    code = EXIT_PASS if report.ok else EXIT_FAIL
+    if args.json:
+        return Outcome(code, json.dumps(report.to_dict(), indent=2))
+    return Outcome(code, _ledger_text(report))
+
+
+def _lineage(args: argparse.Namespace) -> Outcome:
+    from mlsec_gates.ledger import lineage
+
+    uri, _, storage = _ledger_settings(args)
+    try:
+        entries = lineage(uri, args.digest, storage=storage)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    code = EXIT_PASS if entries else EXIT_FAIL
+    if args.json:
+        return Outcome(code, json.dumps(entries, indent=2))
+    return Outcome(code, _lineage_text(args.digest, entries))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -179,7 +332,186 @@ def _parser() -> argparse.ArgumentParser:
     _s3_arguments(profile)
     profile.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     profile.set_defaults(handler=_validate_profile)
+    _provenance_parsers(sub)
     return parser
+
+
+def _provenance_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The sbom, sign, verify, ledger and lineage subcommands."""
+    sbom = sub.add_parser(
+        "sbom",
+        help="write the CycloneDX ML-BOM of a model: files, datasets, packages, gate verdicts",
+        description="Write a CycloneDX 1.6 ML-BOM of a model and check that it is complete "
+        "and valid.",
+        epilog=_SBOM_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sbom.add_argument("model", metavar="MODEL", help="model file or directory, or s3:// URI")
+    sbom.add_argument(
+        "--dataset",
+        dest="datasets",
+        action="append",
+        default=[],
+        metavar="URI",
+        help="a dataset the model was trained on (repeat for more)",
+    )
+    packages = sbom.add_mutually_exclusive_group()
+    packages.add_argument(
+        "--requirements", metavar="FILE", help="pip requirements/lock file with --hash lines"
+    )
+    packages.add_argument(
+        "--environment", action="store_true", help="list the packages installed here"
+    )
+    sbom.add_argument(
+        "--gate-report",
+        dest="gate_reports",
+        action="append",
+        default=[],
+        metavar="JSON",
+        help="JSON report of an earlier gate, recorded as evidence (repeat for more)",
+    )
+    sbom.add_argument("--out", metavar="FILE", help="where to write the BOM")
+    _common_options(sbom)
+    sbom.set_defaults(handler=_sbom)
+
+    sign = sub.add_parser(
+        "sign",
+        help="sign a model (OpenSSF model-signing bundle) with an EC key or AWS KMS",
+        description="Sign every file of a model; the bundle verifies with 'mlsec-gates "
+        "verify' and with the stock model_signing CLI.",
+        epilog=_SIGN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sign.add_argument("model", metavar="MODEL", help="model file or directory, or s3:// URI")
+    signer = sign.add_mutually_exclusive_group(required=True)
+    signer.add_argument("--key", metavar="KEY.pem", help="EC private key (P-256/384/521)")
+    signer.add_argument("--kms-key-id", metavar="ARN", help="AWS KMS key id or ARN")
+    sign.add_argument("--out", metavar="BUNDLE", help="where to write the signature bundle")
+    sign.add_argument(
+        "--attach",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a file signed along with the model, e.g. its BOM (repeat for more)",
+    )
+    _common_options(sign)
+    sign.set_defaults(handler=_sign)
+
+    verify = sub.add_parser(
+        "verify",
+        help="verify a model against its signature bundle before deploying it",
+        description="Verify, offline, that a model is byte for byte what was signed.",
+        epilog=_VERIFY_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    verify.add_argument("model", metavar="MODEL", help="model file or directory, or s3:// URI")
+    verify.add_argument("--signature", required=True, metavar="BUNDLE", help="the signature bundle")
+    trusted = verify.add_mutually_exclusive_group(required=True)
+    trusted.add_argument("--public-key", metavar="PUB.pem", help="the trusted public key")
+    trusted.add_argument(
+        "--kms-key-id", metavar="ARN", help="AWS KMS key whose public key is trusted"
+    )
+    _common_options(verify)
+    verify.set_defaults(handler=_verify)
+
+    ledger = sub.add_parser(
+        "ledger",
+        help="check the provenance ledger (the record of every gate decision)",
+        description="Work with the provenance ledger named by 'ledger.uri' in the policy.",
+    )
+    ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True, metavar="<command>")
+    ledger_verify = ledger_sub.add_parser(
+        "verify",
+        help="check every entry's hash, the chain and the signed checkpoints",
+        description="Check the ledger: every entry's hash, the hash chain, the numbering and "
+        "the signed checkpoints (which catch truncation and whole-chain rewrites).",
+        epilog=_LEDGER_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ledger_verify.add_argument(
+        "uri", nargs="?", metavar="URI", help="ledger file or s3:// prefix (default: the policy's)"
+    )
+    pinned = ledger_verify.add_mutually_exclusive_group()
+    pinned.add_argument(
+        "--public-key", metavar="PUB.pem", help="key the checkpoints must verify with"
+    )
+    pinned.add_argument("--kms-key-id", metavar="ARN", help="or the AWS KMS key that signs them")
+    _ledger_options(ledger_verify)
+    ledger_verify.set_defaults(handler=_ledger_verify, command="ledger verify")
+
+    lineage = sub.add_parser(
+        "lineage",
+        help="everything the ledger records about a model, dataset or report digest",
+        description="List the ledger entries that record a SHA-256: the gates a model or "
+        "dataset went through, oldest first.",
+        epilog=_LINEAGE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    lineage.add_argument("digest", metavar="DIGEST", help="hex SHA-256, optionally sha256:...")
+    lineage.add_argument("--ledger", dest="uri", metavar="URI", help="ledger file or s3:// prefix")
+    _ledger_options(lineage)
+    lineage.set_defaults(handler=_lineage)
+
+
+def _ledger_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--policy", metavar="FILE", help="policy YAML whose 'ledger' section names the ledger"
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    _s3_arguments(parser)
+
+
+def _ledger_settings(args: argparse.Namespace) -> tuple[str, LedgerPolicy, Storage]:
+    """The ledger URI (argument, else the policy's), the ledger policy and the storage."""
+    from mlsec_gates.gates._common import gate_storage, load_policy
+    from mlsec_gates.storage import Storage
+
+    s3 = _s3_options(args)
+    policy = load_policy(args.policy, storage=Storage(s3) if s3 else Storage(), gate="sign")
+    uri = args.uri or policy.ledger.uri
+    if not uri:
+        raise ConfigError("which ledger? give its URI or set ledger.uri in the --policy file")
+    return uri, policy.ledger, gate_storage(policy, s3)
+
+
+def _checkpoint_key(
+    args: argparse.Namespace, ledger: LedgerPolicy
+) -> tuple[str | None, str | None]:
+    """The pinned checkpoint key: the options, else the policy's public key, else its KMS key."""
+    if args.public_key or args.kms_key_id:
+        return args.public_key, args.kms_key_id
+    if ledger.checkpoint_public_key:
+        return ledger.checkpoint_public_key, None
+    return None, ledger.checkpoint_kms_key_id
+
+
+def _ledger_text(report: LedgerReport) -> str:
+    verdict = "OK" if report.ok else "FAILED"
+    lines = [
+        f"mlsec-gates ledger verify: {verdict}: {report.uri}: {report.entries} entries, "
+        f"{report.checkpoints} checkpoint(s), {report.covered} covered by a verified "
+        f"checkpoint, head {report.head or '-'}"
+    ]
+    lines += [f"  {p.kind}: {p.message}" for p in report.problems[:50]]
+    hidden = len(report.problems) - 50 + report.more_problems
+    if hidden > 0:
+        lines.append(f"  ... and {hidden} more problem(s) (--json lists them)")
+    return "\n".join(lines)
+
+
+def _lineage_text(digest: str, entries: list[dict[str, Any]]) -> str:
+    if not entries:
+        return f"mlsec-gates lineage: the ledger records nothing for {digest}"
+    lines = [f"mlsec-gates lineage: {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}"]
+    for entry in entries:
+        run = entry.get("run") or {}
+        where = "/".join(run[k] for k in ("dag_id", "run_id", "task_id") if run.get(k))
+        mark = "" if entry.get("intact", True) else "  [EDITED: run ledger verify]"
+        lines.append(
+            f"  #{entry.get('seq')} {entry.get('ts', '')} {entry.get('gate', entry.get('kind'))}"
+            f" {entry.get('status', '')} {where}: {entry.get('summary', '')}{mark}"
+        )
+    return "\n".join(lines)
 
 
 def _common_options(parser: argparse.ArgumentParser) -> None:

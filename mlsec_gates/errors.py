@@ -27,3 +27,11 @@ class InputError(Error):
 
 class StorageError(Error):
     """The storage backend failed (credentials, network, permissions)."""
+
+
+class VerificationError(Error):
+    """A signature, envelope or signed statement does not verify (library calls only).
+
+    The verify gate turns this into findings; it reaches callers of the signing library
+    functions such as :func:`mlsec_gates.signing.dsse.verify_envelope`.
+    """

@@ -70,10 +70,54 @@ class ValidatePolicy(_Strict):
     """Rows read at a time when streaming into SQLite."""
 
 
+class EthicalConsideration(_Strict):
+    """One ethical consideration of a model card, and how it is mitigated."""
+
+    name: str = Field(min_length=1)
+    mitigation: str | None = None
+
+
+class ModelCardPolicy(_Strict):
+    """What the SBOM gate writes into the CycloneDX ``modelCard`` besides the gate results.
+
+    Empty fields are left out. ``architecture_family`` and ``model_architecture`` default to
+    ``model_type`` and ``architectures[0]`` of the model's ``config.json`` when it has one.
+    """
+
+    approach: (
+        Literal[
+            "supervised",
+            "unsupervised",
+            "reinforcement-learning",
+            "semi-supervised",
+            "self-supervised",
+        ]
+        | None
+    ) = None
+    task: str | None = None
+    """E.g. ``classification``, ``text-generation``."""
+    architecture_family: str | None = None
+    model_architecture: str | None = None
+    inputs: tuple[str, ...] = ()
+    """Input formats (``tabular``, ``image/png``...)."""
+    outputs: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
+    use_cases: tuple[str, ...] = ()
+    technical_limitations: tuple[str, ...] = ()
+    performance_tradeoffs: tuple[str, ...] = ()
+    ethical_considerations: tuple[EthicalConsideration, ...] = ()
+
+
 class SbomPolicy(_Strict):
     """Options of the SBOM gate (CycloneDX 1.6 ML-BOM)."""
 
     on_fail: OnFail | None = None
+    ignore: tuple[str, ...] = (".git", ".gitattributes", ".github", ".gitignore")
+    """Relative paths left out of the model's files (with everything below them). The default
+    is what model-signing leaves out of a signature, so the BOM's root digest is the signed one."""
+    hash_workers: int | None = Field(default=None, gt=0, strict=True)
+    """Hashing threads; default: CPUs + 4."""
+    model_card: ModelCardPolicy = ModelCardPolicy()
 
 
 class SignPolicy(_Strict):
@@ -84,7 +128,14 @@ class SignPolicy(_Strict):
     """
 
     on_fail: OnFail | None = None
-    refuse_paths: tuple[str, ...] = (".git", ".git/**", ".gitattributes", ".gitignore")
+    refuse_paths: tuple[str, ...] = (
+        ".git",
+        ".git/**",
+        ".gitattributes",
+        ".github",
+        ".github/**",
+        ".gitignore",
+    )
     """Glob patterns (relative POSIX paths) that must not be present in a signed model."""
     refuse_empty_dirs: bool = True
     """Refuse empty directories, which the format does not record."""
@@ -103,6 +154,13 @@ class LedgerPolicy(_Strict):
     """EC private key (PEM path) that signs checkpoints."""
     checkpoint_kms_key_id: str | None = None
     """AWS KMS key that signs checkpoints (instead of ``checkpoint_key``)."""
+    checkpoint_public_key: str | None = None
+    """EC public key (PEM path/URI) that checkpoints must verify with, for ``ledger verify``
+    (with ``checkpoint_kms_key_id`` the KMS key's public key is used instead)."""
+    retention_days: int | None = Field(default=None, gt=0, strict=True)
+    """S3 Object Lock retention of entries and checkpoints; None: the bucket's default rule."""
+    retention_mode: Literal["COMPLIANCE", "GOVERNANCE"] = "COMPLIANCE"
+    """Object Lock mode used with ``retention_days``."""
 
 
 class GatesPolicy(_Strict):

@@ -179,6 +179,33 @@ class Storage:
             spool.seek(0)
             yield spool  # type: ignore[misc]
 
+    def iter_chunks(self, uri: str, chunk_size: int = 8 * 1024 * 1024) -> Iterator[bytes]:
+        """The bytes of a path or S3 object, streamed in blocks (never spooled to disk).
+
+        For hashing large objects: S3 objects are read straight from the GET response body.
+
+        Raises:
+            InputError: missing or unreadable.
+            StorageError: S3 refused access or could not be reached.
+        """
+        if not self.is_remote(uri):
+            with self.open_read(uri) as fh:
+                while block := fh.read(chunk_size):
+                    yield block
+            return
+        bucket, key = split_s3_uri(uri)
+        with self._s3_errors(uri):
+            body = self._client.get_object(Bucket=bucket, Key=key)["Body"]
+        try:
+            while True:
+                with self._s3_errors(uri):
+                    block = body.read(chunk_size)
+                if not block:
+                    return
+                yield block
+        finally:
+            body.close()
+
     def read_text(self, uri: str) -> str:
         """The whole content of a small text file (policies, suites)."""
         with self.open_read(uri) as fh:
@@ -187,6 +214,20 @@ class Storage:
             return data.decode("utf-8")
         except UnicodeDecodeError:
             raise InputError(f"{uri}: not UTF-8 text") from None
+
+    def head(self, uri: str) -> dict[str, Any]:
+        """S3 ``HeadObject`` of an object (``VersionId``, ``ContentLength``, ``ETag``...).
+
+        Raises:
+            InputError: not an ``s3://`` URI, or no such object.
+            StorageError: S3 refused access or could not be reached.
+        """
+        if not self.is_remote(uri):
+            raise InputError(f"{uri}: head() needs an s3:// URI")
+        bucket, key = split_s3_uri(uri)
+        with self._s3_errors(uri):
+            response: dict[str, Any] = self._client.head_object(Bucket=bucket, Key=key)
+        return response
 
     # -- writing -----------------------------------------------------------------
 

@@ -1,10 +1,11 @@
-"""Example pipeline: validate the training data, train a model, scan it, publish it if it passed.
+"""Example pipeline: validate the data, train, scan, BOM and sign the model, publish it.
 
 Run ``python pipelines/scan_model_pipeline.py`` to compile it to ``scan_model_pipeline.yaml``
 next to this file (the committed YAML; ``tests/kfp`` checks it is up to date), or
 ``python pipelines/scan_model_pipeline.py --run`` to run it once here with
 ``kfp.local.SubprocessRunner(use_venv=False)`` (add ``--tamper``, ``--corrupt-data``,
-``--soft``).
+``--soft``); the local run signs with a throwaway demo key it generates under
+``local_outputs/demo-keys/``.
 
 Parameters:
 
@@ -15,13 +16,18 @@ Parameters:
   as an attacker with write access to the model store would. The bytes are written with
   pickle opcodes; nothing ever loads them.
 - ``hard_gate``: the scan fails the run when the model is unsafe (the default). With
-  ``hard_gate=False`` the scan is a soft gate: the run succeeds, ``dsl.If`` skips the publish
-  step and ``dsl.Else`` records why the model was held back.
+  ``hard_gate=False`` the scan is a soft gate: the run succeeds, ``dsl.If`` skips the BOM,
+  signing and publish steps and ``dsl.Else`` records why the model was held back.
+- ``signing_key``: path of the EC private key PEM *in the task container* (on a cluster, a
+  Kubernetes Secret mounted with kfp-kubernetes), or ``kms_key_id``: an AWS KMS key. Keys are
+  never pipeline parameters or artifacts themselves (see :mod:`mlsec_gates.components.sign`).
 
-Clean run: prepare data -> validate (pass) -> train -> scan (pass) -> publish. Corrupt data:
-validate (fail) -> the run fails, nothing is trained. Tampered model: scan (fail) -> the run
-fails, or with the soft gate, -> hold. Each gate writes its HTML, Markdown and JSON reports
-before the decision.
+Clean run: prepare data -> validate (pass) -> train -> scan (pass) -> sbom (the CycloneDX
+ML-BOM: model, training data, packages, both gates' reports) -> sign (model + BOM) ->
+publish. Corrupt data: validate (fail) -> the run fails, nothing is trained. Tampered model:
+scan (fail) -> the run fails, or with the soft gate, -> hold. Each gate writes its HTML,
+Markdown and JSON reports before the decision. ``deploy_model_pipeline.py`` is the other
+side: it verifies the signature before deploying.
 
 The expectation suite is ``dags/suites/iris.yaml``, the one the Airflow example uses; it is
 read when this file is compiled and passed to the gate as text (the task container does not
@@ -34,7 +40,13 @@ from pathlib import Path
 from kfp import compiler, dsl
 from kfp.dsl import Artifact, Dataset, Input, Model, Output
 
-from mlsec_gates.components import IMAGE, artifact_scan, data_validation
+from mlsec_gates.components import (
+    IMAGE,
+    artifact_scan,
+    data_validation,
+    model_sbom,
+    model_signing,
+)
 
 PIPELINE_YAML = Path(__file__).with_suffix(".yaml")
 IRIS_SUITE = (Path(__file__).resolve().parents[1] / "dags" / "suites" / "iris.yaml").read_text()
@@ -108,19 +120,34 @@ def train_iris(data: Input[Dataset], model: Output[Model], tamper: bool = False)
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def publish_model(model: Input[Model], scan_report: Input[Artifact], published: Output[Model]):
-    """Publish a scanned model: copy it to the release location and record its scan report.
+def publish_model(
+    model: Input[Model],
+    scan_report: Input[Artifact],
+    bom: Input[Artifact],
+    signature: Input[Artifact],
+    published: Output[Model],
+):
+    """Publish a scanned, signed model: copy it to the release location, record its evidence.
 
     Args:
-        model: the model that passed the scan.
-        scan_report: the scan's JSON report, recorded next to the published model.
-        published: the released copy.
+        model: the model that passed the scan and was signed.
+        scan_report: the scan's JSON report.
+        bom: the model's CycloneDX ML-BOM.
+        signature: the signature folder (``model.sig`` and the signed BOM envelope).
+        published: the released copy; its metadata points at the evidence.
     """
     import shutil
 
     shutil.copyfile(model.path, published.path)
-    published.metadata.update({"source_uri": model.uri, "scan_report_uri": scan_report.uri})
-    print(f"published {model.uri} -> {published.uri}")
+    published.metadata.update(
+        {
+            "source_uri": model.uri,
+            "scan_report_uri": scan_report.uri,
+            "bom_uri": bom.uri,
+            "signature_uri": signature.uri,
+        }
+    )
+    print(f"published {model.uri} -> {published.uri} (signature {signature.uri})")
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
@@ -145,20 +172,46 @@ def hold_model(model: Input[Model], reason: str) -> str:
     description="Validate the iris data, train on it, scan the model with mlsec-gates, "
     "publish it only if it passed.",
 )
-def scan_model_pipeline(tamper: bool = False, hard_gate: bool = True, corrupt_data: bool = False):
-    """Prepare and validate the data, train, scan, then publish under ``dsl.If``.
+def scan_model_pipeline(
+    tamper: bool = False,
+    hard_gate: bool = True,
+    corrupt_data: bool = False,
+    signing_key: str = "",
+    kms_key_id: str = "",
+):
+    """Prepare and validate the data, train, scan, then BOM, sign and publish under ``dsl.If``.
 
     Args:
         tamper: append a malicious pickle stream to the trained model.
         hard_gate: fail the run when the scan does not pass; otherwise skip publishing.
         corrupt_data: break the training data (the validation gate then fails the run).
+        signing_key: EC private key PEM path in the task container (a mounted Secret).
+        kms_key_id: AWS KMS key id or ARN to sign with instead.
     """
     prepare = prepare_iris(corrupt_data=corrupt_data)
     validation = data_validation(data=prepare.outputs["dataset"], suite=IRIS_SUITE)
     train = train_iris(data=prepare.outputs["dataset"], tamper=tamper).after(validation)
     scan = artifact_scan(model=train.outputs["model"], fail_on_violation=hard_gate)
     with dsl.If(scan.outputs["passed"] == True, name="scan-passed"):  # noqa: E712
-        publish_model(model=train.outputs["model"], scan_report=scan.outputs["report_json"])
+        sbom = model_sbom(
+            model=train.outputs["model"],
+            dataset=prepare.outputs["dataset"],
+            validation_report=validation.outputs["report_json"],
+            scan_report=scan.outputs["report_json"],
+            environment=True,  # the packages of the gate's image, each with a hash
+        )
+        signed = model_signing(
+            model=train.outputs["model"],
+            bom=sbom.outputs["bom"],
+            key=signing_key,
+            kms_key_id=kms_key_id,
+        )
+        publish_model(
+            model=train.outputs["model"],
+            scan_report=scan.outputs["report_json"],
+            bom=sbom.outputs["bom"],
+            signature=signed.outputs["signature"],
+        )
     with dsl.Else(name="scan-failed"):
         hold_model(model=train.outputs["model"], reason=scan.outputs["summary"])
 
@@ -172,18 +225,54 @@ def compile_pipeline(path: Path = PIPELINE_YAML) -> Path:
     return path
 
 
+def demo_signing_key(folder: Path) -> Path:
+    """Write a throwaway P-256 key pair (``signing-key.pem``, ``.pub.pem``): demo only.
+
+    A generated key proves nothing about who signed; sign real models with a KMS key or a
+    key kept in a secret store.
+    """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    folder.mkdir(parents=True, exist_ok=True)
+    private = folder / "signing-key.pem"
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    private.chmod(0o600)
+    (folder / "signing-key.pub.pem").write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return private
+
+
 def run_locally(
     *,
     tamper: bool = False,
     hard_gate: bool = True,
     corrupt_data: bool = False,
+    signing_key: str = "",
     root: str = "local_outputs",
 ):
-    """Run the pipeline once in this interpreter's environment (no container, no cluster)."""
+    """Run the pipeline once in this interpreter's environment (no container, no cluster).
+
+    Without ``signing_key`` it signs with a demo key generated under ``<root>/demo-keys``.
+    """
     from kfp import local
 
+    if not signing_key:
+        signing_key = str(demo_signing_key(Path(root) / "demo-keys"))
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=root)
-    return scan_model_pipeline(tamper=tamper, hard_gate=hard_gate, corrupt_data=corrupt_data)
+    return scan_model_pipeline(
+        tamper=tamper, hard_gate=hard_gate, corrupt_data=corrupt_data, signing_key=signing_key
+    )
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
 """The demo behind ``bash scripts/demo.sh``.
 
-A clean run, a run on corrupted training data (stopped by the data validation gate) and a run
-with a tampered model (stopped by the scan gate) go through real Airflow (SQLite,
-``dag.test()``) and a local Kubeflow pipeline run; then the demo prints where the reports are.
+A clean run (the model is scanned, gets a BOM and is signed), a run on corrupted training
+data (stopped by the data validation gate) and a run with a tampered model (stopped by the scan
+gate) go through real Airflow (SQLite, ``dag.test()``) and a local Kubeflow pipeline run. Then
+the clean run's signed model is deployed with a change made after signing, which the verify
+gate stops (the deploy DAG and the deploy pipeline); then the demo prints where the reports
+are.
 
 Each scenario runs in its own child process with its chatter sent to a log file under
 ``demo-output/logs/``, so this screen shows only what a person needs: verdicts and report paths.
@@ -31,6 +34,8 @@ SCENARIOS = {
     "kfp-clean": "KFP pipeline scan-model, clean data and model",
     "kfp-corrupt": "KFP pipeline scan-model, training data with nulls/out of range",
     "kfp-tampered": "KFP pipeline scan-model, model with injected os.system",
+    "airflow-deploy-tampered": "Airflow DAG example_deploy_model, model changed after signing",
+    "kfp-deploy-tampered": "KFP pipeline deploy-model, model changed after signing",
 }
 
 
@@ -44,7 +49,7 @@ def main() -> int:
 
     shutil.rmtree(OUT, ignore_errors=True)
     LOGS.mkdir(parents=True)
-    print("mlsec-gates demo: the validation and scan gates in Airflow and Kubeflow Pipelines\n")
+    print("mlsec-gates demo: the validate, scan, sbom, sign and verify gates in Airflow and KFP\n")
     _child("airflow-db", "Preparing the Airflow metadata DB (SQLite)")
     rows = []
     for stage, title in SCENARIOS.items():
@@ -111,6 +116,10 @@ def _run_stage(stage: str) -> int:
 
         db.resetdb()
         return 0
+    if stage == "airflow-deploy-tampered":
+        return _airflow_deploy()
+    if stage == "kfp-deploy-tampered":
+        return _kfp_deploy()
     tamper = stage.endswith("tampered")
     corrupt = stage.endswith("corrupt")
     if stage.startswith("airflow"):
@@ -136,25 +145,86 @@ def _airflow(tamper: bool, corrupt: bool) -> int:
     return 0 if str(run.state) in ("success", "DagRunState.SUCCESS") else 1
 
 
+def _airflow_deploy() -> int:
+    """The clean run's signed model through example_deploy_model, changed after signing."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    signatures = sorted((OUT / "models" / "airflow-clean").glob("*/model.sig"))
+    if not signatures:
+        print("no signed model: the airflow-clean scenario did not get to signing")
+        return 1
+    dag = DagBag(dag_folder=str(ROOT / "dags" / "example_deploy_model.py")).get_dag(
+        "example_deploy_model"
+    )
+    run_dir = signatures[-1].parent
+    conf = {
+        "model": str(run_dir / "model" / "model.pkl"),
+        "signature": str(signatures[-1]),
+        "public_key": str(run_dir / "keys" / "signing-key.pub.pem"),
+        "tamper": True,
+        "deploy_dir": str(OUT / "deployments"),
+    }
+    run = dag.test(run_conf=conf)
+    print(f"DagRun state: {run.state}")
+    reports = sorted(AIRFLOW_HOME.glob("mlsec-gate-reports/**/*-report.html"), key=os.path.getmtime)
+    if reports:
+        print(f"MLSEC_REPORT {reports[-1]}")
+    return 0 if str(run.state) in ("success", "DagRunState.SUCCESS") else 1
+
+
+def _kfp_deploy() -> int:
+    """The clean KFP run's signed model through the deploy pipeline, changed after signing."""
+    from kfp import local
+
+    sys.path.insert(0, str(ROOT / "pipelines"))
+    from deploy_model_pipeline import deploy_model_pipeline
+
+    clean = KFP_ROOT / "clean"
+    signatures = sorted(clean.glob("*/model-signing/signature"))
+    if not signatures:
+        print("no signed model: the kfp-clean scenario did not get to signing")
+        return 1
+    root = KFP_ROOT / "deploy-tampered"
+    local.init(
+        runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root), raise_on_error=True
+    )
+    try:
+        deploy_model_pipeline(
+            model_uri=str(signatures[-1].parents[1] / "train-iris" / "model"),
+            signature_uri=str(signatures[-1]),
+            public_key=str(clean / "demo-keys" / "signing-key.pub.pem"),
+            tamper=True,
+        )
+        code = 0
+    except RuntimeError as exc:
+        print(f"pipeline failed: {exc}")
+        code = 1
+    for report in root.glob("*/signature-verification/report_html"):
+        print(f"MLSEC_REPORT {report}")
+    return code
+
+
 def _kfp(tamper: bool, corrupt: bool) -> int:
     from kfp import local
 
     sys.path.insert(0, str(ROOT / "pipelines"))
-    from scan_model_pipeline import scan_model_pipeline
+    from scan_model_pipeline import demo_signing_key, scan_model_pipeline
 
     root = KFP_ROOT / ("tampered" if tamper else "corrupt" if corrupt else "clean")
+    key = demo_signing_key(root / "demo-keys")  # a throwaway key: demo only
     local.init(
         runner=local.SubprocessRunner(use_venv=False),
         pipeline_root=str(root),
         raise_on_error=True,
     )
     try:
-        scan_model_pipeline(tamper=tamper, corrupt_data=corrupt)
+        scan_model_pipeline(tamper=tamper, corrupt_data=corrupt, signing_key=str(key))
         code = 0
     except RuntimeError as exc:
         print(f"pipeline failed: {exc}")
         code = 1
-    for gate in ("data-validation", "artifact-scan"):  # in run order: the last one counts
+    gates = ("data-validation", "artifact-scan", "model-sbom", "model-signing")
+    for gate in gates:  # in run order: the last one counts
         for report in root.glob(f"*/{gate}/report_html"):
             print(f"MLSEC_REPORT {report}")
     return code

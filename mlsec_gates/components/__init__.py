@@ -18,8 +18,11 @@ component bodies, at run time.
 """
 
 from mlsec_gates.components._image import IMAGE, with_base_image
+from mlsec_gates.components.sbom import model_sbom
 from mlsec_gates.components.scan import artifact_scan, artifact_scan_uri
+from mlsec_gates.components.sign import model_signing
 from mlsec_gates.components.validate import data_validation, data_validation_uri
+from mlsec_gates.components.verify import signature_verification
 
 __all__ = [
     "IMAGE",
@@ -27,5 +30,8 @@ __all__ = [
     "artifact_scan_uri",
     "data_validation",
     "data_validation_uri",
+    "model_sbom",
+    "model_signing",
+    "signature_verification",
     "with_base_image",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from importlib import metadata
 
@@ -83,12 +83,16 @@ def run_and_report(
     s3: S3Options | None,
     on_fail: OnFail | None,
     json_out: str | None,
+    run_context: Mapping[str, str] | None = None,
 ) -> GateResult:
     """What every gate's entry point does around its checks: policy, storage, run, reports.
 
     The policy is read with the explicit S3 options only (it may itself live in S3); the run
     and the reports then use the policy's ``storage.s3`` with the explicit options on top.
     The reports are written before the result is returned, so adapters decide afterwards.
+    With ``ledger.uri`` set, the result is then appended to the provenance ledger, with
+    ``run_context`` (where the task ran; it makes retries idempotent), and a failed append
+    raises: see :mod:`mlsec_gates.ledger`.
     """
     from mlsec_gates.reports import write_reports
 
@@ -96,9 +100,16 @@ def run_and_report(
     loaded = load_policy(policy, storage=bootstrap, gate=gate, on_fail=on_fail)
     storage = gate_storage(loaded, s3)
     result = run(loaded, storage)
-    return write_reports(
+    result = write_reports(
         result, report_dir or default_report_dir(gate), storage=storage, json_copy=json_out
     )
+    if loaded.ledger.uri:
+        from mlsec_gates.ledger import record_result
+
+        result = record_result(
+            result, policy=loaded.ledger, storage=storage, run_context=run_context
+        )
+    return result
 
 
 def decide(*, violations: bool, incomplete: bool, on_fail: OnFail) -> Status:

@@ -6,12 +6,18 @@ libraries are imported when its task runs, so DAG files parse fast.
 
 from mlsec_gates.operators.base import GateOperator
 from mlsec_gates.operators.links import GateReportLink
+from mlsec_gates.operators.sbom import SbomGateOperator
 from mlsec_gates.operators.scan import ArtifactScanGateOperator
+from mlsec_gates.operators.sign import SignArtifactsOperator
 from mlsec_gates.operators.validate import DataValidationGateOperator
+from mlsec_gates.operators.verify import VerifySignatureGateOperator
 
 __all__ = [
     "ArtifactScanGateOperator",
     "DataValidationGateOperator",
     "GateOperator",
     "GateReportLink",
+    "SbomGateOperator",
+    "SignArtifactsOperator",
+    "VerifySignatureGateOperator",
 ]

@@ -34,6 +34,12 @@ class GateOperator(BaseOperator):
     gate raises ``AirflowFailException`` (no retry: the verdict would not change) carrying the
     one-screen summary; ``on_fail="warn"`` logs it and lets the task succeed.
 
+    The gate is told which task try it runs in (``run_context``: orchestrator, DAG, run,
+    task, map index, try number), which the provenance ledger records with the decision. When
+    the task succeeds, Airflow emits an event for each Asset in ``outlets``; the operator
+    attaches the verdict (and, for the sign operator, where the signed model and its
+    signature are) to the event's ``extra``, so a DAG scheduled on the Asset knows what passed.
+
     :param policy: path or ``s3://`` URI of the policy YAML file (templated).
     :param report_dir: directory or ``s3://`` prefix for the reports (templated); default
         ``$AIRFLOW_HOME/mlsec-gate-reports/<dag>/<run>/<task>``.
@@ -44,6 +50,9 @@ class GateOperator(BaseOperator):
     """
 
     gate_name: ClassVar[str]
+    artifacts: ClassVar[tuple[str, ...]] = ()
+    """Keys of ``result.reports`` that are artifacts (a BOM, a signature bundle), not reports:
+    their locations (paths or URIs, as written) go to XCom under the same key."""
     template_fields: Sequence[str] = ("policy", "report_dir", "on_fail", "s3_endpoint_url")
     template_fields_renderers: ClassVar[dict[str, str]] = {"policy": "yaml"}
     operator_extra_links = (GateReportLink(),)
@@ -66,17 +75,24 @@ class GateOperator(BaseOperator):
         self.aws_conn_id = aws_conn_id
         self.s3_endpoint_url = s3_endpoint_url
 
-    def run_gate(self, *, report_dir: str, s3: S3Options) -> GateResult:
-        """Run this operator's gate (one call to the gate function) and return its result."""
+    def run_gate(
+        self, *, report_dir: str, s3: S3Options, run_context: dict[str, str]
+    ) -> GateResult:
+        """Run this operator's gate (one call to the gate function) and return its result.
+
+        ``run_context`` identifies the task try (see :func:`run_context`); the gate records
+        it in the provenance ledger, where it is the idempotency key of the decision.
+        """
         raise NotImplementedError
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Run the gate, publish where the report is, then pass, warn or fail the task."""
-        result = self.run_gate(report_dir=self._report_dir(context), s3=self._s3_options())
-        report_url = _browsable(result.reports.get("html", ""))
-        report_json_url = _browsable(result.reports.get("json", ""))
-        context["ti"].xcom_push(key=REPORT_URL_KEY, value=report_url)
-        context["ti"].xcom_push(key=REPORT_JSON_KEY, value=report_json_url)
+        result = self.run_gate(
+            report_dir=self._report_dir(context),
+            s3=self._s3_options(),
+            run_context=run_context(context),
+        )
+        locations = self._push_locations(context, result)
         from mlsec_gates.reports import render_markdown
 
         summary = render_markdown(result)
@@ -88,7 +104,36 @@ class GateOperator(BaseOperator):
             )
         else:
             self.log.info("%s", summary)
-        return _xcom_summary(result, report_url=report_url, report_json_url=report_json_url)
+        self.describe_outlet_events(context, result)
+        return _xcom_summary(result, **locations)
+
+    def _push_locations(self, context: Context, result: GateResult) -> dict[str, str]:
+        """Push where the reports and artifacts are to XCom (before any failure)."""
+        locations = {
+            REPORT_URL_KEY: _browsable(result.reports.get("html", "")),
+            REPORT_JSON_KEY: _browsable(result.reports.get("json", "")),
+            **{name: result.reports.get(name, "") for name in self.artifacts},
+        }
+        for key, value in locations.items():
+            context["ti"].xcom_push(key=key, value=value)
+        return locations
+
+    def outlet_extra(self, result: GateResult) -> dict[str, Any]:
+        """What the asset events of this task's ``outlets`` carry (JSON); the verdict here."""
+        return {"gate": result.gate, "status": result.status.value, "summary": result.summary}
+
+    def describe_outlet_events(self, context: Context, result: GateResult) -> None:
+        """Attach :meth:`outlet_extra` to the event of every outlet Asset of a passed task.
+
+        Airflow emits the events only when the task succeeds, so a DAG scheduled on one of
+        these Assets runs only after the gate passed; the extra tells it what passed.
+        """
+        if not self.outlets:
+            return
+        extra = self.outlet_extra(result)
+        events = context["outlet_events"]
+        for outlet in self.outlets:
+            events[outlet].extra.update(extra)
 
     def _report_dir(self, context: Context) -> str:
         if self.report_dir:
@@ -119,6 +164,23 @@ class GateOperator(BaseOperator):
         )
 
 
+def run_context(context: Context) -> dict[str, str]:
+    """Which task try this is: the ledger's idempotency key for the gate's decision.
+
+    ``orchestrator``, ``dag_id``, ``run_id``, ``task_id``, ``map_index`` (``-1`` when not
+    mapped) and ``try_number``, all strings.
+    """
+    ti = context["ti"]
+    return {
+        "orchestrator": "airflow",
+        "dag_id": str(ti.dag_id),
+        "run_id": str(context["run_id"]),
+        "task_id": str(ti.task_id),
+        "map_index": str(getattr(ti, "map_index", -1)),
+        "try_number": str(getattr(ti, "try_number", 1)),
+    }
+
+
 def _xcom_summary(result: GateResult, **urls: str) -> dict[str, Any]:
     """The task's return value: small enough for XCom, enough to branch or notify on."""
     return {
@@ -139,3 +201,19 @@ def _browsable(location: str) -> str:
     from pathlib import Path
 
     return Path(location).resolve().as_uri()
+
+
+def from_browsable(location: str) -> str:
+    """A local path for a ``file://`` URL (the report XComs); anything else unchanged."""
+    if not location.startswith("file://"):
+        return location
+    from urllib.parse import unquote, urlparse
+
+    return unquote(urlparse(location).path)
+
+
+def as_list(value: str | Sequence[str] | None) -> list[str]:
+    """One templated string or a list of them, as a list (empty strings dropped)."""
+    if not value:
+        return []
+    return [value] if isinstance(value, str) else [v for v in value if v]

@@ -25,7 +25,13 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "mlsec-gates",
-                "python-modules": ["mlsec_gates.operators.scan", "mlsec_gates.operators.validate"],
+                "python-modules": [
+                    "mlsec_gates.operators.scan",
+                    "mlsec_gates.operators.validate",
+                    "mlsec_gates.operators.sbom",
+                    "mlsec_gates.operators.sign",
+                    "mlsec_gates.operators.verify",
+                ],
             }
         ],
         "extra-links": ["mlsec_gates.operators.links.GateReportLink"],

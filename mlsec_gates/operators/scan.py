@@ -29,11 +29,18 @@ class ArtifactScanGateOperator(GateOperator):
         super().__init__(**kwargs)
         self.targets = targets
 
-    def run_gate(self, *, report_dir: str, s3: S3Options) -> GateResult:
+    def run_gate(
+        self, *, report_dir: str, s3: S3Options, run_context: dict[str, str]
+    ) -> GateResult:
         """Scan the targets with :func:`mlsec_gates.gates.scan.scan_gate`."""
         from mlsec_gates.gates.scan import scan_gate
 
         targets = [self.targets] if isinstance(self.targets, str) else list(self.targets)
         return scan_gate(
-            targets, policy=self.policy, report_dir=report_dir, s3=s3, on_fail=self.on_fail
+            targets,
+            policy=self.policy,
+            report_dir=report_dir,
+            s3=s3,
+            on_fail=self.on_fail,
+            run_context=run_context,
         )

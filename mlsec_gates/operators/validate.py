@@ -65,7 +65,9 @@ class DataValidationGateOperator(GateOperator):
         self.table = table
         self.sql_conn_id = sql_conn_id
 
-    def run_gate(self, *, report_dir: str, s3: S3Options) -> GateResult:
+    def run_gate(
+        self, *, report_dir: str, s3: S3Options, run_context: dict[str, str]
+    ) -> GateResult:
         """Validate with :func:`mlsec_gates.gates.validate.validate_gate`."""
         from mlsec_gates.gates.validate import validate_gate
 
@@ -78,6 +80,7 @@ class DataValidationGateOperator(GateOperator):
             report_dir=report_dir,
             s3=s3,
             on_fail=self.on_fail,
+            run_context=run_context,
         )
 
     def _sql_url(self) -> str | None:

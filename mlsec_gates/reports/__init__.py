@@ -33,9 +33,11 @@ def write_reports(
         "markdown": join(report_dir, f"{result.gate}-report.md"),
         "html": join(report_dir, f"{result.gate}-report.html"),
     }
-    planned = result.with_reports(
-        {kind: uri if storage.is_remote(uri) else _absolute(uri) for kind, uri in names.items()}
-    )
+    located = {
+        kind: uri if storage.is_remote(uri) else _absolute(uri) for kind, uri in names.items()
+    }
+    # Keep what the gate wrote itself (the sbom gate's BOM) next to the reports.
+    planned = result.with_reports({**result.reports, **located})
     json_bytes = render_json(planned).encode()
     storage.write_bytes(names["html"], render_html(planned).encode(), content_type="text/html")
     storage.write_bytes(

@@ -44,10 +44,17 @@ def malicious_model(tmp_path: Path, malicious_bytes: bytes) -> Path:
 class FakeTI:
     """Just enough of a task instance for ``execute()``: identity and ``xcom_push``."""
 
-    def __init__(self, dag_id: str = "unit_dag", task_id: str = "scan", map_index: int = -1):
+    def __init__(
+        self,
+        dag_id: str = "unit_dag",
+        task_id: str = "scan",
+        map_index: int = -1,
+        try_number: int = 1,
+    ):
         self.dag_id = dag_id
         self.task_id = task_id
         self.map_index = map_index
+        self.try_number = try_number
         self.xcoms: dict[str, Any] = {}
 
     def xcom_push(self, key: str, value: Any) -> None:
@@ -57,3 +64,11 @@ class FakeTI:
 @pytest.fixture()
 def fake_context() -> dict[str, Any]:
     return {"ti": FakeTI(), "run_id": "manual__2026-01-01T00:00:00+00:00"}
+
+
+@pytest.fixture()
+def ec_keys(tmp_path: Path) -> tuple[Path, Path]:
+    """A throwaway EC P-256 key pair: (private PEM, public PEM)."""
+    from tests.fixtures.signing_keys import write_ec_key_pair
+
+    return write_ec_key_pair(tmp_path / "keys")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -64,7 +65,23 @@ def test_dagbag_over_dags_folder_has_no_import_errors(airflow_db: Path) -> None:
         "validate_data",
     }
     assert dag.get_task("scan_model").upstream_task_ids == {"simulate_tampering"}
-    assert "scan_model" in dag.get_task("publish").upstream_task_ids
+    # sbom gets the model, the CSV and both gates' JSON reports; sign gets the BOM and the key
+    assert dag.get_task("sbom_model").upstream_task_ids == {
+        "simulate_tampering",
+        "write_training_data",
+        "validate_data",
+        "scan_model",
+    }
+    assert dag.get_task("sign_model").upstream_task_ids == {
+        "simulate_tampering",
+        "sbom_model",
+        "demo_signing_key",
+    }
+    assert {"sign_model", "sbom_model"} <= dag.get_task("publish").upstream_task_ids
+    (outlet,) = dag.get_task("sign_model").outlets
+    assert outlet.name == "example_signed_model"
+    deploy = bag.dags["example_deploy_model"]
+    assert list(deploy.timetable.asset_condition.objects) == [outlet]  # what sign emits
     suite = Path(dag.get_task("validate_data").suite)
     assert suite.is_file()
     assert suite.is_relative_to(DAGS)
@@ -76,8 +93,28 @@ ALL_TASKS = (
     "train_model",
     "simulate_tampering",
     "scan_model",
+    "sbom_model",
+    "demo_signing_key",
+    "sign_model",
     "publish",
 )
+SIGNED_MODEL_URI = "mlsec-example://models/iris/signed"
+
+
+def _asset_events(dag_run: Any) -> list[dict[str, Any]]:
+    """Extras of the signed-model Asset events this run emitted."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.scalars(
+            select(AssetEvent)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+            .where(AssetModel.uri == SIGNED_MODEL_URI)
+            .where(AssetEvent.source_run_id == dag_run.run_id)
+        ).all()
+        return [dict(row.extra or {}) for row in rows]
 
 
 def test_clean_model_is_scanned_then_published(example_dag: Any, tmp_path: Path) -> None:
@@ -102,6 +139,32 @@ def test_clean_model_is_scanned_then_published(example_dag: Any, tmp_path: Path)
     assert published.is_file()
     assert published.parent.name == "published"
     assert published.is_relative_to(tmp_path)
+    assert {p.name for p in published.parent.iterdir()} == {
+        "model.pkl",
+        "model.sig",
+        "model.cdx.json",
+    }
+
+    # sbom: the model, the training CSV and both gates' reports, pinned by hash
+    sbom = _xcoms(dag_run, "sbom_model")
+    assert sbom["return_value"]["status"] == "pass"
+    bom_text = Path(sbom["bom"]).read_text()
+    bom = json.loads(bom_text)
+    assert bom["bomFormat"] == "CycloneDX"
+    assert "iris.csv" in bom_text
+    for gate in ("validate_data", "scan_model"):
+        report = _path_of(_xcoms(dag_run, gate)["report_json_url"])
+        assert hashlib.sha256(report.read_bytes()).hexdigest() in bom_text, gate
+    assert dag_run.run_id in bom_text  # the run context became the formulation
+
+    # sign: a bundle, and the signed-model Asset event saying which model and signature
+    sign = _xcoms(dag_run, "sign_model")
+    assert sign["return_value"]["status"] == "pass"
+    assert Path(sign["signature"]).is_file()
+    (extra,) = _asset_events(dag_run)
+    assert extra["signature"] == sign["signature"]
+    assert extra["model"] == _xcoms(dag_run, "simulate_tampering")["return_value"]
+    assert (extra["gate"], extra["status"]) == ("sign", "pass")
 
 
 def test_tampered_model_fails_the_gate_and_is_not_published(
@@ -123,8 +186,11 @@ def test_tampered_model_fails_the_gate_and_is_not_published(
     assert states["train_model"] == "success"
     assert states["simulate_tampering"] == "success"
     assert states["scan_model"] == "failed"
-    assert states["publish"] == "upstream_failed"
+    for task_id in ("sbom_model", "sign_model", "publish"):
+        assert states[task_id] == "upstream_failed", task_id
     assert not list(tmp_path.rglob("published"))
+    assert not list(tmp_path.rglob("model.sig"))
+    assert _asset_events(dag_run) == []  # nothing signed: the deploy DAG is not triggered
     scan = _xcoms(dag_run, "scan_model")
     assert "return_value" not in scan
     assert scan["_link_GateReportLink"] == scan["report_url"]
@@ -142,8 +208,9 @@ def test_corrupt_data_fails_validation_and_nothing_is_trained(
     states = _states(dag_run)
     assert states["write_training_data"] == "success"
     assert states["validate_data"] == "failed"
-    for task_id in ("train_model", "simulate_tampering", "scan_model", "publish"):
+    for task_id in ("train_model", "simulate_tampering", "scan_model", "sbom_model"):
         assert states[task_id] == "upstream_failed", task_id
+    assert (states["sign_model"], states["publish"]) == ("upstream_failed", "upstream_failed")
     assert not list(tmp_path.rglob("model.pkl"))
     validate = _xcoms(dag_run, "validate_data")
     assert "return_value" not in validate

@@ -31,6 +31,8 @@ HEAVY = (
     "sklearn",
     "boto3",
     "numpy",
+    "cyclonedx",
+    "model_signing",
 )
 
 
@@ -80,7 +82,14 @@ def _only_params_and_constants(node: ast.expr, params: set[str]) -> bool:
 
 def test_every_operator_is_checked() -> None:
     names = {cls.__name__ for cls in _operator_classes()}
-    assert {"GateOperator", "ArtifactScanGateOperator", "DataValidationGateOperator"} <= names
+    assert {
+        "GateOperator",
+        "ArtifactScanGateOperator",
+        "DataValidationGateOperator",
+        "SbomGateOperator",
+        "SignArtifactsOperator",
+        "VerifySignatureGateOperator",
+    } <= names
     assert set(mlsec_gates.operators.__all__) >= names
 
 
@@ -146,10 +155,11 @@ def heavy():
 
 import mlsec_gates.operators
 after_operators = heavy()
-spec = importlib.util.spec_from_file_location("example_scan_model", "dags/example_scan_model.py")
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
-assert module.dag.dag_id == "example_scan_model"
+for name in ("example_scan_model", "example_deploy_model"):
+    spec = importlib.util.spec_from_file_location(name, f"dags/{{name}}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.dag.dag_id == name
 print(json.dumps({{"operators": after_operators, "example_dag": heavy()}}))
 """
 

@@ -27,7 +27,7 @@ COMPONENTS = {
     for name in components.__all__
     if isinstance(obj := getattr(components, name), BaseComponent)
 }
-GATE_FUNCTIONS = {"scan_gate", "validate_gate"}
+GATE_FUNCTIONS = {"scan_gate", "validate_gate", "sbom_gate", "sign_gate", "verify_gate"}
 
 
 def test_something_to_compile() -> None:
@@ -38,6 +38,13 @@ def test_something_to_compile() -> None:
         "artifact_scan_uri",
         "data_validation",
         "data_validation_uri",
+        "model_sbom",
+        "model_signing",
+        "signature_verification",
+    }
+    assert {p.name for p in PIPELINE_FILES} >= {
+        "scan_model_pipeline.py",
+        "deploy_model_pipeline.py",
     }
 
 
@@ -69,6 +76,8 @@ def test_example_pipeline_shape(tmp_path: Path) -> None:
         "tamper",
         "hard_gate",
         "corrupt_data",
+        "signing_key",
+        "kms_key_id",
     }
     validation_inputs = tasks["data-validation"]["inputs"]
     data_source = validation_inputs["artifacts"]["data"]["taskOutputArtifact"]
@@ -83,6 +92,30 @@ def test_example_pipeline_shape(tmp_path: Path) -> None:
     branches = spec["components"]["comp-condition-branches-1"]["dag"]["tasks"]
     conditions = {name: t["triggerPolicy"]["condition"] for name, t in branches.items()}
     assert any("passed'] == true" in c for c in conditions.values()), conditions
+    # Only a model that passed the scan gets a BOM, a signature and published: in that order.
+    passed = spec["components"]["comp-condition-2"]["dag"]["tasks"]
+    assert set(passed) == {"model-sbom", "model-signing", "publish-model"}
+    sbom_inputs = passed["model-sbom"]["inputs"]["artifacts"]
+    assert set(sbom_inputs) == {"model", "dataset", "validation_report", "scan_report"}
+    sign = passed["model-signing"]
+    assert sign["inputs"]["artifacts"]["bom"]["taskOutputArtifact"]["producerTask"] == "model-sbom"
+    assert sign["inputs"]["parameters"]["key"]["componentInputParameter"].endswith("signing_key")
+    publish = passed["publish-model"]["inputs"]["artifacts"]
+    assert publish["signature"]["taskOutputArtifact"]["producerTask"] == "model-signing"
+
+
+def test_deploy_pipeline_shape() -> None:
+    spec = yaml.safe_load((PIPELINES / "deploy_model_pipeline.yaml").read_text())
+    tasks = spec["root"]["dag"]["tasks"]
+    assert {"stage-model", "signature-verification", "deploy-model"} <= set(tasks)
+    verify = tasks["signature-verification"]["inputs"]
+    staged = verify["artifacts"]["model"]["taskOutputArtifact"]
+    assert (staged["producerTask"], staged["outputArtifactKey"]) == ("stage-model", "staged")
+    assert verify["parameters"]["public_key"]["componentInputParameter"] == "public_key"
+    # deploy runs after verify (its report is an input), on the same staged bytes
+    deploy = tasks["deploy-model"]["inputs"]["artifacts"]
+    assert deploy["verification"]["taskOutputArtifact"]["producerTask"] == "signature-verification"
+    assert deploy["model"]["taskOutputArtifact"]["producerTask"] == "stage-model"
 
 
 @pytest.mark.parametrize("name", sorted(COMPONENTS))
@@ -103,6 +136,9 @@ def test_component_compiles(name: str, tmp_path: Path) -> None:
         "artifact_scan_uri": ("parameters", "model_uri"),
         "data_validation": ("artifacts", "data"),
         "data_validation_uri": ("parameters", "data_uri"),
+        "model_sbom": ("artifacts", "model"),
+        "model_signing": ("artifacts", "model"),
+        "signature_verification": ("artifacts", "model"),
     }[name]
     assert primary in inputs[kind]
     if name.startswith("data_validation"):
@@ -110,12 +146,17 @@ def test_component_compiles(name: str, tmp_path: Path) -> None:
     assert {"policy", "fail_on_violation"} <= set(inputs["parameters"])
     assert inputs["parameters"]["policy"]["isOptional"] is True
     assert inputs["parameters"]["fail_on_violation"]["defaultValue"] is True
+    produced = {"model_sbom": {"bom": "system.Artifact"}}
+    produced["model_signing"] = {"signature": "system.Artifact"}
     assert {k: v["artifactType"]["schemaTitle"] for k, v in outputs["artifacts"].items()} == {
         "report_html": "system.HTML",
         "report_md": "system.Markdown",
         "report_json": "system.Artifact",
         "metrics": "system.Metrics",
+        **produced.get(name, {}),
     }
+    if name == "signature_verification":
+        assert "isOptional" not in inputs["artifacts"]["signature"]
     assert {k: v["parameterType"] for k, v in outputs["parameters"].items()} == {
         "passed": "BOOLEAN",
         "status": "STRING",
@@ -150,7 +191,7 @@ def test_with_base_image(tmp_path: Path) -> None:
 
 def test_import_stays_light() -> None:
     heavy = ["fickling", "numpy", "pandas", "torch", "boto3", "sklearn", "jinja2", "pydantic"]
-    heavy += ["great_expectations", "pyarrow"]
+    heavy += ["great_expectations", "pyarrow", "cyclonedx", "model_signing"]
     code = (
         "import sys, mlsec_gates.components\n"
         f"loaded = [m for m in {heavy!r} if m in sys.modules]\n"

@@ -3,7 +3,9 @@
 Each task is a real subprocess (``python -m kfp.dsl.executor_main``) using this interpreter, so
 the editable mlsec-gates is what runs. The prepare and train steps of the example still run
 their ``pip install scikit-learn`` (already satisfied here: no download, about 2 s each), and
-the validation step imports Great Expectations in its own process (4-7 s).
+the validation step imports Great Expectations in its own process (4-7 s). The clean run
+also builds the BOM (hashing the installed packages, 3-4 s) and signs, then runs the deploy
+pipeline on what it signed (about 1.5 s).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pytest
 from kfp_helpers import PIPELINES, load_pipeline_module
 
 from mlsec_gates.components import artifact_scan_uri
+from tests.fixtures.signing_keys import write_ec_key_pair
 
 pytestmark = pytest.mark.kfp
 
@@ -54,8 +57,11 @@ def test_scan_component_fails_the_task(malicious_model: Path, local_root: Path) 
     assert only(local_root, "*/artifact-scan-uri/report_html").stat().st_size > 0
 
 
-def test_clean_model_is_published(example, local_root: Path) -> None:
-    example.scan_model_pipeline(tamper=False, hard_gate=True)
+def test_clean_model_is_signed_published_then_verified_and_deployed(
+    example, local_root: Path, tmp_path: Path
+) -> None:
+    private, public = write_ec_key_pair(tmp_path / "keys")
+    example.scan_model_pipeline(tamper=False, hard_gate=True, signing_key=str(private))
     published = only(local_root, "scan-model-*/publish-model/published")
     trained = only(local_root, "scan-model-*/train-iris/model")
     assert published.read_bytes() == trained.read_bytes()
@@ -65,6 +71,22 @@ def test_clean_model_is_published(example, local_root: Path) -> None:
     assert body["subjects"][0]["kind"]  # the scanner recognised the pickle
     data = json.loads(only(local_root, "scan-model-*/data-validation/report_json").read_text())
     assert (data["passed"], data["status"]) == (True, "pass")
+    bom = json.loads(only(local_root, "scan-model-*/model-sbom/bom").read_text())
+    assert bom["bomFormat"] == "CycloneDX"
+    signature = only(local_root, "scan-model-*/model-signing/signature")
+    assert sorted(p.name for p in signature.iterdir()) == ["model.sig", "model.sig.bom.dsse.json"]
+
+    # The deploy side: import what was signed, verify the staged copy, deploy it.
+    deploy = load_pipeline_module(PIPELINES / "deploy_model_pipeline.py")
+    deploy.deploy_model_pipeline(
+        model_uri=str(trained), signature_uri=str(signature), public_key=str(public)
+    )
+    served = only(local_root, "deploy-model-*/deploy-model/served")
+    assert served.read_bytes() == trained.read_bytes()
+    check = json.loads(
+        only(local_root, "deploy-model-*/signature-verification/report_json").read_text()
+    )
+    assert (check["gate"], check["status"]) == ("verify", "pass")
 
 
 def test_tampered_model_fails_the_run(example, local_root: Path) -> None:

@@ -27,12 +27,13 @@ def _body_lines(func: object) -> int:
 
 
 def _gate_calls(func: object) -> list[str]:
-    """Names called in ``func`` that were imported from ``mlsec_gates.gates``."""
+    """Names called in ``func`` imported from ``mlsec_gates.gates`` (or ``.ledger``)."""
     tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
     imported = {
         alias.asname or alias.name
         for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mlsec_gates.gates")
+        if isinstance(node, ast.ImportFrom)
+        and (node.module or "").startswith(("mlsec_gates.gates", "mlsec_gates.ledger"))
         for alias in node.names
     }
     return [
@@ -53,6 +54,11 @@ GATE_OPERATORS = [
 
 def test_there_are_gate_operators() -> None:
     assert GATE_OPERATORS, "no gate operator found: the test below would check nothing"
+    assert {op.__name__ for op in GATE_OPERATORS} >= {
+        "SbomGateOperator",
+        "SignArtifactsOperator",
+        "VerifySignatureGateOperator",
+    }
 
 
 def test_base_execute_is_a_screen() -> None:
@@ -66,7 +72,16 @@ def test_run_gate_is_one_gate_call(op: type[GateOperator]) -> None:
 
 
 def test_cli_subcommands_are_one_gate_call() -> None:
-    handlers = [cli._scan, cli._validate, cli._validate_profile]
+    handlers = [
+        cli._scan,
+        cli._validate,
+        cli._validate_profile,
+        cli._sbom,
+        cli._sign,
+        cli._verify,
+        cli._ledger_verify,
+        cli._lineage,
+    ]
     for handler in handlers:
         assert _body_lines(handler) <= 15
         assert len(_gate_calls(handler)) == 1

@@ -181,7 +181,8 @@ class TestUnknownKeys:
     def test_no_close_key_lists_the_known_ones(self) -> None:
         message = _error("zzzzzz: 1\n")
         assert message == (
-            "gates.yaml:1: zzzzzz: unknown key; known keys: gates, ledger, on_fail, storage, version"
+            "gates.yaml:1: zzzzzz: unknown key; "
+            "known keys: gates, ledger, on_fail, storage, version"
         )
 
     def test_source_is_not_a_file_key(self) -> None:

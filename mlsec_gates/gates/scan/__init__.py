@@ -15,7 +15,7 @@ when it checked nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from mlsec_gates.errors import InputError
@@ -41,6 +41,7 @@ def scan_gate(
     s3: S3Options | None = None,
     on_fail: OnFail | None = None,
     json_out: str | None = None,
+    run_context: Mapping[str, str] | None = None,
     progress: Progress | None = None,
 ) -> GateResult:
     """Scan, then write the JSON, Markdown and HTML reports; the one call adapters make.
@@ -55,6 +56,10 @@ def scan_gate(
         s3: how to reach S3 (overrides the policy's ``storage.s3``).
         on_fail: ``fail`` or ``warn``; overrides the policy for this run.
         json_out: also write the JSON report to this path or URI.
+        run_context: where the task runs (Airflow ``dag_id``/``run_id``/``task_id``/
+            ``map_index``/``try_number``, KFP ``pipeline_run_id``/``task_id``), recorded in
+            the provenance ledger when the policy sets ``ledger.uri``; retries of one task
+            then add one entry (see :mod:`mlsec_gates.ledger`).
         progress: optional callback after each file.
 
     Returns:
@@ -65,7 +70,8 @@ def scan_gate(
     Raises:
         ConfigError: invalid policy or arguments.
         InputError: a target or the policy file does not exist.
-        StorageError: S3 or the report directory refused access.
+        StorageError: S3 or the report directory refused access, or the ledger could not
+            be appended to.
     """
     return run_and_report(
         GATE,
@@ -77,6 +83,7 @@ def scan_gate(
         s3=s3,
         on_fail=on_fail,
         json_out=json_out,
+        run_context=run_context,
     )
 
 

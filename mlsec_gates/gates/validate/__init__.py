@@ -15,6 +15,7 @@ an expectation GX could not evaluate, is an ``error``: nothing was proven.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from mlsec_gates.errors import ConfigError
@@ -44,6 +45,7 @@ def validate_gate(
     s3: S3Options | None = None,
     on_fail: OnFail | None = None,
     json_out: str | None = None,
+    run_context: Mapping[str, str] | None = None,
 ) -> GateResult:
     """Validate, then write the JSON, Markdown and HTML reports; the one call adapters make.
 
@@ -62,6 +64,10 @@ def validate_gate(
         s3: how to reach S3 (overrides the policy's ``storage.s3``).
         on_fail: ``fail`` or ``warn``; overrides the policy for this run.
         json_out: also write the JSON report to this path or URI.
+        run_context: where the task runs (Airflow ``dag_id``/``run_id``/``task_id``/
+            ``map_index``/``try_number``, KFP ``pipeline_run_id``/``task_id``), recorded in
+            the provenance ledger when the policy sets ``ledger.uri``; retries of one task
+            then add one entry (see :mod:`mlsec_gates.ledger`).
 
     Returns:
         The result, with ``reports`` pointing at the written files. The status is ``pass``
@@ -73,7 +79,8 @@ def validate_gate(
             ``sql_url`` + ``table``).
         InputError: the data, suite or policy cannot be found or read (corrupt file, wrong
             format, missing table).
-        StorageError: S3 or the report directory refused access.
+        StorageError: S3 or the report directory refused access, or the ledger could not
+            be appended to.
     """
     return run_and_report(
         GATE,
@@ -85,6 +92,7 @@ def validate_gate(
         s3=s3,
         on_fail=on_fail,
         json_out=json_out,
+        run_context=run_context,
     )
 
 
