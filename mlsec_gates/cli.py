@@ -165,10 +165,7 @@ def _scan(args: argparse.Namespace) -> GateResult:
 
     return scan_gate(
         args.targets,
-        policy=args.policy,
-        report_dir=args.report_dir,
-        s3=_s3_options(args),
-        json_out=args.json_out,
+        **_gate_options(args),
         progress=_progress_printer(args.quiet),
     )
 
@@ -181,10 +178,7 @@ def _validate(args: argparse.Namespace) -> GateResult:
         suite=args.suite,
         sql_url=args.sql_url,
         table=args.table,
-        policy=args.policy,
-        report_dir=args.report_dir,
-        s3=_s3_options(args),
-        json_out=args.json_out,
+        **_gate_options(args),
     )
 
 
@@ -205,10 +199,7 @@ def _sbom(args: argparse.Namespace) -> GateResult:
         environment=args.environment,
         out=args.out,
         gate_reports=args.gate_reports,
-        policy=args.policy,
-        report_dir=args.report_dir,
-        s3=_s3_options(args),
-        json_out=args.json_out,
+        **_gate_options(args),
     )
 
 
@@ -221,10 +212,7 @@ def _sign(args: argparse.Namespace) -> GateResult:
         kms_key_id=args.kms_key_id,
         out=args.out,
         attach=args.attach,
-        policy=args.policy,
-        report_dir=args.report_dir,
-        s3=_s3_options(args),
-        json_out=args.json_out,
+        **_gate_options(args),
     )
 
 
@@ -236,10 +224,7 @@ def _verify(args: argparse.Namespace) -> GateResult:
         signature=args.signature,
         public_key=args.public_key,
         kms_key_id=args.kms_key_id,
-        policy=args.policy,
-        report_dir=args.report_dir,
-        s3=_s3_options(args),
-        json_out=args.json_out,
+        **_gate_options(args),
     )
 
 
@@ -532,6 +517,16 @@ def _s3_arguments(parser: argparse.ArgumentParser) -> None:
     s3.add_argument("--s3-endpoint-url", metavar="URL", help="S3-compatible endpoint (MinIO...)")
     s3.add_argument("--aws-region", metavar="REGION")
     s3.add_argument("--aws-profile", metavar="PROFILE")
+
+
+def _gate_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments every gate subcommand passes on (see ``_common_options``)."""
+    return {
+        "policy": args.policy,
+        "report_dir": args.report_dir,
+        "s3": _s3_options(args),
+        "json_out": args.json_out,
+    }
 
 
 def _s3_options(args: argparse.Namespace) -> S3Options | None:
