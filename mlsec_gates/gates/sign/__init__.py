@@ -45,6 +45,7 @@ from mlsec_gates.gates.sign import rules
 from mlsec_gates.gates.sign.tree import tree_findings
 from mlsec_gates.hashing import (
     MODEL_SIGNING_IGNORE,
+    TreeListing,
     digest_files,
     list_tree,
     model_name,
@@ -246,6 +247,18 @@ def inside_model(root: str, target: str) -> str | None:
     return PurePosixPath(rel).as_posix()
 
 
+def list_model(
+    model: str, *, storage: Storage, ignore: Sequence[str], written: Sequence[str]
+) -> tuple[TreeListing, list[str]]:
+    """The model's tree without the ignored paths and the signature files written inside it.
+
+    Returns the listing and the paths left out (what a statement records as ignored).
+    """
+    inside = (inside_model(model, path) for path in written)
+    left_out = [*ignore, *(rel for rel in inside if rel)]
+    return list_tree(model, storage=storage, ignore=left_out), left_out
+
+
 def _load_provenance(provenance: Mapping[str, Any] | str, storage: Storage) -> Mapping[str, Any]:
     if isinstance(provenance, Mapping):
         return provenance
@@ -296,12 +309,9 @@ def run_sign(
         labels[PROVENANCE_LABEL] = ""
     outputs = {label: attachment_uri(out, label) for label in labels}
 
-    ignore = list(MODEL_SIGNING_IGNORE)
-    for written in (out, *outputs.values()):
-        rel = inside_model(model, written)
-        if rel:
-            ignore.append(rel)
-    listing = list_tree(model, storage=storage, ignore=ignore)
+    listing, ignore = list_model(
+        model, storage=storage, ignore=MODEL_SIGNING_IGNORE, written=[out, *outputs.values()]
+    )
 
     findings = tree_findings(
         listing,

@@ -16,9 +16,9 @@ from typing import Any
 
 from mlsec_gates.errors import InputError, VerificationError
 from mlsec_gates.gates._common import decide, now, tool_versions
-from mlsec_gates.gates.sign import inside_model, rules
+from mlsec_gates.gates.sign import list_model, rules
 from mlsec_gates.gates.sign.tree import tree_findings
-from mlsec_gates.hashing import FileDigest, TreeListing, digest_files, list_tree
+from mlsec_gates.hashing import FileDigest, TreeListing, digest_files
 from mlsec_gates.policy import Policy, SignPolicy
 from mlsec_gates.result import Finding, GateResult, Location, Status, Subject
 from mlsec_gates.signing.attach import verify_attachment
@@ -82,13 +82,13 @@ def run_verify(
         return _result(started, [finding], [], details, policy)
     details.update(model_name=statement.name, root_digest=statement.root_digest)
 
-    ignore = list(statement.ignore_paths)
     recorded = {name: _sibling(signature, name) for name in statement.attachments}
-    for written in (signature, *recorded.values()):
-        rel = inside_model(model, written)
-        if rel:
-            ignore.append(rel)
-    listing = list_tree(model, storage=storage, ignore=ignore)
+    listing, _ = list_model(
+        model,
+        storage=storage,
+        ignore=statement.ignore_paths,
+        written=[signature, *recorded.values()],
+    )
     findings = tree_findings(
         listing,
         section,
