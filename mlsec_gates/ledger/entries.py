@@ -125,8 +125,9 @@ def decode_entry(data: bytes) -> StoredEntry:
 
 RunContext = Mapping[str, str]
 """Where a gate ran, as adapters pass it: Airflow ``dag_id``, ``run_id``, ``task_id``,
-``map_index``, ``try_number``; KFP ``pipeline_run_id``, ``task_id`` (and ``pipeline_name``,
-``task_name``); or any keys plus an explicit ``idempotency_key``."""
+``map_index``, ``try_number``; KFP ``orchestrator="kfp"`` with ``run_id`` (or
+``pipeline_run_id``) and ``task_id`` (and ``pipeline_name``, ``task_name``) — ``run_id`` is the
+key the SBOM's formulation uses too; or any keys plus an explicit ``idempotency_key``."""
 
 
 def normalize_run_context(run_context: Mapping[str, Any] | None) -> dict[str, str]:
@@ -151,7 +152,8 @@ def idempotency_key(run_context: Mapping[str, str]) -> str | None:
     * an explicit ``idempotency_key`` wins;
     * Airflow: ``airflow:<dag_id>/<run_id>/<task_id>/<map_index>`` (``map_index`` -1 when
       absent); ``try_number`` is left out on purpose, so a retry has the same key;
-    * KFP: ``kfp:<pipeline_run_id>/<task_id>``.
+    * KFP: ``kfp:<pipeline_run_id or run_id>/<task_id>`` (``run_id`` with
+      ``orchestrator="kfp"``).
 
     Without a key every run appends a new entry.
     """
@@ -163,8 +165,11 @@ def idempotency_key(run_context: Mapping[str, str]) -> str | None:
         return "airflow:" + "/".join(
             (run_context["dag_id"], run_context["run_id"], run_context["task_id"], map_index)
         )
-    if run_context.get("pipeline_run_id") and run_context.get("task_id"):
-        return f"kfp:{run_context['pipeline_run_id']}/{run_context['task_id']}"
+    kfp_run = run_context.get("pipeline_run_id") or (
+        run_context.get("run_id") if run_context.get("orchestrator") == "kfp" else None
+    )
+    if kfp_run and run_context.get("task_id"):
+        return f"kfp:{kfp_run}/{run_context['task_id']}"
     return None
 
 

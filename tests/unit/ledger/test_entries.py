@@ -62,6 +62,13 @@ class TestRunContext:
     def test_kfp_key(self) -> None:
         assert idempotency_key({"pipeline_run_id": "p", "task_id": "t"}) == "kfp:p/t"
 
+    def test_kfp_key_from_the_run_id_the_sbom_uses_too(self) -> None:
+        context = {"orchestrator": "kfp", "run_id": "r", "task_id": "t"}
+        assert idempotency_key(context) == "kfp:r/t"
+
+    def test_run_id_and_task_alone_are_no_kfp_key(self) -> None:
+        assert idempotency_key({"run_id": "r", "task_id": "t"}) is None
+
     def test_explicit_key_wins_and_none_without_one(self) -> None:
         assert idempotency_key({"idempotency_key": "k", "dag_id": "d"}) == "k"
         assert idempotency_key({"dag_id": "d"}) is None
