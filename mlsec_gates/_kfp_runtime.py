@@ -96,6 +96,20 @@ def finish(
     return result.passed, result.status.value, result.summary
 
 
+def kfp_run_context(run_id: str, task_name: str) -> dict[str, str] | None:
+    """The run context a component hands its gate (ledger idempotency key, BOM formulation).
+
+    With it a retried task does not fork the ledger's chain. None when the pipeline did not
+    pass ``dsl.PIPELINE_JOB_ID_PLACEHOLDER``, or a runner left the placeholder unresolved.
+    """
+    if not run_id or run_id.startswith("{{"):
+        return None
+    context = {"orchestrator": "kfp", "run_id": run_id}
+    if task_name and not task_name.startswith("{{"):
+        context["task_id"] = task_name
+    return context
+
+
 def scratch_dir() -> tempfile.TemporaryDirectory[str]:
     """A temporary directory for the gate's own report files (``finish`` writes the outputs)."""
     return tempfile.TemporaryDirectory(prefix="mlsec-gates-")

@@ -104,6 +104,8 @@ def deploy_model_pipeline(
         signature=signature.output,
         public_key=public_key,
         kms_key_id=kms_key_id,
+        run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+        task_name=dsl.PIPELINE_TASK_NAME_PLACEHOLDER,
     )
     deploy_model(model=staged.outputs["staged"], verification=verify.outputs["report_json"])
 

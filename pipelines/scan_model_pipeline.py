@@ -57,6 +57,10 @@ TRAIN_IMAGE = "python:3.11-slim"
 TRAIN_PACKAGES = ["scikit-learn>=1.3"]
 
 
+# Every gate gets the run and task ids: the ledger's idempotency key and the BOM's formulation.
+RUN = {"run_id": dsl.PIPELINE_JOB_ID_PLACEHOLDER, "task_name": dsl.PIPELINE_TASK_NAME_PLACEHOLDER}
+
+
 @dsl.component(base_image=TRAIN_IMAGE, packages_to_install=TRAIN_PACKAGES)
 def prepare_iris(dataset: Output[Dataset], corrupt_data: bool = False):
     """Write the iris training data as CSV.
@@ -189,9 +193,9 @@ def scan_model_pipeline(
         kms_key_id: AWS KMS key id or ARN to sign with instead.
     """
     prepare = prepare_iris(corrupt_data=corrupt_data)
-    validation = data_validation(data=prepare.outputs["dataset"], suite=IRIS_SUITE)
+    validation = data_validation(data=prepare.outputs["dataset"], suite=IRIS_SUITE, **RUN)
     train = train_iris(data=prepare.outputs["dataset"], tamper=tamper).after(validation)
-    scan = artifact_scan(model=train.outputs["model"], fail_on_violation=hard_gate)
+    scan = artifact_scan(model=train.outputs["model"], fail_on_violation=hard_gate, **RUN)
     with dsl.If(scan.outputs["passed"] == True, name="scan-passed"):  # noqa: E712
         sbom = model_sbom(
             model=train.outputs["model"],
@@ -199,12 +203,14 @@ def scan_model_pipeline(
             validation_report=validation.outputs["report_json"],
             scan_report=scan.outputs["report_json"],
             environment=True,  # the packages of the gate's image, each with a hash
+            **RUN,
         )
         signed = model_signing(
             model=train.outputs["model"],
             bom=sbom.outputs["bom"],
             key=signing_key,
             kms_key_id=kms_key_id,
+            **RUN,
         )
         publish_model(
             model=train.outputs["model"],

@@ -50,6 +50,8 @@ def model_sbom(
     environment: bool = False,
     policy: Optional[str] = None,  # noqa: UP045
     fail_on_violation: bool = True,
+    run_id: str = "",
+    task_name: str = "",
 ) -> NamedTuple("SbomOutputs", [("passed", bool), ("status", str), ("summary", str)]):
     """Write and check the CycloneDX 1.6 ML-BOM of a model artifact.
 
@@ -68,13 +70,16 @@ def model_sbom(
         requirements: path of a pip requirements/lock file listing the packages.
         environment: list the packages installed in the task's image instead.
         policy: policy YAML text, or its path or ``s3://`` URI; empty for the defaults.
+        run_id: the pipeline run, for the ledger and the BOM; pass
+            ``dsl.PIPELINE_JOB_ID_PLACEHOLDER``. Empty: no run context.
+        task_name: this task; pass ``dsl.PIPELINE_TASK_NAME_PLACEHOLDER``.
         fail_on_violation: fail the task when the gate does not pass (hard gate).
 
     Returns:
         ``passed``, ``status`` and the one-line ``summary``. A hard gate that did not pass
         raises a ``RuntimeError`` carrying the summary instead, after writing every output.
     """
-    from mlsec_gates._kfp_runtime import finish, local_paths, scratch_dir
+    from mlsec_gates._kfp_runtime import finish, kfp_run_context, local_paths, scratch_dir
     from mlsec_gates.gates.sbom import sbom_gate
 
     with scratch_dir() as scratch:
@@ -86,6 +91,7 @@ def model_sbom(
             out=bom.path,
             gate_reports=local_paths(validation_report, scan_report, *(gate_report_uris or [])),
             policy=policy,
+            run_context=kfp_run_context(run_id, task_name),
             report_dir=scratch,
         )
     outputs = {"report_html": report_html, "report_md": report_md, "report_json": report_json}

@@ -51,6 +51,8 @@ def artifact_scan(
     metrics: Output[Metrics],
     policy: Optional[str] = None,  # noqa: UP045 - KFP cannot parse `str | None`
     fail_on_violation: bool = True,
+    run_id: str = "",
+    task_name: str = "",
 ) -> NamedTuple("ScanOutputs", [("passed", bool), ("status", str), ("summary", str)]):
     """Scan a model artifact for code that would run when it is loaded.
 
@@ -64,6 +66,9 @@ def artifact_scan(
         report_json: the machine-readable report; its metadata holds ``passed`` and ``status``.
         metrics: files scanned, blocked, quarantined and passed, bytes, findings, ``passed``.
         policy: policy YAML text, or its path or ``s3://`` URI; empty for the defaults.
+        run_id: the pipeline run, for the ledger and the BOM; pass
+            ``dsl.PIPELINE_JOB_ID_PLACEHOLDER``. Empty: no run context.
+        task_name: this task; pass ``dsl.PIPELINE_TASK_NAME_PLACEHOLDER``.
         fail_on_violation: fail the task when the gate does not pass (hard gate); when false,
             the task succeeds and ``passed`` says whether the model may go on (soft gate).
 
@@ -74,19 +79,18 @@ def artifact_scan(
     """
     import tempfile
 
-    from mlsec_gates._kfp_runtime import finish
+    from mlsec_gates._kfp_runtime import finish, kfp_run_context
     from mlsec_gates.gates.scan import scan_gate
 
     with tempfile.TemporaryDirectory() as scratch:
-        result = scan_gate([model.path], policy=policy, report_dir=scratch)
-    return finish(
-        result,
-        fail_on_violation=fail_on_violation,
-        report_html=report_html,
-        report_md=report_md,
-        report_json=report_json,
-        metrics=metrics,
-    )
+        result = scan_gate(
+            [model.path],
+            policy=policy,
+            report_dir=scratch,
+            run_context=kfp_run_context(run_id, task_name),
+        )
+    outputs = {"report_html": report_html, "report_md": report_md, "report_json": report_json}
+    return finish(result, fail_on_violation=fail_on_violation, metrics=metrics, **outputs)
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
@@ -98,6 +102,8 @@ def artifact_scan_uri(
     metrics: Output[Metrics],
     policy: Optional[str] = None,  # noqa: UP045 - KFP cannot parse `str | None`
     fail_on_violation: bool = True,
+    run_id: str = "",
+    task_name: str = "",
 ) -> NamedTuple("ScanOutputs", [("passed", bool), ("status", str), ("summary", str)]):
     """Scan model files at a path or ``s3://`` URI for code that would run when loaded.
 
@@ -113,6 +119,9 @@ def artifact_scan_uri(
         report_json: the machine-readable report; its metadata holds ``passed`` and ``status``.
         metrics: files scanned, blocked, quarantined and passed, bytes, findings, ``passed``.
         policy: policy YAML text, or its path or ``s3://`` URI; empty for the defaults.
+        run_id: the pipeline run, for the ledger and the BOM; pass
+            ``dsl.PIPELINE_JOB_ID_PLACEHOLDER``. Empty: no run context.
+        task_name: this task; pass ``dsl.PIPELINE_TASK_NAME_PLACEHOLDER``.
         fail_on_violation: fail the task when the gate does not pass (hard gate); when false,
             the task succeeds and ``passed`` says whether the model may go on (soft gate).
 
@@ -123,16 +132,15 @@ def artifact_scan_uri(
     """
     import tempfile
 
-    from mlsec_gates._kfp_runtime import finish
+    from mlsec_gates._kfp_runtime import finish, kfp_run_context
     from mlsec_gates.gates.scan import scan_gate
 
     with tempfile.TemporaryDirectory() as scratch:
-        result = scan_gate([model_uri], policy=policy, report_dir=scratch)
-    return finish(
-        result,
-        fail_on_violation=fail_on_violation,
-        report_html=report_html,
-        report_md=report_md,
-        report_json=report_json,
-        metrics=metrics,
-    )
+        result = scan_gate(
+            [model_uri],
+            policy=policy,
+            report_dir=scratch,
+            run_context=kfp_run_context(run_id, task_name),
+        )
+    outputs = {"report_html": report_html, "report_md": report_md, "report_json": report_json}
+    return finish(result, fail_on_violation=fail_on_violation, metrics=metrics, **outputs)

@@ -63,6 +63,8 @@ def model_signing(
     kms_key_id: Optional[str] = None,  # noqa: UP045
     policy: Optional[str] = None,  # noqa: UP045
     fail_on_violation: bool = True,
+    run_id: str = "",
+    task_name: str = "",
 ) -> NamedTuple("SignOutputs", [("passed", bool), ("status", str), ("summary", str)]):
     """Sign a model artifact with an EC key file or an AWS KMS key.
 
@@ -78,25 +80,29 @@ def model_signing(
         key: path of the EC private key PEM in the task container (a mounted Secret).
         kms_key_id: AWS KMS key id or ARN to sign with instead of ``key``.
         policy: policy YAML text, or its path or ``s3://`` URI; empty for the defaults.
+        run_id: the pipeline run, for the ledger and the BOM; pass
+            ``dsl.PIPELINE_JOB_ID_PLACEHOLDER``. Empty: no run context.
+        task_name: this task; pass ``dsl.PIPELINE_TASK_NAME_PLACEHOLDER``.
         fail_on_violation: fail the task when the gate does not pass (hard gate).
 
     Returns:
         ``passed``, ``status`` and the one-line ``summary``. A hard gate that did not pass
         raises a ``RuntimeError`` carrying the summary instead, after writing every output.
     """
-    from mlsec_gates._kfp_runtime import finish, local_paths, scratch_dir, signature_file
+    from mlsec_gates import _kfp_runtime as rt
     from mlsec_gates.gates.sign import sign_gate
 
-    with scratch_dir() as scratch:
+    with rt.scratch_dir() as scratch:
         result = sign_gate(
             model.path,
             key=key or None,
             kms_key_id=kms_key_id or None,
-            out=signature_file(signature),
-            attach=local_paths(bom),
+            out=rt.signature_file(signature),
+            attach=rt.local_paths(bom),
             policy=policy,
+            run_context=rt.kfp_run_context(run_id, task_name),
             report_dir=scratch,
         )
     outputs = {"report_html": report_html, "report_md": report_md, "report_json": report_json}
     outputs.update(metrics=metrics, artifacts={"signature": signature})
-    return finish(result, fail_on_violation=fail_on_violation, **outputs)
+    return rt.finish(result, fail_on_violation=fail_on_violation, **outputs)

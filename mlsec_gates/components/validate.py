@@ -50,6 +50,8 @@ def data_validation(
     metrics: Output[Metrics],
     policy: Optional[str] = None,  # noqa: UP045 - KFP cannot parse `str | None`
     fail_on_violation: bool = True,
+    run_id: str = "",
+    task_name: str = "",
 ) -> NamedTuple("ValidationOutputs", [("passed", bool), ("status", str), ("summary", str)]):
     """Validate a dataset artifact against an expectation suite.
 
@@ -61,6 +63,9 @@ def data_validation(
         report_json: the machine-readable report; its metadata holds ``passed`` and ``status``.
         metrics: expectations evaluated and failed, rows, ``passed``.
         policy: policy YAML text, or its path or ``s3://`` URI; empty for the defaults.
+        run_id: the pipeline run, for the ledger and the BOM; pass
+            ``dsl.PIPELINE_JOB_ID_PLACEHOLDER``. Empty: no run context.
+        task_name: this task; pass ``dsl.PIPELINE_TASK_NAME_PLACEHOLDER``.
         fail_on_violation: fail the task when the gate does not pass (hard gate); when false,
             the task succeeds and ``passed`` says whether the data may go on (soft gate).
 
@@ -71,19 +76,19 @@ def data_validation(
     """
     import tempfile
 
-    from mlsec_gates._kfp_runtime import finish
+    from mlsec_gates._kfp_runtime import finish, kfp_run_context
     from mlsec_gates.gates.validate import validate_gate
 
     with tempfile.TemporaryDirectory() as scratch:
-        result = validate_gate(data.path, suite=suite, policy=policy, report_dir=scratch)
-    return finish(
-        result,
-        fail_on_violation=fail_on_violation,
-        report_html=report_html,
-        report_md=report_md,
-        report_json=report_json,
-        metrics=metrics,
-    )
+        result = validate_gate(
+            data.path,
+            suite=suite,
+            policy=policy,
+            report_dir=scratch,
+            run_context=kfp_run_context(run_id, task_name),
+        )
+    outputs = {"report_html": report_html, "report_md": report_md, "report_json": report_json}
+    return finish(result, fail_on_violation=fail_on_violation, metrics=metrics, **outputs)
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
@@ -96,6 +101,8 @@ def data_validation_uri(
     metrics: Output[Metrics],
     policy: Optional[str] = None,  # noqa: UP045 - KFP cannot parse `str | None`
     fail_on_violation: bool = True,
+    run_id: str = "",
+    task_name: str = "",
 ) -> NamedTuple("ValidationOutputs", [("passed", bool), ("status", str), ("summary", str)]):
     """Validate a dataset at a path or ``s3://`` URI against an expectation suite.
 
@@ -111,6 +118,9 @@ def data_validation_uri(
         report_json: the machine-readable report; its metadata holds ``passed`` and ``status``.
         metrics: expectations evaluated and failed, rows, ``passed``.
         policy: policy YAML text, or its path or ``s3://`` URI; empty for the defaults.
+        run_id: the pipeline run, for the ledger and the BOM; pass
+            ``dsl.PIPELINE_JOB_ID_PLACEHOLDER``. Empty: no run context.
+        task_name: this task; pass ``dsl.PIPELINE_TASK_NAME_PLACEHOLDER``.
         fail_on_violation: fail the task when the gate does not pass (hard gate); when false,
             the task succeeds and ``passed`` says whether the data may go on (soft gate).
 
@@ -121,16 +131,16 @@ def data_validation_uri(
     """
     import tempfile
 
-    from mlsec_gates._kfp_runtime import finish
+    from mlsec_gates._kfp_runtime import finish, kfp_run_context
     from mlsec_gates.gates.validate import validate_gate
 
     with tempfile.TemporaryDirectory() as scratch:
-        result = validate_gate(data_uri, suite=suite, policy=policy, report_dir=scratch)
-    return finish(
-        result,
-        fail_on_violation=fail_on_violation,
-        report_html=report_html,
-        report_md=report_md,
-        report_json=report_json,
-        metrics=metrics,
-    )
+        result = validate_gate(
+            data_uri,
+            suite=suite,
+            policy=policy,
+            report_dir=scratch,
+            run_context=kfp_run_context(run_id, task_name),
+        )
+    outputs = {"report_html": report_html, "report_md": report_md, "report_json": report_json}
+    return finish(result, fail_on_violation=fail_on_violation, metrics=metrics, **outputs)

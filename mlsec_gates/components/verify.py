@@ -46,6 +46,8 @@ def signature_verification(
     kms_key_id: Optional[str] = None,  # noqa: UP045
     policy: Optional[str] = None,  # noqa: UP045
     fail_on_violation: bool = True,
+    run_id: str = "",
+    task_name: str = "",
 ) -> NamedTuple("VerifyOutputs", [("passed", bool), ("status", str), ("summary", str)]):
     """Verify a model artifact against its signature bundle, offline.
 
@@ -64,6 +66,9 @@ def signature_verification(
         public_key: path of the trusted public key PEM in the task container.
         kms_key_id: AWS KMS key id or ARN whose public key is trusted, instead.
         policy: policy YAML text, or its path or ``s3://`` URI; empty for the defaults.
+        run_id: the pipeline run, for the ledger and the BOM; pass
+            ``dsl.PIPELINE_JOB_ID_PLACEHOLDER``. Empty: no run context.
+        task_name: this task; pass ``dsl.PIPELINE_TASK_NAME_PLACEHOLDER``.
         fail_on_violation: fail the task when the gate does not pass (hard gate); when false,
             the task succeeds and ``passed`` feeds ``dsl.If``.
 
@@ -71,7 +76,7 @@ def signature_verification(
         ``passed``, ``status`` and the one-line ``summary``. A hard gate that did not pass
         raises a ``RuntimeError`` carrying the summary instead, after writing every output.
     """
-    from mlsec_gates._kfp_runtime import finish, scratch_dir, signature_file
+    from mlsec_gates._kfp_runtime import finish, kfp_run_context, scratch_dir, signature_file
     from mlsec_gates.gates.sign import verify_gate
 
     with scratch_dir() as scratch:
@@ -81,6 +86,7 @@ def signature_verification(
             public_key=public_key or None,
             kms_key_id=kms_key_id or None,
             policy=policy,
+            run_context=kfp_run_context(run_id, task_name),
             report_dir=scratch,
         )
     outputs = {"report_html": report_html, "report_md": report_md, "report_json": report_json}
