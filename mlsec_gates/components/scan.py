@@ -77,12 +77,10 @@ def artifact_scan(
         ``error``) and the one-line ``summary``. A hard gate that did not pass raises a
         ``RuntimeError`` carrying the summary instead, after writing every output.
     """
-    import tempfile
-
-    from mlsec_gates._kfp_runtime import finish, kfp_run_context
+    from mlsec_gates._kfp_runtime import finish, kfp_run_context, scratch_dir
     from mlsec_gates.gates.scan import scan_gate
 
-    with tempfile.TemporaryDirectory() as scratch:
+    with scratch_dir() as scratch:
         result = scan_gate(
             [model.path],
             policy=policy,
@@ -130,12 +128,10 @@ def artifact_scan_uri(
         ``error``) and the one-line ``summary``. A hard gate that did not pass raises a
         ``RuntimeError`` carrying the summary instead, after writing every output.
     """
-    import tempfile
-
-    from mlsec_gates._kfp_runtime import finish, kfp_run_context
+    from mlsec_gates._kfp_runtime import finish, kfp_run_context, scratch_dir
     from mlsec_gates.gates.scan import scan_gate
 
-    with tempfile.TemporaryDirectory() as scratch:
+    with scratch_dir() as scratch:
         result = scan_gate(
             [model_uri],
             policy=policy,

@@ -74,12 +74,10 @@ def data_validation(
         and the one-line ``summary``. A hard gate that did not pass raises a ``RuntimeError``
         carrying the summary instead, after writing every output.
     """
-    import tempfile
-
-    from mlsec_gates._kfp_runtime import finish, kfp_run_context
+    from mlsec_gates._kfp_runtime import finish, kfp_run_context, scratch_dir
     from mlsec_gates.gates.validate import validate_gate
 
-    with tempfile.TemporaryDirectory() as scratch:
+    with scratch_dir() as scratch:
         result = validate_gate(
             data.path,
             suite=suite,
@@ -129,12 +127,10 @@ def data_validation_uri(
         and the one-line ``summary``. A hard gate that did not pass raises a ``RuntimeError``
         carrying the summary instead, after writing every output.
     """
-    import tempfile
-
-    from mlsec_gates._kfp_runtime import finish, kfp_run_context
+    from mlsec_gates._kfp_runtime import finish, kfp_run_context, scratch_dir
     from mlsec_gates.gates.validate import validate_gate
 
-    with tempfile.TemporaryDirectory() as scratch:
+    with scratch_dir() as scratch:
         result = validate_gate(
             data_uri,
             suite=suite,
