@@ -70,6 +70,43 @@ class ValidatePolicy(_Strict):
     """Rows read at a time when streaming into SQLite."""
 
 
+DriftMethod = Literal["auto", "ks", "chisquare", "z", "wasserstein", "jensenshannon", "psi"]
+
+
+class ColumnDrift(_Strict):
+    """Per-column override of the drift method and threshold."""
+
+    method: DriftMethod | None = None
+    threshold: float | None = Field(default=None, gt=0)
+
+
+class PoisonPolicy(_Strict):
+    """Row-level poisoning detectors of the drift gate (need a label column)."""
+
+    enabled: bool = True
+    """Run the detectors when a label column is given."""
+
+
+class DriftPolicy(_Strict):
+    """Options of the poisoning-drift gate (distribution drift + row-level poisoning).
+
+    ``method: auto`` picks the test the way Evidently's ``DataDriftPreset`` does, so decisions
+    match Evidently's for the same method and threshold.
+    """
+
+    on_fail: OnFail | None = None
+    """Overrides the top-level ``on_fail`` for this gate."""
+    label_column: str | None = None
+    """Default for ``--label-column``."""
+    method: DriftMethod = "auto"
+    threshold: float | None = Field(default=None, gt=0)
+    """None: the method's Evidently default."""
+    per_column: dict[str, ColumnDrift] = Field(default_factory=dict)
+    drift_share: float = Field(default=0.5, gt=0, le=1)
+    """Dataset drift when at least this share of columns drifted (Evidently's rule)."""
+    poison: PoisonPolicy = PoisonPolicy()
+
+
 class EthicalConsideration(_Strict):
     """One ethical consideration of a model card, and how it is mitigated."""
 
@@ -168,6 +205,7 @@ class GatesPolicy(_Strict):
 
     scan: ScanPolicy = ScanPolicy()
     validate_: ValidatePolicy = Field(default=ValidatePolicy(), alias="validate")
+    drift: DriftPolicy = DriftPolicy()
     sbom: SbomPolicy = SbomPolicy()
     sign: SignPolicy = SignPolicy()
     verify: SignPolicy = SignPolicy()
