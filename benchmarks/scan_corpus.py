@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import io
 import sys
 import time
@@ -27,21 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchmarks._corpus import EXPECTATIONS, met, read_labels  # noqa: E402
 from mlsec_gates.gates.scan.engine import scan_file  # noqa: E402
-
-EXPECTATIONS = ("block", "not-pass", "pass", "not-block", "any")
-
-
-def met(expect: str, verdict: str) -> bool:
-    if expect == "block":
-        return verdict == "block"
-    if expect == "not-pass":
-        return verdict != "pass"
-    if expect == "pass":
-        return verdict == "pass"
-    if expect == "not-block":
-        return verdict != "block"
-    return True
 
 
 def ours(path: Path) -> tuple[str, str, str]:
@@ -81,8 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-peer", action="store_true", help="skip fickling")
     args = parser.parse_args(argv)
     root = Path(args.corpus)
-    with open(root / "labels.csv", newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = read_labels(root)
 
     totals: Counter[str] = Counter()
     met_ours: Counter[str] = Counter()

@@ -1,10 +1,16 @@
-"""Example DAG: validate the training data, train, scan, BOM and sign the model, publish it.
+"""Example DAG: validate the training data, check it for drift and poisoning, train, scan, BOM
+and sign the model, publish it.
 
-``write_training_data`` writes iris as CSV; run with ``{"corrupt_data": true}`` it also blanks
-some measurements and puts others out of range. ``validate_data`` (the data validation gate)
-checks the CSV against the expectation suite in ``suites/iris.yaml`` next to this file;
-``train_model`` fits a small scikit-learn model on the CSV and pickles it, and runs only when
-the data passed. ``simulate_tampering`` appends a second pickle stream that would call
+``write_training_data`` writes iris as CSV, and next to it the trusted reference data
+(``reference.csv``: an earlier, vetted collection of the same flowers, iris with measurement
+noise); run with ``{"corrupt_data": true}`` it also blanks some measurements and puts others
+out of range, with ``{"poison_data": true}`` it flips the species of 15 rows (10 %), as an
+attacker with write access to the labelling feed would. ``validate_data`` (the data
+validation gate) checks the CSV against the expectation suite in ``suites/iris.yaml`` next to
+this file; ``poison_drift`` (the poisoning-drift gate) compares it with the trusted reference:
+drift per column, and label flips found by a model trained on the reference. ``train_model``
+fits a small scikit-learn model on the CSV and pickles it, and runs only when both gates
+passed. ``simulate_tampering`` appends a second pickle stream that would call
 ``os.system`` when the run is triggered with ``{"tamper": true}``; ``scan_model`` (the scan
 gate) inspects the file without loading it. ``sbom_model`` (the SBOM gate) writes the
 model's CycloneDX ML-BOM: the model file and the training CSV with their hashes, the Python
@@ -34,6 +40,7 @@ from airflow.sdk import DAG, Asset, Param, chain, task
 from mlsec_gates.operators import (
     ArtifactScanGateOperator,
     DataValidationGateOperator,
+    PoisonDriftGateOperator,
     SbomGateOperator,
     SignArtifactsOperator,
 )
@@ -51,6 +58,9 @@ IRIS_SUITE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "suites", 
 SIGNED_MODEL = Asset(name="example_signed_model", uri="mlsec-example://models/iris/signed")
 
 IRIS_COLUMNS = ("sepal_length", "sepal_width", "petal_length", "petal_width", "species")
+
+# Where write_training_data puts the trusted reference, for the poisoning-drift gate.
+REFERENCE_DATA = RUN_DIR + "/data/reference.csv"
 
 
 def os_system_pickle(command: str) -> bytes:
@@ -71,12 +81,28 @@ def os_system_pickle(command: str) -> bytes:
     )
 
 
-@task
-def write_training_data(run_dir: str, params: dict | None = None) -> str:
-    """Write iris as CSV; with ``corrupt_data``, blank some cells and break some ranges."""
+def write_csv(path: str, rows: list[list[str]]) -> None:
+    """Write rows under the iris header, creating the folder."""
     import csv
     from pathlib import Path
 
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(IRIS_COLUMNS)
+        writer.writerows(rows)
+
+
+@task
+def write_training_data(run_dir: str, params: dict | None = None) -> str:
+    """Write iris as CSV and the trusted reference next to it.
+
+    With ``corrupt_data``, blank some cells and break some ranges; with ``poison_data``,
+    flip the species of 15 rows (each to the next species, so the class balance holds).
+    """
+    from pathlib import Path
+
+    import numpy as np
     from sklearn.datasets import load_iris
 
     iris = load_iris()
@@ -84,18 +110,29 @@ def write_training_data(run_dir: str, params: dict | None = None) -> str:
         [*(f"{value:.1f}" for value in features), iris.target_names[label]]
         for features, label in zip(iris.data, iris.target, strict=True)
     ]
+    # The trusted reference: the same flowers measured again (noise 0.2 cm), vetted earlier.
+    rng = np.random.default_rng(42)
+    remeasured = np.clip(iris.data + rng.normal(0, 0.2, iris.data.shape), 0.1, None)
+    write_csv(
+        str(Path(run_dir) / "data" / "reference.csv"),
+        [
+            [*(f"{value:.1f}" for value in features), iris.target_names[label]]
+            for features, label in zip(remeasured, iris.target, strict=True)
+        ],
+    )
     if (params or {}).get("corrupt_data"):
         for row in rows[:5]:
             row[0] = ""  # sepal_length missing
         for row in rows[50:53]:
             row[3] = "-4.0"  # petal_width below zero
         print("corrupt_data is on: 5 missing sepal lengths, 3 negative petal widths")
+    if (params or {}).get("poison_data"):
+        following = dict(zip(iris.target_names, np.roll(iris.target_names, -1), strict=True))
+        for index in np.random.default_rng(7).choice(len(rows), 15, replace=False):
+            rows[index][4] = following[rows[index][4]]
+        print("poison_data is on: the species of 15 rows flipped")
     path = Path(run_dir) / "data" / "iris.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(IRIS_COLUMNS)
-        writer.writerows(rows)
+    write_csv(str(path), rows)
     return str(path)
 
 
@@ -189,6 +226,9 @@ with DAG(
         "corrupt_data": Param(
             False, type="boolean", description="Blank and break values in the training data."
         ),
+        "poison_data": Param(
+            False, type="boolean", description="Flip the labels of 10 % of the training rows."
+        ),
         "signing_key": Param(
             "",
             type="string",
@@ -215,6 +255,15 @@ with DAG(
     )
     # [END howto_gate_validate]
 
+    # [START howto_gate_drift]
+    poison_drift = PoisonDriftGateOperator(
+        task_id="poison_drift",
+        current=training_data,  # the batch about to be trained on
+        reference=REFERENCE_DATA,  # trusted data (or profile= a stored drift-profile)
+        label_column="species",  # runs the label-flip / trigger / duplicate detectors
+    )
+    # [END howto_gate_drift]
+
     trained = train_model(training_data, run_dir=RUN_DIR)
     model_path = simulate_tampering(trained)
 
@@ -235,6 +284,7 @@ with DAG(
         environment=True,  # the Python packages of the worker, each with a hash
         gate_reports=[
             validate_data.output["report_json_url"],
+            poison_drift.output["report_json_url"],
             scan_model.output["report_json_url"],
         ],
         out=RUN_DIR + "/model.cdx.json",
@@ -261,7 +311,7 @@ with DAG(
         published_dir=RUN_DIR + "/published",
     )
 
-    chain(validate_data, trained)
+    chain(validate_data, poison_drift, trained)
     chain(model_path, scan_model, sbom_model, sign_model, published)
 
 

@@ -19,8 +19,9 @@ from mlsec_gates.result import GateResult, Status
 from mlsec_gates.storage import S3Options
 
 if TYPE_CHECKING:
+    from mlsec_gates.chain import ChainResult, ChainStep
     from mlsec_gates.ledger import LedgerReport
-    from mlsec_gates.policy import LedgerPolicy
+    from mlsec_gates.policy import LedgerPolicy, WaiverEntry
     from mlsec_gates.storage import Storage
 
 EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
@@ -31,6 +32,8 @@ examples:
   mlsec-gates scan models/ --policy gates.yaml --report-dir reports/
   mlsec-gates scan s3://ml-artifacts/models/resnet/ --s3-endpoint-url http://127.0.0.1:9000
   mlsec-gates scan checkpoint.pt --json-out scan.json && deploy checkpoint.pt
+  mlsec-gates scan models/ --sarif-out scan.sarif       # for GitHub/GitLab code scanning
+  mlsec-gates scan model.pt --explain --allowlist allowed-globals.yaml
 
 exit status: 0 every file passed (or on_fail: warn), 1 a file was blocked or quarantined,
              2 usage, policy or storage error, or nothing could be checked
@@ -131,6 +134,74 @@ exit status: 0 entries were found, 1 the ledger records nothing for this digest,
              2 usage, policy or storage error
 """
 
+_DRIFT_EXAMPLES = """\
+examples:
+  mlsec-gates drift --reference trusted.parquet --current batch.parquet --label-column label
+  mlsec-gates drift --reference s3://ml-data/ref.csv --current s3://ml-data/2026-11-28.csv
+  mlsec-gates drift --profile ref.npz --current batch.csv --suspects-out suspects.csv
+  mlsec-gates drift --reference ref.csv --current batch.csv --policy gates.yaml --json-out d.json
+
+  Per-column drift uses Evidently's methods and default thresholds (K-S / chi-squared / z up
+  to 1000 reference rows, normed Wasserstein / Jensen-Shannon above; PSI on request, see
+  gates.drift in the policy). With --label-column the poisoning detectors also score every
+  row; --suspects-out lists the suspicious ones (row, reason, score, detector).
+
+exit status: 0 no dataset drift and no poisoning alarm (or on_fail: warn), 1 drift or
+             poisoning found, 2 usage, policy, storage or input error (missing label
+             column, no common column, empty batch, a column's type differs)
+"""
+
+_DRIFT_PROFILE_EXAMPLES = """\
+examples:
+  mlsec-gates drift-profile trusted.parquet --out ref.npz --label-column label
+  mlsec-gates drift-profile s3://ml-data/trusted.csv --out s3://ml-data/ref.npz
+
+  Then: mlsec-gates drift --profile ref.npz --current batch.parquet
+exit status: 0 the profile was written, 2 usage, storage or read error
+"""
+
+
+_RUN_EXAMPLES = """\
+examples:
+  mlsec-gates run --policy gates.yaml
+  mlsec-gates run --policy gates.yaml --report-dir reports/run-42
+
+  gates.yaml lists the steps under 'chain' (omitted steps are skipped):
+    chain:
+      validate: {data: data/train.csv, suite: contract.yaml}
+      drift: {reference: data/reference.csv, current: data/train.csv, label_column: label}
+      train: {command: [python, train.py, --out, "{model_dir}"], model_dir: build/model}
+      scan: {}                  # the train step's model_dir
+      sbom: {requirements: requirements.lock}
+      sign: {key: signing-key.pem}
+
+exit status: 0 every step passed (or warned), 1 a gate failed (the chain stopped there),
+             2 usage, policy or storage error, or a step could not check (error)
+"""
+
+_WAIVE_EXAMPLES = """\
+examples:
+  mlsec-gates waive 19ada725d52d4bbd --reason "vendor pickle, fix due in 1.4" \\
+      --approver alice@example.com --expires 2026-12-31 --policy gates.yaml
+  mlsec-gates waive 19ada725d52d4bbd --reason ... --approver ... --expires 2026-12-31 \\
+      --waivers s3://ml-policies/waivers.yaml
+
+  FINGERPRINT is the 16 hex characters every report shows for a finding. The waiver applies
+  up to and including the --expires day (UTC). A finding that makes the scanner block a
+  file is only waived when the policy sets waivers_allow_scanner_blocks: true.
+
+exit status: 0 the waiver was written, 2 usage, policy or storage error
+"""
+
+_REPORT_EXAMPLES = """\
+examples:
+  mlsec-gates report reports/run-42/ --out reports/run-42/
+  mlsec-gates report s3://ml-reports/dag=train/run=42/ --out s3://ml-reports/dag=train/run=42/
+  mlsec-gates report validate-report.json scan-report.json --out combined/
+
+exit status: 0 the combined report was written, 2 no gate report found, or a read/write error
+"""
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``mlsec-gates``; returns the exit status."""
@@ -148,6 +219,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(result.text)
         return result.code
     _print_summary(result, quiet=args.quiet)
+    if getattr(args, "explain", False):
+        from mlsec_gates.gates.scan.explain import explain_result
+
+        print("\n" + explain_result(result), end="")
     if result.status is Status.ERROR:
         return EXIT_ERROR
     return EXIT_PASS if result.passed else EXIT_FAIL
@@ -166,6 +241,9 @@ def _scan(args: argparse.Namespace) -> GateResult:
     return scan_gate(
         args.targets,
         **_gate_options(args),
+        sarif_out=args.sarif_out,
+        allowlist=args.allowlist,
+        cache=False if args.no_cache else None,
         progress=_progress_printer(args.quiet),
     )
 
@@ -254,6 +332,69 @@ def _lineage(args: argparse.Namespace) -> Outcome:
     return Outcome(code, _lineage_text(args.digest, entries))
 
 
+def _drift(args: argparse.Namespace) -> GateResult:
+    from mlsec_gates.gates.drift import drift_gate
+
+    return drift_gate(
+        args.current,
+        reference=args.reference,
+        profile=args.profile,
+        label_column=args.label_column,
+        suspects_out=args.suspects_out,
+        progress=_progress_printer(args.quiet),
+        **_gate_options(args),
+    )
+
+
+def _drift_profile(args: argparse.Namespace) -> Outcome:
+    from mlsec_gates.gates.drift import drift_profile
+
+    where = drift_profile(
+        args.reference,
+        out=args.out,
+        label_column=args.label_column,
+        policy=args.policy,
+        s3=_s3_options(args),
+    )
+    return Outcome(EXIT_PASS, f"mlsec-gates drift-profile: profile written to {where}")
+
+
+def _run(args: argparse.Namespace) -> Outcome:
+    from mlsec_gates.chain import run_chain
+
+    outcome = run_chain(
+        args.policy,
+        report_dir=args.report_dir,
+        s3=_s3_options(args),
+        on_step=None if args.quiet else _print_step,
+    )
+    return Outcome(outcome.exit_code, _chain_text(outcome))
+
+
+def _waive(args: argparse.Namespace) -> Outcome:
+    from mlsec_gates.waivers import add_waiver
+
+    where, storage = _waiver_file(args)
+    waiver = add_waiver(
+        where,
+        fingerprint=args.fingerprint,
+        reason=args.reason,
+        approver=args.approver,
+        expires=args.expires,
+        gate=args.gate,
+        storage=storage,
+    )
+    return Outcome(EXIT_PASS, f"mlsec-gates waive: {waiver.id} in {where} ({_until(waiver)})")
+
+
+def _report(args: argparse.Namespace) -> Outcome:
+    from mlsec_gates.reports.combined import write_combined_report
+    from mlsec_gates.storage import Storage
+
+    written = write_combined_report(args.inputs, args.out, storage=Storage(_s3_options(args)))
+    return Outcome(EXIT_PASS, f"mlsec-gates report: combined report: {written['html']}")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlsec-gates",
@@ -274,6 +415,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     scan.add_argument(
         "targets", nargs="+", metavar="PATH_OR_URI", help="file, directory or s3:// URI"
+    )
+    scan.add_argument("--sarif-out", metavar="FILE", help="also write the SARIF 2.1.0 report here")
+    scan.add_argument(
+        "--allowlist",
+        metavar="FILE",
+        help="project allowlist file (YAML list of {global, reason}); replaces the policy's "
+        "gates.scan.allowlist_file, merged with gates.scan.allow_globals",
+    )
+    scan.add_argument(
+        "--explain",
+        action="store_true",
+        help="print why each file got its verdict and the allowlist entry that would change it",
+    )
+    scan.add_argument(
+        "--no-cache", action="store_true", help="scan every file again (ignore the verdict cache)"
     )
     _common_options(scan)
     scan.set_defaults(handler=_scan)
@@ -318,7 +474,98 @@ def _parser() -> argparse.ArgumentParser:
     profile.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     profile.set_defaults(handler=_validate_profile)
     _provenance_parsers(sub)
+    _chain_parsers(sub)
+    _drift_parsers(sub)
     return parser
+
+
+def _chain_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The run, waive and report subcommands."""
+    run = sub.add_parser(
+        "run",
+        help="run the whole gate chain of a policy: validate, drift, train, scan, sbom, sign",
+        description="Run the steps listed under 'chain' in the policy, in order; stop at the "
+        "first failing gate and write one combined report for the run.",
+        epilog=_RUN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("--policy", required=True, metavar="FILE", help="policy YAML with 'chain'")
+    run.add_argument(
+        "--report-dir",
+        metavar="DIR_OR_URI",
+        help="where each step's reports and the combined report go "
+        "(default: ./mlsec-gate-reports/chain-<timestamp>)",
+    )
+    _s3_arguments(run)
+    run.add_argument("-q", "--quiet", action="store_true", help="print only the verdict")
+    run.set_defaults(handler=_run)
+
+    waive = sub.add_parser(
+        "waive",
+        help="accept one finding until a date (it then passes, marked waived)",
+        description="Write a waiver for one finding into the waiver file.",
+        epilog=_WAIVE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    waive.add_argument("fingerprint", metavar="FINDING_FINGERPRINT", help="from the report")
+    waive.add_argument("--reason", required=True, help="why the risk is accepted")
+    waive.add_argument("--approver", required=True, help="who accepted it")
+    waive.add_argument(
+        "--expires", required=True, metavar="YYYY-MM-DD", help="last day it applies (UTC)"
+    )
+    waive.add_argument("--gate", help="only for this gate (default: any gate)")
+    waive.add_argument(
+        "--waivers", metavar="FILE", help="waiver file (default: the policy's waivers_file)"
+    )
+    waive.add_argument("--policy", metavar="FILE", help="policy YAML that sets waivers_file")
+    _s3_arguments(waive)
+    waive.set_defaults(handler=_waive, quiet=False)
+
+    report = sub.add_parser(
+        "report",
+        help="combine the gate reports of a pipeline run into one report",
+        description="Gather the JSON reports of every gate of a run (folders, s3:// prefixes "
+        "or files) into combined-report.html, .md and .json.",
+        epilog=_REPORT_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    report.add_argument(
+        "inputs", nargs="+", metavar="RUN_DIR_OR_JSON", help="folder, s3:// prefix or report"
+    )
+    report.add_argument("--out", required=True, metavar="DIR_OR_URI", help="output folder")
+    _s3_arguments(report)
+    report.set_defaults(handler=_report, quiet=False)
+
+
+def _print_step(step: ChainStep, result: GateResult) -> None:
+    print(f"{step.task_id:<9} {result.status.value.upper():<6} {result.summary}", flush=True)
+
+
+def _chain_text(outcome: ChainResult) -> str:
+    status = outcome.status.value.upper()
+    where = f" at {outcome.stopped_at}" if outcome.stopped_at else ""
+    lines = [f"mlsec-gates run: {status}{where}"]
+    if outcome.not_run:
+        lines.append(f"not run: {', '.join(outcome.not_run)}")
+    lines.append(f"Combined report: {outcome.reports['html']}")
+    return "\n".join(lines)
+
+
+def _waiver_file(args: argparse.Namespace) -> tuple[str, Storage]:
+    """The waiver file: ``--waivers``, else the policy's ``waivers_file``; and its storage."""
+    from mlsec_gates.gates._common import gate_storage, load_policy
+    from mlsec_gates.storage import Storage
+
+    s3 = _s3_options(args)
+    policy = load_policy(args.policy, storage=Storage(s3) if s3 else Storage(), gate="scan")
+    where = args.waivers or policy.waivers_file
+    if not where:
+        raise ConfigError("which waiver file? give --waivers FILE or a --policy with waivers_file")
+    return where, gate_storage(policy, s3)
+
+
+def _until(waiver: WaiverEntry) -> str:
+    return f"finding {waiver.fingerprint} by {waiver.approver}, until {waiver.expires} UTC"
 
 
 def _provenance_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -436,6 +683,47 @@ def _provenance_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     lineage.add_argument("--ledger", dest="uri", metavar="URI", help="ledger file or s3:// prefix")
     _ledger_options(lineage)
     lineage.set_defaults(handler=_lineage)
+
+
+def _drift_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The drift and drift-profile subcommands."""
+    drift = sub.add_parser(
+        "drift",
+        help="compare a data batch with a trusted reference: drift per column, poisoned rows",
+        description="Check a batch against trusted reference data (or its stored profile): "
+        "distribution drift per column with Evidently's methods and thresholds, and, with a "
+        "label column, row-level poisoning detectors (label flips, triggers, duplicates).",
+        epilog=_DRIFT_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    drift.add_argument(
+        "--current", required=True, metavar="CUR", help="batch to check: CSV/Parquet, or s3://"
+    )
+    source = drift.add_mutually_exclusive_group(required=True)
+    source.add_argument("--reference", metavar="REF", help="trusted reference data")
+    source.add_argument("--profile", metavar="FILE", help="reference profile (drift-profile)")
+    drift.add_argument("--label-column", metavar="LABEL", help="label; runs the detectors")
+    drift.add_argument(
+        "--suspects-out", metavar="FILE", help="CSV of suspicious rows (row, reason, score)"
+    )
+    _common_options(drift)
+    drift.set_defaults(handler=_drift)
+
+    profile = sub.add_parser(
+        "drift-profile",
+        help="store a reference's statistics once, for 'drift --profile'",
+        description="Compute what the drift gate needs from trusted reference data (sorted "
+        "values, category counts, the poisoning detectors' state) and store it in one file.",
+        epilog=_DRIFT_PROFILE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    profile.add_argument("reference", metavar="REF", help="trusted reference data, or s3://")
+    profile.add_argument("--out", required=True, metavar="FILE", help="where to write it (.npz)")
+    profile.add_argument("--label-column", metavar="LABEL", help="label; fits the detectors")
+    profile.add_argument("--policy", metavar="FILE", help="policy YAML (path or s3:// URI)")
+    _s3_arguments(profile)
+    profile.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    profile.set_defaults(handler=_drift_profile)
 
 
 def _ledger_options(parser: argparse.ArgumentParser) -> None:

@@ -8,17 +8,25 @@ Example:
 
 Errors name the file, the line and the key (``gates.yaml:3: gates.scan.on_fial: unknown key;
 did you mean 'on_fail'?``), so a typo in a security policy is never silently ignored.
+
+A policy may start from another one (``extends: platform.yaml``, a path relative to the
+extending file, or an ``s3://`` URI): mappings are merged key by key, lists and scalars of the
+extending file replace the base's, and errors still name the file and line that set the key.
 """
 
 from __future__ import annotations
 
 import difflib
+import os
+from collections.abc import Callable
+from datetime import date
+from pathlib import PurePosixPath
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from mlsec_gates.errors import ConfigError
+from mlsec_gates.errors import ConfigError, Error
 
 OnFail = Literal["fail", "warn"]
 
@@ -46,10 +54,24 @@ class ScanPolicy(_Strict):
     on_fail: OnFail | None = None
     """Overrides the top-level ``on_fail`` for this gate."""
     allow_globals: tuple[AllowedGlobal, ...] = ()
+    allowlist_file: str | None = None
+    """Path or ``s3://`` URI of a YAML file of more ``allow_globals`` entries (merged)."""
+    formats: tuple[str, ...] = ()
+    """Detected formats (kinds) accepted, as shell patterns (``safetensors``, ``gzip+*``);
+    a file of another format is quarantined. Empty: every format the scanner checks."""
+    cache: bool = True
+    """Reuse the verdict of a file already scanned with the same scanner and settings."""
+    cache_dir: str | None = None
+    """Directory of the verdict cache; None: ``$XDG_CACHE_HOME/mlsec-gates/scan``
+    (``~/.cache/mlsec-gates/scan``)."""
     max_file_bytes: int = Field(default=4 * 1024**3, gt=0, strict=True)
     max_members: int = Field(default=10_000, gt=0, strict=True)
     max_depth: int = Field(default=3, ge=1, le=16, strict=True)
     max_opcodes: int = Field(default=50_000_000, gt=0, strict=True)
+    max_expanded_bytes: int = Field(default=16 * 1024**3, gt=0, strict=True)
+    """Decompressed bytes allowed per file, all members and nesting levels together."""
+    max_ratio: int = Field(default=1000, ge=10, strict=True)
+    """Largest output/input ratio of one compressed stream (checked past 16 MiB of output)."""
 
 
 class ValidatePolicy(_Strict):
@@ -80,11 +102,45 @@ class ColumnDrift(_Strict):
     threshold: float | None = Field(default=None, gt=0)
 
 
+PoisonDetector = Literal[
+    "label_consistency",
+    "value_label_spike",
+    "duplicates",
+    "label_distribution",
+    "class_conditional",
+]
+
+
 class PoisonPolicy(_Strict):
-    """Row-level poisoning detectors of the drift gate (need a label column)."""
+    """Row-level poisoning detectors of the drift gate (need a label column).
+
+    The sizes are strict integers: YAML ``true`` or ``"5"`` is an error, not 1 or 5.
+    """
 
     enabled: bool = True
     """Run the detectors when a label column is given."""
+    detectors: tuple[PoisonDetector, ...] = (
+        "label_consistency",
+        "value_label_spike",
+        "duplicates",
+        "label_distribution",
+        "class_conditional",
+    )
+    """Detectors to run; the false-alarm budget is split evenly between them."""
+    false_alarm_rate: float = Field(default=0.05, gt=0, le=0.5)
+    """Batch-level budget: chance that a clean batch raises any poisoning alarm."""
+    suspect_fdr: float = Field(default=0.1, gt=0, lt=1)
+    """Share of label-consistency row suspects allowed to be clean (Benjamini-Hochberg)."""
+    max_suspects: int = Field(default=10_000, gt=0, strict=True)
+    """Most suspect rows listed (highest scores first)."""
+    threads: int = Field(default=1, ge=1, strict=True)
+    """BLAS/OpenMP threads for the reference model (threadpoolctl), per task."""
+    min_reference_rows: int = Field(default=50, ge=10, strict=True)
+    """Fewest labelled reference rows; fewer is an input error."""
+    max_training_rows: int = Field(default=50_000, ge=100, strict=True)
+    """Stratified reference sample kept in the profile and used to (re)fit the model."""
+    near_duplicate_tolerance: float = Field(default=0.01, ge=0)
+    """Near duplicates: every numeric feature within this many reference SDs."""
 
 
 class DriftPolicy(_Strict):
@@ -104,6 +160,22 @@ class DriftPolicy(_Strict):
     per_column: dict[str, ColumnDrift] = Field(default_factory=dict)
     drift_share: float = Field(default=0.5, gt=0, le=1)
     """Dataset drift when at least this share of columns drifted (Evidently's rule)."""
+    fail_on: Literal["dataset", "column"] = "dataset"
+    """``dataset``: fail on dataset drift (the share rule); ``column``: on any drifted column."""
+    columns: tuple[str, ...] = ()
+    """Only these columns are checked for drift; empty: every column both files have."""
+    ignore_columns: tuple[str, ...] = ()
+    """Columns never checked for drift (ids, timestamps)."""
+    min_effect_size: float | None = Field(default=None, gt=0, le=1)
+    """For p-value methods (ks, chisquare, z): a column drifts only if its effect size (K-S
+    distance, or total variation distance of the category shares) is also at least this.
+    None: Evidently's rule (p-value alone), which flags trivial shifts on large batches."""
+    evidently_report: bool = True
+    """Also write Evidently's drift page (HTML, for people; it does not decide)."""
+    report_sample_rows: int = Field(default=50_000, gt=0, strict=True)
+    """Rows per side the Evidently page is computed on (a random sample above this)."""
+    threads: int = Field(default=1, gt=0, strict=True)
+    """Threads for numpy/BLAS/OpenMP (capped so tasks sharing a worker do not starve)."""
     poison: PoisonPolicy = PoisonPolicy()
 
 
@@ -211,6 +283,114 @@ class GatesPolicy(_Strict):
     verify: SignPolicy = SignPolicy()
 
 
+class WaiverEntry(_Strict):
+    """One accepted risk: a finding (by fingerprint) that passes until the waiver expires.
+
+    Written by ``mlsec-gates waive`` into the waiver file, or listed inline under ``waivers``.
+    """
+
+    id: str = Field(min_length=1)
+    """Stable id (``w-`` and 10 hex digits), recorded in the ledger with each use."""
+    fingerprint: str = Field(pattern=r"^[0-9a-f]{16}$")
+    """The finding's fingerprint, as shown in every report."""
+    reason: str = Field(min_length=3)
+    approver: str = Field(min_length=1)
+    expires: date
+    """Last day on which the waiver applies, inclusive, in UTC (``2026-12-31`` covers runs up
+    to 2026-12-31T23:59:59Z)."""
+    gate: Literal["validate", "drift", "scan", "sbom", "sign", "verify"] | None = None
+    """Only for this gate; None: any gate."""
+    created_at: str | None = None
+    """When ``mlsec-gates waive`` wrote it (UTC, ISO 8601)."""
+
+
+class ChainValidateStep(_Strict):
+    """The ``validate`` step of ``chain``: the gate's arguments."""
+
+    data: str | None = None
+    suite: str
+    sql_url: str | None = None
+    table: str | None = None
+
+
+class ChainDriftStep(_Strict):
+    """The ``drift`` step of ``chain`` (poisoning and drift against a reference)."""
+
+    current: str
+    reference: str | None = None
+    profile: str | None = None
+    label_column: str | None = None
+
+
+class ChainTrainStep(_Strict):
+    """The ``train`` hook of ``chain``: a command whose output directory is the model.
+
+    The command runs without a shell; ``{model_dir}`` in an argument is replaced by
+    ``model_dir``, which the command also gets as ``MLSEC_MODEL_DIR``.
+    """
+
+    command: tuple[str, ...] = Field(min_length=1)
+    model_dir: str = Field(min_length=1)
+    timeout_seconds: int = Field(default=3600, gt=0, strict=True)
+    env: dict[str, str] = Field(default_factory=dict)
+    """Extra environment variables for the command."""
+
+
+class ChainScanStep(_Strict):
+    """The ``scan`` step of ``chain``; no targets: the train step's ``model_dir``."""
+
+    targets: tuple[str, ...] = ()
+
+
+class ChainSbomStep(_Strict):
+    """The ``sbom`` step of ``chain``; no ``model_dir``: the train step's."""
+
+    model_dir: str | None = None
+    datasets: tuple[str, ...] = ()
+    requirements: str | None = None
+    environment: bool = False
+    out: str | None = None
+
+
+class ChainSignStep(_Strict):
+    """The ``sign`` step of ``chain``; no ``model_dir``: the train step's."""
+
+    model_dir: str | None = None
+    key: str | None = None
+    kms_key_id: str | None = None
+    out: str | None = None
+    attach: tuple[str, ...] = ()
+
+
+class ChainPolicy(_Strict):
+    """The standard gate chain: validate -> drift -> train -> scan -> sbom -> sign.
+
+    ``mlsec-gates run``, the Airflow task group and the KFP sub-pipeline all run it from this
+    section (:func:`mlsec_gates.chain.plan_chain`). Omitted steps are skipped.
+    """
+
+    validate_: ChainValidateStep | None = Field(default=None, alias="validate")
+    drift: ChainDriftStep | None = None
+    train: ChainTrainStep | None = None
+    scan: ChainScanStep | None = None
+    sbom: ChainSbomStep | None = None
+    sign: ChainSignStep | None = None
+
+    @model_validator(mode="after")
+    def _model_known(self) -> ChainPolicy:
+        """The model steps need a model: their own path or the train step's output."""
+        trained = self.train is not None
+        if self.scan is not None and not (self.scan.targets or trained):
+            raise ValueError("scan needs targets (or a train step whose model_dir it scans)")
+        for name in ("sbom", "sign"):
+            step = getattr(self, name)
+            if step is not None and not (step.model_dir or trained):
+                raise ValueError(f"{name} needs model_dir (or a train step)")
+        if self.sign is not None and not (self.sign.key or self.sign.kms_key_id):
+            raise ValueError("sign needs key or kms_key_id")
+        return self
+
+
 class S3Policy(_Strict):
     """How to reach S3 or an S3-compatible store (MinIO, Ceph...)."""
 
@@ -234,8 +414,19 @@ class Policy(_Strict):
     storage: StoragePolicy = StoragePolicy()
     ledger: LedgerPolicy = LedgerPolicy()
     gates: GatesPolicy = GatesPolicy()
+    waivers_file: str | None = None
+    """Waiver file (path relative to the policy file, or ``s3://`` URI) that ``mlsec-gates
+    waive`` writes and every gate reads."""
+    waivers: tuple[WaiverEntry, ...] = ()
+    """Waivers listed in the policy itself (in addition to ``waivers_file``)."""
+    waivers_allow_scanner_blocks: bool = False
+    """Let a waiver cover a finding that makes the scanner *block* a file (known code
+    execution). Off: such waivers are refused and the file stays blocked."""
+    chain: ChainPolicy = ChainPolicy()
     source: str = Field(default="<defaults>", exclude=True)
     """Where the policy came from (not part of the file)."""
+    sources: tuple[str, ...] = Field(default=(), exclude=True)
+    """Every file merged into this policy through ``extends``, base first, this one last."""
 
     def section(self, gate: str) -> Any:
         """The ``gates.<gate>`` section (``validate`` is stored as ``validate_``)."""
@@ -258,7 +449,12 @@ class Policy(_Strict):
         """The policy as applied to one gate, for the reports."""
         section = self.section(gate).model_dump(mode="json", by_alias=True)
         section["on_fail"] = self.on_fail_for(gate)
-        return {"source": self.source, "gate": gate, **section}
+        return {
+            "source": self.source,
+            "sources": list(self.sources or (self.source,)),
+            "gate": gate,
+            **section,
+        }
 
 
 def _gate_field(gate: str) -> str:
@@ -269,27 +465,120 @@ def _gate_field(gate: str) -> str:
     raise ValueError(f"unknown gate {gate!r}")
 
 
-def parse_policy(text: str, *, source: str = "<policy>") -> Policy:
-    """Parse and validate a policy document.
+Reader = Callable[[str], str]
+"""Reads a policy file by path or URI (``Storage.read_text``); raises InputError if missing."""
+
+Origins = dict[tuple[str | int, ...], tuple[str, int]]
+"""Each key path of a merged policy -> the file and line that set it."""
+
+_NOT_KEYS = ("source", "sources")  # fields of the model, but not keys of a file
+
+
+def parse_policy(text: str, *, source: str = "<policy>", read: Reader | None = None) -> Policy:
+    """Parse and validate a policy document, with the files it ``extends``.
+
+    ``extends`` (a path relative to the extending file, or an ``s3://`` URI) is read with
+    ``read`` (default: local files); chains are followed, base first. Mappings merge key by
+    key; lists and scalars of the extending file replace the base's. Relative
+    ``waivers_file`` paths are resolved against the file that sets them.
 
     Raises:
-        ConfigError: on invalid YAML or any unknown key, wrong type or bad value; the
-            message names the source, the line and the dotted key.
+        ConfigError: on invalid YAML, any unknown key, wrong type or bad value, an
+            ``extends`` cycle or an unreadable base; the message names the file, the line
+            and the dotted key.
     """
+    layers = _layers(text, source, read, chain=())
+    merged: dict[str, Any] = {}
+    origins: Origins = {(): (source, 1)}
+    for data, lines, layer_source in layers:
+        _merge(merged, origins, data, lines, layer_source, ())
+    sources = tuple(layer_source for _, _, layer_source in layers)
+    try:
+        return Policy.model_validate({**merged, "source": source, "sources": sources})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, origins)) from None
+
+
+_Layer = tuple[dict[str, Any], dict[tuple[str | int, ...], int], str]
+
+
+def _layers(text: str, source: str, read: Reader | None, chain: tuple[str, ...]) -> list[_Layer]:
+    """The documents of an ``extends`` chain, base first, each with its key lines."""
     data, lines = load_yaml_with_lines(text, source=source)
     if data is None:  # empty, "---" alone, or an explicit null: an empty document
-        return Policy(source=source)
+        data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{source}:{lines[()]}: the policy must be a mapping")
-    if "source" in data:  # a field of the model, but not a key of the file
-        known = ", ".join(sorted(k for k in Policy.model_fields if k != "source"))
-        raise ConfigError(
-            f"{source}:{lines[('source',)]}: source: unknown key; known keys: {known}"
-        )
+    for key in _NOT_KEYS:
+        if key in data:
+            known = ", ".join(
+                sorted(k for k in (*Policy.model_fields, "extends") if k not in _NOT_KEYS)
+            )
+            raise ConfigError(f"{source}:{lines[(key,)]}: {key}: unknown key; known keys: {known}")
+    if isinstance(data.get("waivers_file"), str):
+        data["waivers_file"] = resolve_relative(source, data["waivers_file"])
+    if "extends" not in data:
+        return [(data, lines, source)]
+    base = data.pop("extends")
+    where = f"{source}:{lines[('extends',)]}: extends"
+    if not isinstance(base, str) or not base.strip():
+        raise ConfigError(f"{where}: must be a path or s3:// URI")
+    base = resolve_relative(source, base.strip())
+    seen = (*chain, source)
+    if _identity(base) in [_identity(s) for s in seen]:
+        raise ConfigError(f"{where}: cycle: {' -> '.join((*seen, base))}")
     try:
-        return Policy.model_validate({**data, "source": source})
-    except ValidationError as exc:
-        raise ConfigError(_describe(exc, source, lines)) from None
+        base_text = read(base) if read else _read_local(base)
+    except Error as exc:
+        raise ConfigError(f"{where}: {exc.diagnostics()}") from None
+    return [*_layers(base_text, base, read, seen), (data, lines, source)]
+
+
+def resolve_relative(source: str, ref: str) -> str:
+    """``ref`` as written in the file ``source``: relative paths are relative to its folder.
+
+    ``s3://`` URIs and absolute paths are kept; so are paths in a policy that is not a file
+    (inline text: relative to the working directory).
+    """
+    if ref.startswith("s3://") or os.path.isabs(ref) or source.startswith("<"):
+        return ref
+    if source.startswith("s3://"):
+        bucket, _, key = source[len("s3://") :].partition("/")
+        joined = os.path.normpath(str(PurePosixPath(key).parent / ref)).lstrip("/")
+        return f"s3://{bucket}/{joined}"
+    return os.path.normpath(os.path.join(os.path.dirname(source), ref))
+
+
+def _identity(source: str) -> str:
+    """What makes two names of one policy file equal (for cycle detection)."""
+    return source if source.startswith(("s3://", "<")) else os.path.realpath(source)
+
+
+def _read_local(path: str) -> str:
+    from mlsec_gates.storage import Storage
+
+    return Storage().read_text(path)
+
+
+def _merge(
+    into: dict[str, Any],
+    origins: Origins,
+    data: dict[str, Any],
+    lines: dict[tuple[str | int, ...], int],
+    source: str,
+    path: tuple[str | int, ...],
+) -> None:
+    """Merge ``data`` (one file) into ``into``: mappings key by key, anything else replaced."""
+    for key, value in data.items():
+        here = (*path, key)
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            origins[here] = (source, lines[here])
+            _merge(into[key], origins, value, lines, source, here)
+            continue
+        for stale in [p for p in origins if p[: len(here)] == here]:
+            del origins[stale]
+        into[key] = value
+        origins.update({p: (source, n) for p, n in lines.items() if p[: len(here)] == here})
 
 
 def load_yaml_with_lines(text: str, *, source: str) -> tuple[Any, dict[tuple[str | int, ...], int]]:
@@ -343,26 +632,37 @@ def _to_python(
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_to_python(item, (*path, i), lines, source) for i, item in enumerate(node.value)]
-    return yaml.SafeLoader(" ").construct_object(node)
+    try:
+        return yaml.SafeLoader(" ").construct_object(node)
+    except ValueError as exc:  # a scalar YAML reads as a date or time but is not one: 2026-13-01
+        dotted = ".".join(str(p) for p in path) or "(top level)"
+        raise ConfigError(f"{source}:{lines[path]}: {dotted}: {exc}") from None
 
 
-def _describe(exc: ValidationError, source: str, lines: dict[tuple[str | int, ...], int]) -> str:
+def _describe(exc: ValidationError, origins: Origins, root: type[BaseModel] | None = None) -> str:
     """One line for the first validation error: file, line, dotted key, problem."""
     # A misspelt key also shows up as "missing" under its real name: report the typo first.
     errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
     err = errors[0]
     loc = tuple(err["loc"])
-    line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), None)
+    source, line = next(
+        (origins[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in origins),
+        (origins[()][0], None),
+    )
     key = ".".join(str(p) for p in loc) or "(top level)"
     if err["type"] == "extra_forbidden":
-        parent = _model_at(loc[:-1])
+        parent = _model_at(loc[:-1], root or Policy)
         fields = parent.model_fields if parent else {}
-        known = sorted(f.alias or k for k, f in fields.items() if k != "source")
+        known = sorted(f.alias or k for k, f in fields.items() if k not in _NOT_KEYS)
+        if parent is Policy:
+            known = sorted((*known, "extends"))
         close = difflib.get_close_matches(str(loc[-1]), known, n=1)
         hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(known)}"
         problem = f"unknown key{hint}"
     elif err["type"] == "missing":
         problem = "required key is missing"
+    elif err["type"] == "value_error":  # a validator's own sentence, without pydantic's prefix
+        problem = str(err.get("ctx", {}).get("error", err["msg"]))
     else:
         problem = err["msg"]
     where = f"{source}:{line}" if line else source
@@ -370,9 +670,9 @@ def _describe(exc: ValidationError, source: str, lines: dict[tuple[str | int, ..
     return f"{where}: {key}: {problem}{more}"
 
 
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The pydantic model that sits at a location of the policy, for key suggestions."""
-    model: type[BaseModel] = Policy
+def _model_at(loc: tuple[Any, ...], root: type[BaseModel]) -> type[BaseModel] | None:
+    """The pydantic model that sits at a location of the document, for key suggestions."""
+    model: type[BaseModel] = root
     for part in loc:
         if isinstance(part, int):
             continue

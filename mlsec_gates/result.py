@@ -24,7 +24,7 @@ from typing import Any
 
 #: Version of the JSON report layout (docs/report-schema.md). Bump the major part on any
 #: change that removes or renames a field.
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 
 
 class Severity(enum.IntEnum):
@@ -92,6 +92,27 @@ class Location:
 
 
 @dataclass(frozen=True)
+class WaiverMark:
+    """The waiver that covers a finding: who accepted the risk, why, and until when."""
+
+    id: str
+    """Id of the waiver in its waiver file (``w-…``)."""
+    approver: str
+    reason: str
+    expires: str
+    """Last day (UTC, inclusive) on which the waiver applies, ``YYYY-MM-DD``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "id": self.id,
+            "approver": self.approver,
+            "reason": self.reason,
+            "expires": self.expires,
+        }
+
+
+@dataclass(frozen=True)
 class Finding:
     """One problem a rule found, with what an on-call person needs to act on it."""
 
@@ -111,6 +132,9 @@ class Finding:
     """What makes this the same finding in every run when the evidence holds values that vary
     between runs (counts, sample rows): e.g. the expectation and its arguments. When None, the
     evidence itself identifies the finding."""
+    waiver: WaiverMark | None = None
+    """Set when an unexpired waiver covers this finding (see :mod:`mlsec_gates.waivers`): the
+    finding stays listed, but no longer counts against the gate."""
 
     @property
     def fingerprint(self) -> str:
@@ -146,6 +170,7 @@ class Finding:
             "remediation": self.remediation,
             "why": self.why,
             "fingerprint": self.fingerprint,
+            "waiver": self.waiver.to_dict() if self.waiver else None,
         }
 
 
@@ -212,6 +237,9 @@ class GateResult:
             n = sum(1 for f in self.findings if f.severity == sev)
             if n:
                 out[sev.label] = n
+        waived = sum(1 for f in self.findings if f.waiver)
+        if waived:
+            out["waived"] = waived
         for subject in self.subjects:
             key = f"verdict_{subject.verdict}"
             out[key] = out.get(key, 0) + 1

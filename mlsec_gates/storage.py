@@ -206,6 +206,62 @@ class Storage:
         finally:
             body.close()
 
+    def read_range(
+        self, uri: str, start: int, length: int, *, if_match: str | None = None
+    ) -> bytes:
+        """``length`` bytes of a path or S3 object from offset ``start`` (fewer at the end).
+
+        S3 objects are read with one ranged GET (``Range: bytes=start-end``), so a caller that
+        needs a header or a directory never downloads the rest of the object. ``if_match``
+        (an ETag) makes S3 refuse the read if the object was replaced since (``StorageError``),
+        so that reads made at different times see the same object.
+
+        Raises:
+            InputError: missing or unreadable, or a negative offset or length.
+            StorageError: S3 refused access or could not be reached.
+        """
+        if start < 0 or length < 0:
+            raise InputError(f"{uri}: invalid byte range {start}+{length}")
+        if length == 0:
+            return b""
+        if not self.is_remote(uri):
+            with self.open_read(uri) as fh:
+                fh.seek(start)
+                return fh.read(length)
+        bucket, key = split_s3_uri(uri)
+        with self._s3_errors(uri):
+            try:
+                extra = {"IfMatch": if_match} if if_match else {}
+                response = self._client.get_object(
+                    Bucket=bucket, Key=key, Range=f"bytes={start}-{start + length - 1}", **extra
+                )
+            except Exception as exc:
+                if _error_code(exc) == "InvalidRange":  # start at or past the end
+                    return b""
+                raise
+            body = response["Body"]
+            try:
+                data: bytes = body.read()
+            finally:
+                body.close()
+        return data[:length]
+
+    def size(self, uri: str) -> int:
+        """Size in bytes of a path or S3 object (S3: one ``HeadObject``).
+
+        Raises:
+            InputError: missing or unreadable.
+            StorageError: S3 refused access or could not be reached.
+        """
+        if self.is_remote(uri):
+            return int(self.head(uri)["ContentLength"])
+        try:
+            return os.stat(uri).st_size
+        except FileNotFoundError:
+            raise InputError(f"{uri}: no such file") from None
+        except OSError as exc:
+            raise InputError(f"{uri}: cannot read: {exc.strerror or exc}") from None
+
     def read_text(self, uri: str) -> str:
         """The whole content of a small text file (policies, suites)."""
         with self.open_read(uri) as fh:
@@ -215,8 +271,11 @@ class Storage:
         except UnicodeDecodeError:
             raise InputError(f"{uri}: not UTF-8 text") from None
 
-    def head(self, uri: str) -> dict[str, Any]:
+    def head(self, uri: str, *, checksums: bool = False) -> dict[str, Any]:
         """S3 ``HeadObject`` of an object (``VersionId``, ``ContentLength``, ``ETag``...).
+
+        With ``checksums``, the object's stored checksums (``ChecksumSHA256``...) are asked
+        for too (``ChecksumMode=ENABLED``); S3 returns them only when the uploader sent one.
 
         Raises:
             InputError: not an ``s3://`` URI, or no such object.
@@ -226,7 +285,8 @@ class Storage:
             raise InputError(f"{uri}: head() needs an s3:// URI")
         bucket, key = split_s3_uri(uri)
         with self._s3_errors(uri):
-            response: dict[str, Any] = self._client.head_object(Bucket=bucket, Key=key)
+            extra = {"ChecksumMode": "ENABLED"} if checksums else {}
+            response: dict[str, Any] = self._client.head_object(Bucket=bucket, Key=key, **extra)
         return response
 
     # -- writing -----------------------------------------------------------------

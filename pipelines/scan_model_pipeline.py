@@ -1,17 +1,23 @@
-"""Example pipeline: validate the data, train, scan, BOM and sign the model, publish it.
+"""Example pipeline: validate the data, check it for poisoning, train, scan, BOM and sign the
+model, publish it.
 
 Run ``python pipelines/scan_model_pipeline.py`` to compile it to ``scan_model_pipeline.yaml``
 next to this file (the committed YAML; ``tests/kfp`` checks it is up to date), or
 ``python pipelines/scan_model_pipeline.py --run`` to run it once here with
 ``kfp.local.SubprocessRunner(use_venv=False)`` (add ``--tamper``, ``--corrupt-data``,
 ``--soft``); the local run signs with a throwaway demo key it generates under
-``local_outputs/demo-keys/``.
+``local_outputs/demo-keys/``. ``--poison-data`` flips labels.
 
 Parameters:
 
 - ``corrupt_data``: blank some measurements of the iris CSV and put others out of range, as a
   broken or poisoned upstream feed would. The data validation gate then fails the run before
   anything is trained on them.
+- ``poison_data``: flip the species of 15 of the 150 rows, as an attacker with write access to
+  the labelling feed would. The data still meet their contract (validation passes); the
+  poisoning-drift gate, comparing them with the trusted reference (``prepare_iris`` writes
+  it: the same flowers measured again, vetted earlier), finds the flipped rows and fails the
+  run before anything is trained.
 - ``tamper``: append a second pickle stream that imports ``os.system`` to the trained model,
   as an attacker with write access to the model store would. The bytes are written with
   pickle opcodes; nothing ever loads them.
@@ -22,12 +28,13 @@ Parameters:
   Kubernetes Secret mounted with kfp-kubernetes), or ``kms_key_id``: an AWS KMS key. Keys are
   never pipeline parameters or artifacts themselves (see :mod:`mlsec_gates.components.sign`).
 
-Clean run: prepare data -> validate (pass) -> train -> scan (pass) -> sbom (the CycloneDX
-ML-BOM: model, training data, packages, both gates' reports) -> sign (model + BOM) ->
-publish. Corrupt data: validate (fail) -> the run fails, nothing is trained. Tampered model:
-scan (fail) -> the run fails, or with the soft gate, -> hold. Each gate writes its HTML,
-Markdown and JSON reports before the decision. ``deploy_model_pipeline.py`` is the other
-side: it verifies the signature before deploying.
+Clean run: prepare data -> validate (pass) -> poison-drift (pass) -> train -> scan (pass) ->
+sbom (the CycloneDX ML-BOM: model, training data, packages, the validation and scan reports)
+-> sign (model + BOM) -> publish. Corrupt data: validate (fail) -> the run fails, nothing is
+trained. Poisoned labels: poison-drift (fail; its ``suspects`` output lists the rows) -> the
+run fails. Tampered model: scan (fail) -> the run fails, or with the soft gate, -> hold. Each
+gate writes its HTML, Markdown and JSON reports before the decision.
+``deploy_model_pipeline.py`` is the other side: it verifies the signature before deploying.
 
 The expectation suite is ``dags/suites/iris.yaml``, the one the Airflow example uses; it is
 read when this file is compiled and passed to the gate as text (the task container does not
@@ -46,6 +53,7 @@ from mlsec_gates.components import (
     data_validation,
     model_sbom,
     model_signing,
+    poison_drift,
 )
 
 PIPELINE_YAML = Path(__file__).with_suffix(".yaml")
@@ -62,33 +70,53 @@ RUN = {"run_id": dsl.PIPELINE_JOB_ID_PLACEHOLDER, "task_name": dsl.PIPELINE_TASK
 
 
 @dsl.component(base_image=TRAIN_IMAGE, packages_to_install=TRAIN_PACKAGES)
-def prepare_iris(dataset: Output[Dataset], corrupt_data: bool = False):
-    """Write the iris training data as CSV.
+def prepare_iris(
+    dataset: Output[Dataset],
+    reference: Output[Dataset],
+    corrupt_data: bool = False,
+    poison_data: bool = False,
+):
+    """Write the iris training data as CSV, and the trusted reference data.
 
     Args:
         dataset: the CSV (header ``sepal_length, sepal_width, petal_length, petal_width,
             species``).
+        reference: the trusted reference, same header: the same flowers measured again
+            (noise 0.2 cm), vetted earlier.
         corrupt_data: blank 5 sepal lengths and make 3 petal widths negative.
+        poison_data: flip the species of 15 rows (each to the next species).
     """
     import csv
 
+    import numpy as np
     from sklearn.datasets import load_iris
 
     iris = load_iris()
-    rows = [
-        [*(f"{value:.1f}" for value in features), iris.target_names[label]]
-        for features, label in zip(iris.data, iris.target, strict=True)
-    ]
-    if corrupt_data:
-        for row in rows[:5]:
-            row[0] = ""  # sepal_length missing
-        for row in rows[50:53]:
-            row[3] = "-4.0"  # petal_width below zero
-    with open(dataset.path, "w", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(["sepal_length", "sepal_width", "petal_length", "petal_width", "species"])
-        writer.writerows(rows)
-    dataset.metadata.update({"format": "csv", "rows": len(rows), "corrupted": corrupt_data})
+    header = ["sepal_length", "sepal_width", "petal_length", "petal_width", "species"]
+    rng = np.random.default_rng(42)
+    remeasured = np.clip(iris.data + rng.normal(0, 0.2, iris.data.shape), 0.1, None)
+    for measured, out in ((iris.data, dataset), (remeasured, reference)):
+        rows = [
+            [*(f"{value:.1f}" for value in features), iris.target_names[label]]
+            for features, label in zip(measured, iris.target, strict=True)
+        ]
+        if out is dataset and corrupt_data:
+            for row in rows[:5]:
+                row[0] = ""  # sepal_length missing
+            for row in rows[50:53]:
+                row[3] = "-4.0"  # petal_width below zero
+        if out is dataset and poison_data:
+            following = dict(zip(iris.target_names, np.roll(iris.target_names, -1), strict=True))
+            for index in np.random.default_rng(7).choice(len(rows), 15, replace=False):
+                rows[index][4] = following[rows[index][4]]
+        with open(out.path, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            writer.writerows(rows)
+    dataset.metadata.update(
+        {"format": "csv", "rows": 150, "corrupted": corrupt_data, "poisoned": poison_data}
+    )
+    reference.metadata.update({"format": "csv", "rows": 150, "trusted": True})
 
 
 @dsl.component(base_image=TRAIN_IMAGE, packages_to_install=TRAIN_PACKAGES)
@@ -182,19 +210,29 @@ def scan_model_pipeline(
     corrupt_data: bool = False,
     signing_key: str = "",
     kms_key_id: str = "",
+    poison_data: bool = False,
 ):
-    """Prepare and validate the data, train, scan, then BOM, sign and publish under ``dsl.If``.
+    """Prepare, validate and check the data, train, scan, then BOM, sign and publish.
 
     Args:
         tamper: append a malicious pickle stream to the trained model.
         hard_gate: fail the run when the scan does not pass; otherwise skip publishing.
         corrupt_data: break the training data (the validation gate then fails the run).
+        poison_data: flip 10 % of the labels (the poisoning-drift gate then fails the run).
         signing_key: EC private key PEM path in the task container (a mounted Secret).
         kms_key_id: AWS KMS key id or ARN to sign with instead.
     """
-    prepare = prepare_iris(corrupt_data=corrupt_data)
+    prepare = prepare_iris(corrupt_data=corrupt_data, poison_data=poison_data)
     validation = data_validation(data=prepare.outputs["dataset"], suite=IRIS_SUITE, **RUN)
-    train = train_iris(data=prepare.outputs["dataset"], tamper=tamper).after(validation)
+    # [START howto_pipeline_drift]
+    drift = poison_drift(
+        current=prepare.outputs["dataset"],  # the batch about to be trained on
+        reference=prepare.outputs["reference"],  # trusted data
+        label_column="species",  # runs the label-flip / trigger / duplicate detectors
+        **RUN,
+    ).after(validation)
+    # [END howto_pipeline_drift]
+    train = train_iris(data=prepare.outputs["dataset"], tamper=tamper).after(drift)
     scan = artifact_scan(model=train.outputs["model"], fail_on_violation=hard_gate, **RUN)
     with dsl.If(scan.outputs["passed"] == True, name="scan-passed"):  # noqa: E712
         sbom = model_sbom(
@@ -264,6 +302,7 @@ def run_locally(
     tamper: bool = False,
     hard_gate: bool = True,
     corrupt_data: bool = False,
+    poison_data: bool = False,
     signing_key: str = "",
     root: str = "local_outputs",
 ):
@@ -277,7 +316,11 @@ def run_locally(
         signing_key = str(demo_signing_key(Path(root) / "demo-keys"))
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=root)
     return scan_model_pipeline(
-        tamper=tamper, hard_gate=hard_gate, corrupt_data=corrupt_data, signing_key=signing_key
+        tamper=tamper,
+        hard_gate=hard_gate,
+        corrupt_data=corrupt_data,
+        poison_data=poison_data,
+        signing_key=signing_key,
     )
 
 
@@ -287,6 +330,7 @@ if __name__ == "__main__":
             tamper="--tamper" in sys.argv,
             hard_gate="--soft" not in sys.argv,
             corrupt_data="--corrupt-data" in sys.argv,
+            poison_data="--poison-data" in sys.argv,
         )
     else:
         print(f"compiled {compile_pipeline()}")

@@ -1,7 +1,8 @@
 """The demo behind ``bash scripts/demo.sh``.
 
 A clean run (the model is scanned, gets a BOM and is signed), a run on corrupted training
-data (stopped by the data validation gate) and a run with a tampered model (stopped by the scan
+data (stopped by the data validation gate), a run on poisoned training data (labels flipped:
+stopped by the poisoning-drift gate) and a run with a tampered model (stopped by the scan
 gate) go through real Airflow (SQLite, ``dag.test()``) and a local Kubeflow pipeline run. Then
 the clean run's signed model is deployed with a change made after signing, which the verify
 gate stops (the deploy DAG and the deploy pipeline); then the demo prints where the reports
@@ -31,9 +32,11 @@ SCENARIOS = {
     "airflow-clean": "Airflow DAG example_scan_model, clean data and model",
     "airflow-corrupt": "Airflow DAG example_scan_model, training data with nulls/out of range",
     "airflow-tampered": "Airflow DAG example_scan_model, model with injected os.system",
+    "airflow-poisoned": "Airflow DAG example_scan_model, training labels flipped (10 %)",
     "kfp-clean": "KFP pipeline scan-model, clean data and model",
     "kfp-corrupt": "KFP pipeline scan-model, training data with nulls/out of range",
     "kfp-tampered": "KFP pipeline scan-model, model with injected os.system",
+    "kfp-poisoned": "KFP pipeline scan-model, training labels flipped (10 %)",
     "airflow-deploy-tampered": "Airflow DAG example_deploy_model, model changed after signing",
     "kfp-deploy-tampered": "KFP pipeline deploy-model, model changed after signing",
 }
@@ -42,14 +45,16 @@ SCENARIOS = {
 def main() -> int:
     """Run every scenario in a child process and print a table of outcomes and reports."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--stage", choices=[*SCENARIOS, "airflow-db"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--stage", choices=[*SCENARIOS, "airflow-db", CHAIN_STAGE], help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.stage:
         return _run_stage(args.stage)
 
     shutil.rmtree(OUT, ignore_errors=True)
     LOGS.mkdir(parents=True)
-    print("mlsec-gates demo: the validate, scan, sbom, sign and verify gates in Airflow and KFP\n")
+    print("mlsec-gates demo: validate, drift, scan, sbom, sign, verify gates in Airflow and KFP\n")
     _child("airflow-db", "Preparing the Airflow metadata DB (SQLite)")
     rows = []
     for stage, title in SCENARIOS.items():
@@ -65,7 +70,68 @@ def main() -> int:
         print(f"  {title}:\n    {report or 'no report found: see the log'}")
     print(f"\nLogs of each run: {LOGS}")
     missing = [title for title, _, _, report in rows if report is None]
-    return 1 if missing else 0
+    combined = _combined_report()
+    return 1 if missing or combined is None else 0
+
+
+CHAIN_STAGE = "chain-tampered"
+
+
+def _combined_report() -> Path | None:
+    """Run the whole chain with ``mlsec-gates run`` on a tampered model; print its report.
+
+    The chain (validate -> train -> scan -> sbom -> sign, from one policy) stops at the scan
+    gate; the combined report gathers every step of that failed run on one page.
+    """
+    code, seconds = _child(CHAIN_STAGE, "mlsec-gates run: the whole chain, tampered model")
+    marker = "Combined report: "
+    lines = (LOGS / f"{CHAIN_STAGE}.log").read_text(errors="replace").splitlines()
+    found = [line.split(marker, 1)[1].strip() for line in lines if line.startswith(marker)]
+    outcome = "chain FAILED at the gate" if code == 1 else f"unexpected exit status {code}"
+    print(
+        f"  {'mlsec-gates run, model with injected os.system':<70} {outcome:<28} {seconds:5.1f} s"
+    )
+    if not found or not Path(found[-1]).is_file():
+        print(f"\nNo combined report: see {LOGS / (CHAIN_STAGE + '.log')}")
+        return None
+    print(f"\nCombined report of the failed run (open in a browser):\n  {found[-1]}")
+    return Path(found[-1])
+
+
+def _chain_run() -> int:
+    """``mlsec-gates run`` on a policy whose train hook writes a tampered model."""
+    import csv
+
+    from sklearn.datasets import load_iris
+
+    from mlsec_gates.cli import main as cli_main
+
+    sys.path.insert(0, str(ROOT / "pipelines"))
+    from scan_model_pipeline import demo_signing_key
+
+    work = OUT / "chain"
+    (work / "data").mkdir(parents=True, exist_ok=True)
+    iris = load_iris()
+    with open(work / "data" / "train.csv", "w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["sepal_length", "sepal_width", "petal_length", "petal_width", "species"])
+        for values, target in zip(iris.data, iris.target, strict=True):
+            writer.writerow([*values, iris.target_names[target]])
+    key = demo_signing_key(work / "keys")  # a throwaway key: demo only
+    policy = work / "gates.yaml"
+    policy.write_text(
+        "chain:\n"
+        f"  validate: {{data: {work / 'data' / 'train.csv'}, "
+        f"suite: {ROOT / 'dags' / 'suites' / 'iris.yaml'}}}\n"
+        "  train:\n"
+        f"    command: [{sys.executable}, {ROOT / 'dags' / 'scripts' / 'train_iris.py'}, "
+        f"--data, {work / 'data' / 'train.csv'}, --out, '{{model_dir}}', --tamper, 'true']\n"
+        f"    model_dir: {work / 'model'}\n"
+        "  scan: {}\n"
+        "  sbom: {environment: true}\n"
+        f"  sign: {{key: {key}}}\n"
+    )
+    return cli_main(["run", "--policy", str(policy), "--report-dir", str(work / "reports")])
 
 
 def _collect_report(stage: str) -> Path | None:
@@ -120,23 +186,32 @@ def _run_stage(stage: str) -> int:
         return _airflow_deploy()
     if stage == "kfp-deploy-tampered":
         return _kfp_deploy()
+    if stage == CHAIN_STAGE:
+        return _chain_run()
     tamper = stage.endswith("tampered")
     corrupt = stage.endswith("corrupt")
+    poison = stage.endswith("poisoned")
     if stage.startswith("airflow"):
-        return _airflow(tamper, corrupt)
-    return _kfp(tamper, corrupt)
+        return _airflow(tamper, corrupt, poison)
+    return _kfp(tamper, corrupt, poison)
 
 
-def _airflow(tamper: bool, corrupt: bool) -> int:
+def _airflow(tamper: bool, corrupt: bool, poison: bool = False) -> int:
     from airflow.dag_processing.dagbag import DagBag
 
     dag = DagBag(dag_folder=str(ROOT / "dags" / "example_scan_model.py")).get_dag(
         "example_scan_model"
     )
     name = "airflow-tampered" if tamper else "airflow-corrupt" if corrupt else "airflow-clean"
+    name = "airflow-poisoned" if poison else name
     model_dir = OUT / "models" / name
     run = dag.test(
-        run_conf={"tamper": tamper, "corrupt_data": corrupt, "model_dir": str(model_dir)}
+        run_conf={
+            "tamper": tamper,
+            "corrupt_data": corrupt,
+            "poison_data": poison,  # labels flipped: the poisoning-drift gate stops the run
+            "model_dir": str(model_dir),
+        }
     )
     print(f"DagRun state: {run.state}")
     reports = sorted(AIRFLOW_HOME.glob("mlsec-gate-reports/**/*-report.html"), key=os.path.getmtime)
@@ -204,13 +279,14 @@ def _kfp_deploy() -> int:
     return code
 
 
-def _kfp(tamper: bool, corrupt: bool) -> int:
+def _kfp(tamper: bool, corrupt: bool, poison: bool = False) -> int:
     from kfp import local
 
     sys.path.insert(0, str(ROOT / "pipelines"))
     from scan_model_pipeline import demo_signing_key, scan_model_pipeline
 
     root = KFP_ROOT / ("tampered" if tamper else "corrupt" if corrupt else "clean")
+    root = KFP_ROOT / "poisoned" if poison else root
     key = demo_signing_key(root / "demo-keys")  # a throwaway key: demo only
     local.init(
         runner=local.SubprocessRunner(use_venv=False),
@@ -218,12 +294,14 @@ def _kfp(tamper: bool, corrupt: bool) -> int:
         raise_on_error=True,
     )
     try:
-        scan_model_pipeline(tamper=tamper, corrupt_data=corrupt, signing_key=str(key))
+        scan_model_pipeline(
+            tamper=tamper, corrupt_data=corrupt, poison_data=poison, signing_key=str(key)
+        )
         code = 0
     except RuntimeError as exc:
         print(f"pipeline failed: {exc}")
         code = 1
-    gates = ("data-validation", "artifact-scan", "model-sbom", "model-signing")
+    gates = ("data-validation", "poison-drift", "artifact-scan", "model-sbom", "model-signing")
     for gate in gates:  # in run order: the last one counts
         for report in root.glob(f"*/{gate}/report_html"):
             print(f"MLSEC_REPORT {report}")

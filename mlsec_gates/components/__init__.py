@@ -18,6 +18,7 @@ component bodies, at run time.
 """
 
 from mlsec_gates.components._image import IMAGE, with_base_image
+from mlsec_gates.components.drift import poison_drift
 from mlsec_gates.components.sbom import model_sbom
 from mlsec_gates.components.scan import artifact_scan, artifact_scan_uri
 from mlsec_gates.components.sign import model_signing
@@ -32,6 +33,7 @@ __all__ = [
     "data_validation_uri",
     "model_sbom",
     "model_signing",
+    "poison_drift",
     "signature_verification",
     "with_base_image",
 ]

@@ -48,8 +48,10 @@ def artifact_scan(
     report_html: Output[HTML],
     report_md: Output[Markdown],
     report_json: Output[Artifact],
+    report_sarif: Output[Artifact],
     metrics: Output[Metrics],
     policy: Optional[str] = None,  # noqa: UP045 - KFP cannot parse `str | None`
+    allowlist: Optional[str] = None,  # noqa: UP045
     fail_on_violation: bool = True,
     run_id: str = "",
     task_name: str = "",
@@ -64,8 +66,11 @@ def artifact_scan(
         report_html: the full report, one self-contained page (shown by "View HTML").
         report_md: the one-screen summary: verdict, counts, worst findings, what to do.
         report_json: the machine-readable report; its metadata holds ``passed`` and ``status``.
+        report_sarif: the SARIF 2.1.0 report, for code-scanning dashboards.
         metrics: files scanned, blocked, quarantined and passed, bytes, findings, ``passed``.
         policy: policy YAML text, or its path or ``s3://`` URI; empty for the defaults.
+        allowlist: project allowlist file (path or ``s3://`` URI) of trusted pickle globals;
+            replaces the policy's ``gates.scan.allowlist_file``. Empty: the policy's.
         run_id: the pipeline run, for the ledger and the BOM; pass
             ``dsl.PIPELINE_JOB_ID_PLACEHOLDER``. Empty: no run context.
         task_name: this task; pass ``dsl.PIPELINE_TASK_NAME_PLACEHOLDER``.
@@ -85,10 +90,15 @@ def artifact_scan(
             [model.path],
             policy=policy,
             report_dir=scratch,
+            sarif_out=report_sarif.path,
+            allowlist=allowlist or None,
             run_context=kfp_run_context(run_id, task_name),
         )
     outputs = {"report_html": report_html, "report_md": report_md, "report_json": report_json}
-    return finish(result, fail_on_violation=fail_on_violation, metrics=metrics, **outputs)
+    extra = {"sarif": report_sarif}
+    return finish(
+        result, fail_on_violation=fail_on_violation, metrics=metrics, artifacts=extra, **outputs
+    )
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
@@ -97,8 +107,10 @@ def artifact_scan_uri(
     report_html: Output[HTML],
     report_md: Output[Markdown],
     report_json: Output[Artifact],
+    report_sarif: Output[Artifact],
     metrics: Output[Metrics],
     policy: Optional[str] = None,  # noqa: UP045 - KFP cannot parse `str | None`
+    allowlist: Optional[str] = None,  # noqa: UP045
     fail_on_violation: bool = True,
     run_id: str = "",
     task_name: str = "",
@@ -115,8 +127,11 @@ def artifact_scan_uri(
         report_html: the full report, one self-contained page (shown by "View HTML").
         report_md: the one-screen summary: verdict, counts, worst findings, what to do.
         report_json: the machine-readable report; its metadata holds ``passed`` and ``status``.
+        report_sarif: the SARIF 2.1.0 report, for code-scanning dashboards.
         metrics: files scanned, blocked, quarantined and passed, bytes, findings, ``passed``.
         policy: policy YAML text, or its path or ``s3://`` URI; empty for the defaults.
+        allowlist: project allowlist file (path or ``s3://`` URI) of trusted pickle globals;
+            replaces the policy's ``gates.scan.allowlist_file``. Empty: the policy's.
         run_id: the pipeline run, for the ledger and the BOM; pass
             ``dsl.PIPELINE_JOB_ID_PLACEHOLDER``. Empty: no run context.
         task_name: this task; pass ``dsl.PIPELINE_TASK_NAME_PLACEHOLDER``.
@@ -136,7 +151,12 @@ def artifact_scan_uri(
             [model_uri],
             policy=policy,
             report_dir=scratch,
+            sarif_out=report_sarif.path,
+            allowlist=allowlist or None,
             run_context=kfp_run_context(run_id, task_name),
         )
     outputs = {"report_html": report_html, "report_md": report_md, "report_json": report_json}
-    return finish(result, fail_on_violation=fail_on_violation, metrics=metrics, **outputs)
+    extra = {"sarif": report_sarif}
+    return finish(
+        result, fail_on_violation=fail_on_violation, metrics=metrics, artifacts=extra, **outputs
+    )

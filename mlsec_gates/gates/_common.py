@@ -47,9 +47,10 @@ def load_policy(
     elif not isinstance(policy, str):
         raise ConfigError(f"policy must be a path, URI or YAML text, got {policy!r}")
     elif is_inline_text(policy):
-        loaded = parse_policy(policy, source="<inline policy>")
+        loaded = parse_policy(policy, source="<inline policy>", read=storage.read_text)
     else:
-        loaded = parse_policy(storage.read_text(policy.strip()), source=policy.strip())
+        text = storage.read_text(policy.strip())
+        loaded = parse_policy(text, source=policy.strip(), read=storage.read_text)
     return loaded.overriding(gate, on_fail)
 
 
@@ -84,24 +85,38 @@ def run_and_report(
     on_fail: OnFail | None,
     json_out: str | None,
     run_context: Mapping[str, str] | None = None,
+    sarif_out: str | None = None,
 ) -> GateResult:
     """What every gate's entry point does around its checks: policy, storage, run, reports.
 
     The policy is read with the explicit S3 options only (it may itself live in S3); the run
     and the reports then use the policy's ``storage.s3`` with the explicit options on top.
+    Waivers (the policy's ``waivers`` and ``waivers_file``) are applied to the findings
+    before the reports are written (:func:`mlsec_gates.waivers.apply_waivers`).
     The reports are written before the result is returned, so adapters decide afterwards.
     With ``ledger.uri`` set, the result is then appended to the provenance ledger, with
     ``run_context`` (where the task ran; it makes retries idempotent), and a failed append
-    raises: see :mod:`mlsec_gates.ledger`.
+    raises: see :mod:`mlsec_gates.ledger`. ``sarif_out`` receives a copy of the SARIF report
+    (gates that write one: see :func:`mlsec_gates.reports.write_reports`).
     """
     from mlsec_gates.reports import write_reports
+    from mlsec_gates.waivers import apply_waivers, load_waivers
 
     bootstrap = Storage(s3) if s3 else Storage()
     loaded = load_policy(policy, storage=bootstrap, gate=gate, on_fail=on_fail)
     storage = gate_storage(loaded, s3)
     result = run(loaded, storage)
+    waivers = load_waivers(loaded, storage)
+    if waivers:
+        result = apply_waivers(
+            result, waivers, allow_scanner_blocks=loaded.waivers_allow_scanner_blocks
+        )
     result = write_reports(
-        result, report_dir or default_report_dir(gate), storage=storage, json_copy=json_out
+        result,
+        report_dir or default_report_dir(gate),
+        storage=storage,
+        json_copy=json_out,
+        sarif_copy=sarif_out,
     )
     if loaded.ledger.uri:
         from mlsec_gates.ledger import record_result

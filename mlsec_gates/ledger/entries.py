@@ -188,7 +188,10 @@ def result_fingerprint(result: GateResult) -> str:
         "gate": result.gate,
         "status": result.status.value,
         "subjects": [[s.path, s.sha256, s.verdict] for s in result.subjects],
-        "findings": sorted([f.fingerprint, f.severity.label] for f in result.findings),
+        "findings": sorted(
+            [f.fingerprint, f.severity.label, *([f.waiver.id] if f.waiver else [])]
+            for f in result.findings
+        ),
         "policy": result.policy,
     }
     return hashlib.sha256(canonical(json.loads(json.dumps(material, default=str)))).hexdigest()
@@ -199,9 +202,15 @@ def gate_entry_fields(
 ) -> dict[str, Any]:
     """The body fields of a gate-run entry, without ``v``, ``seq``, ``prev`` and ``ts``.
 
-    ``evidence`` lists the written reports (``{"type", "uri", "sha256"}``).
+    ``evidence`` lists the written reports (``{"type", "uri", "sha256"}``). When a waiver
+    covers findings, ``waivers`` lists each use (``{"fingerprint", "waiver_id", "approver"}``).
     """
     metrics = {k: v for k, v in result.metrics.items() if not str(k).startswith("ledger_")}
+    waived = [
+        {"fingerprint": f.fingerprint, "waiver_id": f.waiver.id, "approver": f.waiver.approver}
+        for f in result.findings
+        if f.waiver
+    ]
     return {
         "kind": "gate",
         "gate": result.gate,
@@ -221,6 +230,7 @@ def gate_entry_fields(
         "run": dict(run_context),
         "idempotency_key": idempotency_key(run_context),
         "result_sha256": result_fingerprint(result),
+        **({"waivers": waived} if waived else {}),
     }
 
 

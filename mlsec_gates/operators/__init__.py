@@ -5,19 +5,28 @@ libraries are imported when its task runs, so DAG files parse fast.
 """
 
 from mlsec_gates.operators.base import GateOperator
+from mlsec_gates.operators.chain import ChainReportOperator, security_gates
+from mlsec_gates.operators.drift import PoisonDriftGateOperator
 from mlsec_gates.operators.links import GateReportLink
+from mlsec_gates.operators.notifier import GateReportNotifier
 from mlsec_gates.operators.sbom import SbomGateOperator
 from mlsec_gates.operators.scan import ArtifactScanGateOperator
 from mlsec_gates.operators.sign import SignArtifactsOperator
+from mlsec_gates.operators.train import TrainHookOperator
 from mlsec_gates.operators.validate import DataValidationGateOperator
 from mlsec_gates.operators.verify import VerifySignatureGateOperator
 
 __all__ = [
     "ArtifactScanGateOperator",
+    "ChainReportOperator",
     "DataValidationGateOperator",
     "GateOperator",
     "GateReportLink",
+    "GateReportNotifier",
+    "PoisonDriftGateOperator",
     "SbomGateOperator",
     "SignArtifactsOperator",
+    "TrainHookOperator",
     "VerifySignatureGateOperator",
+    "security_gates",
 ]

@@ -93,6 +93,7 @@ class GateOperator(BaseOperator):
             run_context=run_context(context),
         )
         locations = self._push_locations(context, result)
+        self._gate_outcome = (result, locations)  # for the OpenLineage facets, pass or fail
         from mlsec_gates.reports import render_markdown
 
         summary = render_markdown(result)
@@ -106,6 +107,27 @@ class GateOperator(BaseOperator):
             self.log.info("%s", summary)
         self.describe_outlet_events(context, result)
         return _xcom_summary(result, **locations)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: what the gate checked and wrote, its verdict and report links.
+
+        Called by the OpenLineage provider after the task succeeded; None (no extra lineage)
+        when the provider is not installed. See :mod:`mlsec_gates.operators.lineage`.
+        """
+        from mlsec_gates.operators.lineage import gate_lineage
+
+        result, locations = getattr(self, "_gate_outcome", (None, {}))
+        return gate_lineage(
+            result,
+            report_url=locations.get(REPORT_URL_KEY, ""),
+            report_json_url=locations.get(REPORT_JSON_KEY, ""),
+            artifacts=self.artifacts,
+            outlets=self.outlets if result is not None and result.passed else (),
+        )
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        """OpenLineage for a failed gate: the same facets, without outlets (none emitted)."""
+        return self.get_openlineage_facets_on_complete(task_instance)
 
     def _push_locations(self, context: Context, result: GateResult) -> dict[str, str]:
         """Push where the reports and artifacts are to XCom (before any failure)."""
@@ -136,32 +158,40 @@ class GateOperator(BaseOperator):
             events[outlet].extra.update(extra)
 
     def _report_dir(self, context: Context) -> str:
-        if self.report_dir:
-            return self.report_dir
-        home = os.environ.get("AIRFLOW_HOME", os.path.expanduser("~/airflow"))
-        ti = context["ti"]
-        parts = [ti.dag_id, context["run_id"], ti.task_id]
-        if getattr(ti, "map_index", -1) not in (-1, None):
-            parts.append(str(ti.map_index))
-        safe = [p.replace("/", "_").replace(":", "_") for p in parts]
-        return os.path.join(home, "mlsec-gate-reports", *safe)
+        return self.report_dir or default_report_dir(context)
 
     def _s3_options(self) -> S3Options:
-        from mlsec_gates.storage import S3Options
+        return s3_options(self.aws_conn_id, self.s3_endpoint_url)
 
-        if not self.aws_conn_id:
-            return S3Options(endpoint_url=self.s3_endpoint_url)
-        from airflow.sdk import BaseHook
 
-        conn = BaseHook.get_connection(self.aws_conn_id)
-        extra = conn.extra_dejson
-        return S3Options(
-            endpoint_url=self.s3_endpoint_url or extra.get("endpoint_url") or conn.host or None,
-            region=extra.get("region_name"),
-            access_key_id=conn.login or None,
-            secret_access_key=conn.password or None,
-            session_token=extra.get("aws_session_token"),
-        )
+def default_report_dir(context: Context) -> str:
+    """``$AIRFLOW_HOME/mlsec-gate-reports/<dag>/<run>/<task>[/<map index>]``."""
+    home = os.environ.get("AIRFLOW_HOME", os.path.expanduser("~/airflow"))
+    ti = context["ti"]
+    parts = [ti.dag_id, context["run_id"], ti.task_id]
+    if getattr(ti, "map_index", -1) not in (-1, None):
+        parts.append(str(ti.map_index))
+    safe = [p.replace("/", "_").replace(":", "_") for p in parts]
+    return os.path.join(home, "mlsec-gate-reports", *safe)
+
+
+def s3_options(aws_conn_id: str | None, endpoint_url: str | None) -> S3Options:
+    """How a task reaches S3: an Airflow AWS connection, an endpoint, or the environment."""
+    from mlsec_gates.storage import S3Options
+
+    if not aws_conn_id:
+        return S3Options(endpoint_url=endpoint_url)
+    from airflow.sdk import BaseHook
+
+    conn = BaseHook.get_connection(aws_conn_id)
+    extra = conn.extra_dejson
+    return S3Options(
+        endpoint_url=endpoint_url or extra.get("endpoint_url") or conn.host or None,
+        region=extra.get("region_name"),
+        access_key_id=conn.login or None,
+        secret_access_key=conn.password or None,
+        session_token=extra.get("aws_session_token"),
+    )
 
 
 def run_context(context: Context) -> dict[str, str]:

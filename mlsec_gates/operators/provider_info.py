@@ -28,11 +28,18 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "mlsec_gates.operators.scan",
                     "mlsec_gates.operators.validate",
+                    "mlsec_gates.operators.drift",
                     "mlsec_gates.operators.sbom",
                     "mlsec_gates.operators.sign",
                     "mlsec_gates.operators.verify",
+                    "mlsec_gates.operators.train",
+                    "mlsec_gates.operators.chain",
                 ],
             }
         ],
         "extra-links": ["mlsec_gates.operators.links.GateReportLink"],
+        "notifications": ["mlsec_gates.operators.notifier.GateReportNotifier"],
+        "plugins": [
+            {"name": "mlsec_gates", "plugin-class": "mlsec_gates.airflow_plugin.MLSecGatesPlugin"}
+        ],
     }

@@ -7,6 +7,7 @@ from functools import cache
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from mlsec_gates.result import GateResult
 
@@ -22,6 +23,7 @@ def _template() -> jinja2.Template:
     )
     env.filters["evidence_view"] = evidence_view
     env.filters["pretty_json"] = lambda v: json.dumps(v, indent=2, default=str, ensure_ascii=False)
+    env.filters["histogram_svg"] = _histogram_svg
     return env.get_template("report.html.j2")
 
 
@@ -48,6 +50,13 @@ def evidence_view(value: Any) -> dict[str, Any]:
             return {"kind": "text", "text": text}
         return {"kind": "json", "text": text}
     return {"kind": "text", "text": str(value)}
+
+
+def _histogram_svg(data: Any) -> Markup:
+    """A drift gate histogram (``details.histograms``) as inline SVG; its text is escaped."""
+    from mlsec_gates.gates.drift.plots import histogram_svg
+
+    return Markup(histogram_svg(data) if isinstance(data, dict) else "")
 
 
 def _cell(value: Any) -> str:

@@ -26,7 +26,12 @@ def render_markdown(result: GateResult) -> str:
     if worst:
         lines += ["| severity | rule | where | what |", "|---|---|---|---|"]
         lines += [
-            _row(f.severity.label, f"`{f.rule_id}`", _code(str(f.location)), _text(f.message))
+            _row(
+                f.severity.label + (f" (waived: {f.waiver.id})" if f.waiver else ""),
+                f"`{f.rule_id}`",
+                _code(str(f.location)),
+                _text(f.message),
+            )
             for f in worst
         ]
         if len(result.findings) > len(worst):
@@ -35,6 +40,8 @@ def render_markdown(result: GateResult) -> str:
         if fixes:
             lines += ["", "What to do:"] + [f"- {fix}" for fix in fixes]
         lines.append("")
+    sources = result.policy.get("sources") or [result.policy.get("source", "<defaults>")]
+    lines.append(f"Policy: {_code(' <- '.join(reversed([str(s) for s in sources])))}")
     if "html" in result.reports:
         lines.append(f"Full report: {result.reports['html']}")
     return "\n".join(lines).rstrip() + "\n"

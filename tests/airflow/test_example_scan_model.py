@@ -60,9 +60,13 @@ def test_dagbag_over_dags_folder_has_no_import_errors(airflow_db: Path) -> None:
     assert DAG_ID in bag.dag_ids
     dag = bag.dags[DAG_ID]
     assert dag.get_task("validate_data").upstream_task_ids == {"write_training_data"}
-    assert dag.get_task("train_model").upstream_task_ids == {
+    assert dag.get_task("poison_drift").upstream_task_ids == {
         "write_training_data",
         "validate_data",
+    }
+    assert dag.get_task("train_model").upstream_task_ids == {
+        "write_training_data",
+        "poison_drift",
     }
     assert dag.get_task("scan_model").upstream_task_ids == {"simulate_tampering"}
     # sbom gets the model, the CSV and both gates' JSON reports; sign gets the BOM and the key
@@ -70,6 +74,7 @@ def test_dagbag_over_dags_folder_has_no_import_errors(airflow_db: Path) -> None:
         "simulate_tampering",
         "write_training_data",
         "validate_data",
+        "poison_drift",
         "scan_model",
     }
     assert dag.get_task("sign_model").upstream_task_ids == {
@@ -90,6 +95,7 @@ def test_dagbag_over_dags_folder_has_no_import_errors(airflow_db: Path) -> None:
 ALL_TASKS = (
     "write_training_data",
     "validate_data",
+    "poison_drift",
     "train_model",
     "simulate_tampering",
     "scan_model",
@@ -126,6 +132,10 @@ def test_clean_model_is_scanned_then_published(example_dag: Any, tmp_path: Path)
     assert validate["return_value"]["status"] == "pass"
     assert validate["_link_GateReportLink"] == validate["report_url"]
     assert _path_of(validate["report_url"]).is_file()
+    drift = _xcoms(dag_run, "poison_drift")
+    assert drift["return_value"]["status"] == "pass"
+    assert _path_of(drift["suspects_url"]).read_text() == "row,reason,score,detector\n"
+    assert _path_of(drift["evidently_report_url"]).is_file()  # Evidently's page, for people
     scan = _xcoms(dag_run, "scan_model")
     summary = scan["return_value"]
     assert summary["status"] == "pass"
@@ -152,7 +162,7 @@ def test_clean_model_is_scanned_then_published(example_dag: Any, tmp_path: Path)
     bom = json.loads(bom_text)
     assert bom["bomFormat"] == "CycloneDX"
     assert "iris.csv" in bom_text
-    for gate in ("validate_data", "scan_model"):
+    for gate in ("validate_data", "poison_drift", "scan_model"):
         report = _path_of(_xcoms(dag_run, gate)["report_json_url"])
         assert hashlib.sha256(report.read_bytes()).hexdigest() in bom_text, gate
     assert dag_run.run_id in bom_text  # the run context became the formulation
@@ -208,7 +218,8 @@ def test_corrupt_data_fails_validation_and_nothing_is_trained(
     states = _states(dag_run)
     assert states["write_training_data"] == "success"
     assert states["validate_data"] == "failed"
-    for task_id in ("train_model", "simulate_tampering", "scan_model", "sbom_model"):
+    downstream = ("poison_drift", "train_model", "simulate_tampering", "scan_model", "sbom_model")
+    for task_id in downstream:
         assert states[task_id] == "upstream_failed", task_id
     assert (states["sign_model"], states["publish"]) == ("upstream_failed", "upstream_failed")
     assert not list(tmp_path.rglob("model.pkl"))
@@ -220,3 +231,27 @@ def test_corrupt_data_fails_validation_and_nothing_is_trained(
     html = _path_of(validate["report_url"]).read_text()
     assert "expect_column_values_to_not_be_null" in html
     assert "expect_column_values_to_be_between" in html
+
+
+def test_poisoned_labels_stop_the_run_at_the_drift_gate(example_dag: Any, tmp_path: Path) -> None:
+    # Every flag explicit: dag.test() keeps the previous run's conf in the DAG's params.
+    conf = {"poison_data": True, "corrupt_data": False, "tamper": False}
+    dag_run = example_dag.test(run_conf={**conf, "model_dir": str(tmp_path)})
+
+    assert dag_run.state == "failed"
+    states = _states(dag_run)
+    assert (states["write_training_data"], states["validate_data"]) == ("success", "success")
+    assert states["poison_drift"] == "failed"
+    for task_id in ("train_model", "scan_model", "sbom_model", "sign_model", "publish"):
+        assert states[task_id] == "upstream_failed", task_id
+    assert not list(tmp_path.rglob("model.pkl"))
+    drift = _xcoms(dag_run, "poison_drift")
+    assert "return_value" not in drift
+    assert drift["_link_GateReportLink"] == drift["report_url"]
+    report = json.loads(_path_of(drift["report_json_url"]).read_text())
+    assert (report["status"], report["passed"]) == ("fail", False)
+    assert report["details"]["poison"]["alarm"] is True
+    assert report["metrics"]["columns_drifted"] == 0  # label flips do not move the features
+    suspects = _path_of(drift["suspects_url"]).read_text().splitlines()
+    assert suspects[0] == "row,reason,score,detector"
+    assert len(suspects) > 10  # most of the 15 flipped rows are listed

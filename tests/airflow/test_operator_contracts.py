@@ -155,7 +155,12 @@ def heavy():
 
 import mlsec_gates.operators
 after_operators = heavy()
-for name in ("example_scan_model", "example_deploy_model"):
+for name in (
+    "example_scan_model",
+    "example_deploy_model",
+    "example_gated_training",
+    "example_existing_dag_with_gates",
+):
     spec = importlib.util.spec_from_file_location(name, f"dags/{{name}}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

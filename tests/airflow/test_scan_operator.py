@@ -65,6 +65,37 @@ def test_malicious_file_fails_with_summary(
     assert "os.system" in html
 
 
+def test_sarif_url_is_pushed_before_the_task_fails(
+    malicious_model: Path, tmp_path: Path, fake_context: dict[str, Any]
+) -> None:
+    op = ArtifactScanGateOperator(
+        task_id="scan", targets=[str(malicious_model)], report_dir=str(tmp_path / "reports")
+    )
+    with pytest.raises(AirflowFailException):
+        op.execute(fake_context)
+    sarif = json.loads(_path_of(fake_context["ti"].xcoms["sarif_url"]).read_text())
+    assert sarif["version"] == "2.1.0"
+    [result] = sarif["runs"][0]["results"]
+    assert result["ruleId"] == "scan.pickle.dangerous-global"
+
+
+def test_allowlist_file_and_cache_options(tmp_path: Path, fake_context: dict[str, Any]) -> None:
+    model = tmp_path / "head.pkl"
+    model.write_bytes(b"\x80\x02cacme.models\nHead\nq\x00)\x81q\x01.")  # never loaded
+    allow = tmp_path / "allow.yaml"
+    allow.write_text("- global: acme.models.Head\n  reason: our own class, SEC-1\n")
+    op = ArtifactScanGateOperator(
+        task_id="scan",
+        targets=str(model),
+        allowlist=str(allow),
+        use_cache=False,
+        report_dir=str(tmp_path / "reports"),
+    )
+    summary = op.execute(fake_context)
+    assert summary["status"] == "pass"
+    assert summary["sarif_url"] == fake_context["ti"].xcoms["sarif_url"]
+
+
 def test_warn_lets_the_task_succeed_and_logs_a_warning(
     malicious_model: Path, tmp_path: Path, fake_context: dict[str, Any]
 ) -> None:
@@ -122,7 +153,7 @@ def test_default_report_dir_is_per_run_under_airflow_home(
 
 def test_template_fields() -> None:
     fields = set(ArtifactScanGateOperator.template_fields)
-    assert {"targets", "policy", "report_dir", "on_fail"} <= fields
+    assert {"targets", "allowlist", "policy", "report_dir", "on_fail"} <= fields
     assert "aws_conn_id" not in fields
 
 

@@ -78,8 +78,10 @@ def test_scans_s3_object_and_writes_reports_to_s3(
         "reports/scan-report.html",
         "reports/scan-report.md",
         "reports/scan-report.json",
+        "reports/scan-report.sarif",
     }
     assert fake_context["ti"].xcoms["report_url"] == f"s3://{s3_bucket}/reports/scan-report.html"
+    assert fake_context["ti"].xcoms["sarif_url"] == f"s3://{s3_bucket}/reports/scan-report.sarif"
     body = s3.get_object(Bucket=s3_bucket, Key="reports/scan-report.json")["Body"].read()
     report = json.loads(body)
     assert report["subjects"][0]["path"] == f"s3://{s3_bucket}/models/clean.pkl"

@@ -21,7 +21,7 @@ from mlsec_gates.cli import main
 CLEAN = pickle.dumps({"w": [1.0, 2.0]})
 # Protocol-2 pickle calling os.system("echo"). Built by hand; never loaded.
 MALICIOUS = b"\x80\x02cos\nsystem\nq\x00X\x04\x00\x00\x00echoq\x01\x85q\x02Rq\x03."
-REPORTS = {"scan-report.json", "scan-report.md", "scan-report.html"}
+REPORTS = {"scan-report.json", "scan-report.md", "scan-report.html", "scan-report.sarif"}
 SCHEMA = json.loads(
     (Path(__file__).resolve().parents[2] / "docs" / "report-schema.json").read_text()
 )
@@ -262,6 +262,7 @@ class TestOutputs:
             "json": str((reports / "scan-report.json").resolve()),
             "markdown": str((reports / "scan-report.md").resolve()),
             "html": str((reports / "scan-report.html").resolve()),
+            "sarif": str((reports / "scan-report.sarif").resolve()),
         }
         assert "<!DOCTYPE html>" in (reports / "scan-report.html").read_text()
         assert (reports / "scan-report.md").read_text().startswith("# mlsec-gates scan: FAILED")

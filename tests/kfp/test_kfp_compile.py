@@ -27,7 +27,14 @@ COMPONENTS = {
     for name in components.__all__
     if isinstance(obj := getattr(components, name), BaseComponent)
 }
-GATE_FUNCTIONS = {"scan_gate", "validate_gate", "sbom_gate", "sign_gate", "verify_gate"}
+GATE_FUNCTIONS = {
+    "scan_gate",
+    "validate_gate",
+    "sbom_gate",
+    "sign_gate",
+    "verify_gate",
+    "drift_gate",
+}
 
 
 def test_something_to_compile() -> None:
@@ -40,6 +47,7 @@ def test_something_to_compile() -> None:
         "data_validation_uri",
         "model_sbom",
         "model_signing",
+        "poison_drift",
         "signature_verification",
     }
     assert {p.name for p in PIPELINE_FILES} >= {
@@ -51,7 +59,11 @@ def test_something_to_compile() -> None:
 @pytest.mark.parametrize("path", PIPELINE_FILES, ids=lambda p: p.name)
 def test_pipeline_yaml_is_up_to_date(path: Path, tmp_path: Path) -> None:
     module = load_pipeline_module(path)
-    pipelines = [obj for obj in vars(module).values() if isinstance(obj, GraphComponent)]
+    pipelines = [  # a module-private GraphComponent is a sub-pipeline of the file's pipeline
+        obj
+        for name, obj in vars(module).items()
+        if isinstance(obj, GraphComponent) and not name.startswith("_")
+    ]
     assert len(pipelines) == 1, f"{path.name}: expected one pipeline, found {len(pipelines)}"
     committed = path.with_suffix(".yaml")
     assert committed.exists(), f"compile it: python pipelines/{path.name}"
@@ -68,6 +80,7 @@ def test_example_pipeline_shape(tmp_path: Path) -> None:
     assert {
         "prepare-iris",
         "data-validation",
+        "poison-drift",
         "train-iris",
         "artifact-scan",
         "condition-branches-1",
@@ -78,14 +91,20 @@ def test_example_pipeline_shape(tmp_path: Path) -> None:
         "corrupt_data",
         "signing_key",
         "kms_key_id",
+        "poison_data",
     }
     validation_inputs = tasks["data-validation"]["inputs"]
     data_source = validation_inputs["artifacts"]["data"]["taskOutputArtifact"]
     assert data_source["producerTask"] == "prepare-iris"
     suite = validation_inputs["parameters"]["suite"]["runtimeValue"]["constant"]
     assert "expect_column_values_to_not_be_null" in suite
-    # Nothing is trained on data that did not pass.
-    assert "data-validation" in tasks["train-iris"]["dependentTasks"]
+    # Nothing is trained on data that did not pass: validation, then the poisoning-drift gate.
+    drift = tasks["poison-drift"]
+    assert "data-validation" in drift["dependentTasks"]
+    drift_inputs = {k: v["taskOutputArtifact"] for k, v in drift["inputs"]["artifacts"].items()}
+    assert drift_inputs["current"]["outputArtifactKey"] == "dataset"
+    assert drift_inputs["reference"]["outputArtifactKey"] == "reference"
+    assert "poison-drift" in tasks["train-iris"]["dependentTasks"]
     scan_inputs = tasks["artifact-scan"]["inputs"]
     assert scan_inputs["artifacts"]["model"]["taskOutputArtifact"]["producerTask"] == "train-iris"
     assert scan_inputs["parameters"]["fail_on_violation"]["componentInputParameter"] == "hard_gate"
@@ -138,6 +157,7 @@ def test_component_compiles(name: str, tmp_path: Path) -> None:
         "data_validation_uri": ("parameters", "data_uri"),
         "model_sbom": ("artifacts", "model"),
         "model_signing": ("artifacts", "model"),
+        "poison_drift": ("artifacts", "current"),
         "signature_verification": ("artifacts", "model"),
     }[name]
     assert primary in inputs[kind]
@@ -148,6 +168,8 @@ def test_component_compiles(name: str, tmp_path: Path) -> None:
     assert inputs["parameters"]["fail_on_violation"]["defaultValue"] is True
     produced = {"model_sbom": {"bom": "system.Artifact"}}
     produced["model_signing"] = {"signature": "system.Artifact"}
+    produced["poison_drift"] = {"suspects": "system.Dataset", "evidently_html": "system.HTML"}
+    produced["artifact_scan"] = produced["artifact_scan_uri"] = {"report_sarif": "system.Artifact"}
     assert {k: v["artifactType"]["schemaTitle"] for k, v in outputs["artifacts"].items()} == {
         "report_html": "system.HTML",
         "report_md": "system.Markdown",

@@ -71,6 +71,10 @@ def test_clean_model_is_signed_published_then_verified_and_deployed(
     assert body["subjects"][0]["kind"]  # the scanner recognised the pickle
     data = json.loads(only(local_root, "scan-model-*/data-validation/report_json").read_text())
     assert (data["passed"], data["status"]) == (True, "pass")
+    drift = json.loads(only(local_root, "scan-model-*/poison-drift/report_json").read_text())
+    assert (drift["passed"], drift["status"]) == (True, "pass")
+    suspects = only(local_root, "scan-model-*/poison-drift/suspects").read_text()
+    assert suspects == "row,reason,score,detector\n"
     bom = json.loads(only(local_root, "scan-model-*/model-sbom/bom").read_text())
     assert bom["bomFormat"] == "CycloneDX"
     signature = only(local_root, "scan-model-*/model-signing/signature")
@@ -115,4 +119,22 @@ def test_corrupt_data_fails_the_run_before_training(example, local_root: Path) -
     assert (body["passed"], body["status"]) == (False, "fail")
     html = only(local_root, "scan-model-*/data-validation/report_html").read_text()
     assert "expect_column_values_to_not_be_null" in html
+    assert not list(local_root.glob("scan-model-*/train-iris"))
+
+
+def test_poisoned_labels_fail_the_run_at_the_drift_gate(example, local_root: Path) -> None:
+    with pytest.raises(RuntimeError) as info:
+        example.scan_model_pipeline(poison_data=True)
+    assert plain(info.value).endswith("FAILURE. Inner task failed: 'poison-drift'.")
+    data = json.loads(only(local_root, "scan-model-*/data-validation/report_json").read_text())
+    assert data["status"] == "pass"  # the flipped labels still meet the data contract
+    body = json.loads(only(local_root, "scan-model-*/poison-drift/report_json").read_text())
+    assert (body["passed"], body["status"]) == (False, "fail")
+    assert body["details"]["poison"]["alarm"] is True
+    suspects = only(local_root, "scan-model-*/poison-drift/suspects").read_text().splitlines()
+    assert len(suspects) > 10  # header + most of the 15 flipped rows
+    assert (
+        "Produced by mlsec-gates"
+        in only(local_root, "scan-model-*/poison-drift/evidently_html").read_text()
+    )
     assert not list(local_root.glob("scan-model-*/train-iris"))

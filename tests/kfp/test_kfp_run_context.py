@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from kfp import dsl
 from kfp_helpers import PIPELINES, clean_pickle, gate_outputs, load_pipeline_module
 
 from mlsec_gates._kfp_runtime import kfp_run_context
@@ -26,8 +27,14 @@ def test_retried_component_task_appends_one_ledger_entry(tmp_path: Path) -> None
     for attempt in ("first", "retry"):
         (tmp_path / attempt).mkdir()
         outs = gate_outputs(tmp_path / attempt)
+        sarif = dsl.Artifact(uri=str(tmp_path / attempt / "outputs" / "report_sarif"))
         passed, _, _ = artifact_scan_uri.python_func(
-            model_uri=str(model), policy=policy, run_id="run-7", task_name="artifact-scan", **outs
+            report_sarif=sarif,
+            model_uri=str(model),
+            policy=policy,
+            run_id="run-7",
+            task_name="artifact-scan",
+            **outs,
         )
         assert passed
     [entry] = _entries(ledger)

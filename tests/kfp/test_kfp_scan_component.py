@@ -23,6 +23,7 @@ def outputs(tmp_path: Path) -> dict[str, Any]:
         "report_html": dsl.HTML(uri=str(out / "report_html")),
         "report_md": dsl.Markdown(uri=str(out / "report_md")),
         "report_json": dsl.Artifact(uri=str(out / "report_json")),
+        "report_sarif": dsl.Artifact(uri=str(out / "report_sarif")),
         "metrics": dsl.Metrics(uri=str(out / "metrics")),
     }
 
@@ -40,7 +41,12 @@ def assert_written(outs: dict[str, Any]) -> None:
         "json": outs["report_json"].uri,
         "markdown": outs["report_md"].uri,
         "html": outs["report_html"].uri,
+        "sarif": outs["report_sarif"].uri,
     }
+    sarif = json.loads(Path(outs["report_sarif"].path).read_text())
+    assert sarif["version"] == "2.1.0"
+    assert len(sarif["runs"][0]["results"]) == len(body["findings"])
+    assert outs["report_sarif"].metadata["status"] == body["status"]
     assert outs["report_json"].metadata == {
         "gate": "scan",
         "passed": body["passed"],

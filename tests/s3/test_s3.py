@@ -25,7 +25,7 @@ pytestmark = pytest.mark.s3
 CLEAN = pickle.dumps({"w": [1.0, 2.0]}, protocol=2)
 # Protocol-2 pickle calling os.system("echo"). Built by hand; never loaded.
 MALICIOUS = b"\x80\x02cos\nsystem\nq\x00X\x04\x00\x00\x00echoq\x01\x85q\x02Rq\x03."
-REPORTS = {"scan-report.json", "scan-report.md", "scan-report.html"}
+REPORTS = {"scan-report.json", "scan-report.md", "scan-report.html", "scan-report.sarif"}
 
 
 def _client(endpoint: str):  # type: ignore[no-untyped-def]

@@ -27,13 +27,15 @@ def _body_lines(func: object) -> int:
 
 
 def _gate_calls(func: object) -> list[str]:
-    """Names called in ``func`` imported from ``mlsec_gates.gates`` (or ``.ledger``)."""
+    """Names called in ``func`` imported from ``mlsec_gates.gates`` (``.ledger``, ``.chain``)."""
     tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
     imported = {
         alias.asname or alias.name
         for node in ast.walk(tree)
         if isinstance(node, ast.ImportFrom)
-        and (node.module or "").startswith(("mlsec_gates.gates", "mlsec_gates.ledger"))
+        and (node.module or "").startswith(
+            ("mlsec_gates.gates", "mlsec_gates.ledger", "mlsec_gates.chain")
+        )
         for alias in node.names
     }
     return [

@@ -182,7 +182,8 @@ class TestUnknownKeys:
         message = _error("zzzzzz: 1\n")
         assert message == (
             "gates.yaml:1: zzzzzz: unknown key; "
-            "known keys: gates, ledger, on_fail, storage, version"
+            "known keys: chain, extends, gates, ledger, on_fail, storage, version, waivers, "
+            "waivers_allow_scanner_blocks, waivers_file"
         )
 
     def test_source_is_not_a_file_key(self) -> None:

@@ -18,7 +18,7 @@ SCHEMA = json.loads(
     (Path(__file__).resolve().parents[2] / "docs" / "report-schema.json").read_text()
 )
 T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
-NAMES = {"scan-report.json", "scan-report.md", "scan-report.html"}
+NAMES = {"scan-report.json", "scan-report.md", "scan-report.html", "scan-report.sarif"}
 XSS = '<script>alert("pwned")</script>'
 
 
@@ -73,6 +73,7 @@ class TestWriteReports:
             "json": str((out / "scan-report.json").resolve()),
             "markdown": str((out / "scan-report.md").resolve()),
             "html": str((out / "scan-report.html").resolve()),
+            "sarif": str((out / "scan-report.sarif").resolve()),
         }
         data = json.loads((out / "scan-report.json").read_text())
         _validate(data)

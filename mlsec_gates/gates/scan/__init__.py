@@ -15,15 +15,29 @@ when it checked nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+import base64
+import binascii
+import hashlib
+import mmap
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from dataclasses import fields as dataclass_fields
+from functools import partial
+from typing import IO, TYPE_CHECKING, Any
 
 from mlsec_gates.errors import InputError
 from mlsec_gates.gates._common import decide, now, run_and_report, tool_versions
 from mlsec_gates.gates.scan import rules
-from mlsec_gates.policy import OnFail, Policy
+from mlsec_gates.policy import OnFail, Policy, ScanPolicy
 from mlsec_gates.result import Finding, GateResult, Location, Subject
 from mlsec_gates.storage import S3Options, Storage, sha256_of
+
+if TYPE_CHECKING:
+    from mlsec_gates.gates.scan.cache import VerdictCache
+    from mlsec_gates.gates.scan.engine import FileVerdict, ScanSettings
 
 __all__ = ["run_scan", "scan_gate"]
 
@@ -31,6 +45,9 @@ GATE = "scan"
 
 Progress = Callable[[int, int, str], None]
 """Called as ``progress(done, total, path)`` after each file."""
+
+_RANGED_MIN_BYTES = 8 * 1024 * 1024
+"""S3 objects at least this big are scanned by ranged reads when their format allows it."""
 
 
 def scan_gate(
@@ -41,10 +58,13 @@ def scan_gate(
     s3: S3Options | None = None,
     on_fail: OnFail | None = None,
     json_out: str | None = None,
+    sarif_out: str | None = None,
+    allowlist: str | None = None,
+    cache: bool | None = None,
     run_context: Mapping[str, str] | None = None,
     progress: Progress | None = None,
 ) -> GateResult:
-    """Scan, then write the JSON, Markdown and HTML reports; the one call adapters make.
+    """Scan, then write the JSON, Markdown, HTML and SARIF reports; the one call adapters make.
 
     Args:
         targets: files, directories (recursive), ``s3://`` objects or prefixes (one string is
@@ -56,6 +76,11 @@ def scan_gate(
         s3: how to reach S3 (overrides the policy's ``storage.s3``).
         on_fail: ``fail`` or ``warn``; overrides the policy for this run.
         json_out: also write the JSON report to this path or URI.
+        sarif_out: also write the SARIF 2.1.0 report to this path or URI.
+        allowlist: project allowlist file (path or URI); replaces the policy's
+            ``gates.scan.allowlist_file`` for this run (its entries are merged with
+            ``gates.scan.allow_globals``).
+        cache: use the verdict cache (default: the policy's ``gates.scan.cache``).
         run_context: where the task runs (Airflow ``dag_id``/``run_id``/``task_id``/
             ``map_index``/``try_number``, KFP ``pipeline_run_id``/``task_id``), recorded in
             the provenance ledger when the policy sets ``ledger.uri``; retries of one task
@@ -68,21 +93,27 @@ def scan_gate(
         when nothing could be checked.
 
     Raises:
-        ConfigError: invalid policy or arguments.
-        InputError: a target or the policy file does not exist.
+        ConfigError: invalid policy, allowlist file or arguments.
+        InputError: a target, the policy file or the allowlist file does not exist.
         StorageError: S3 or the report directory refused access, or the ledger could not
             be appended to.
     """
     return run_and_report(
         GATE,
         lambda loaded, storage: run_scan(
-            targets, policy=loaded, storage=storage, progress=progress
+            targets,
+            policy=loaded,
+            storage=storage,
+            progress=progress,
+            allowlist=allowlist,
+            cache=cache,
         ),
         policy=policy,
         report_dir=report_dir,
         s3=s3,
         on_fail=on_fail,
         json_out=json_out,
+        sarif_out=sarif_out,
         run_context=run_context,
     )
 
@@ -93,26 +124,23 @@ def run_scan(
     policy: Policy | None = None,
     storage: Storage | None = None,
     progress: Progress | None = None,
+    allowlist: str | None = None,
+    cache: bool | None = None,
 ) -> GateResult:
     """Scan files and return the result without writing reports (see :func:`scan_gate`).
 
     Raises:
-        InputError: no target given, or a target does not exist.
+        ConfigError: the allowlist file is invalid.
+        InputError: no target given, or a target or the allowlist file does not exist.
         StorageError: S3 refused access.
     """
-    from mlsec_gates.gates.scan.engine import ScanSettings, scan_file
+    from mlsec_gates.gates.scan.engine import scan_file
 
     started = now()
     policy = policy or Policy()
     storage = storage or Storage()
     section = policy.gates.scan
-    settings = ScanSettings(
-        allow_globals={entry.global_: entry.reason for entry in section.allow_globals},
-        max_file_bytes=section.max_file_bytes,
-        max_members=section.max_members,
-        max_depth=section.max_depth,
-        max_opcodes=section.max_opcodes,
-    )
+    settings = scan_settings(section, storage=storage, allowlist=allowlist)
     if isinstance(targets, str):  # one path, not a sequence of one-letter paths
         targets = [targets]
     if not targets:
@@ -133,10 +161,12 @@ def run_scan(
         files.extend(listed)
     files = list(dict.fromkeys(files))  # a file named twice (``dir/`` and ``dir/x``) once
 
+    use_cache = section.cache if cache is None else cache
+    scanner = _Scanner(storage, settings, scan_file, _open_cache(section, settings, use_cache))
     subjects: list[Subject] = []
     scanned_bytes = 0
     for index, path in enumerate(files, start=1):
-        subject, file_findings = _scan_one(path, storage=storage, settings=settings, scan=scan_file)
+        subject, file_findings = _check_format(*scanner.scan(path), section.formats)
         subjects.append(subject)
         findings.extend(file_findings)
         scanned_bytes += subject.size or 0
@@ -152,6 +182,12 @@ def run_scan(
         on_fail=policy.on_fail_for(GATE),
     )
     finished = now()
+    effective = policy.effective(GATE)
+    if allowlist:
+        effective["allowlist_file"] = allowlist
+    effective["allow_globals_effective"] = [
+        {"global": name, "reason": reason} for name, reason in settings.allow_globals.items()
+    ]
     return GateResult(
         gate=GATE,
         status=status,
@@ -167,32 +203,216 @@ def run_scan(
             "files_passed": verdicts.count("pass"),
             "bytes_scanned": scanned_bytes,
             "findings": len(findings),
+            "files_from_cache": scanner.cache.hits if scanner.cache else 0,
+            "remote_bytes_read": scanner.remote_bytes,
         },
         tool_versions=tool_versions("fickling", "numpy"),
-        policy=policy.effective(GATE),
+        policy=effective,
+        details={"subject_notes": scanner.notes} if scanner.notes else {},
     )
 
 
-def _scan_one(
-    path: str, *, storage: Storage, settings: Any, scan: Callable[..., Any]
-) -> tuple[Subject, list[Finding]]:
-    """Hash and scan one file; a file that cannot be read is quarantined, not skipped."""
-    try:
-        with storage.open_read(path) as fh:
-            digest, size = sha256_of(fh)
-            verdict = scan(fh, uri=path, settings=settings)
-    except InputError as exc:
-        reason = exc.diagnostics()
-        finding = rules.UnreadableFile.finding(
-            f"file could not be read, so it was not checked: {reason}",
-            Location(uri=path),
-            {"error": reason},
+def scan_settings(
+    section: ScanPolicy, *, storage: Storage, allowlist: str | None = None
+) -> ScanSettings:
+    """The engine settings of a policy section, with the allowlist file's entries merged in.
+
+    ``allowlist`` (a path or URI) replaces ``section.allowlist_file``. A global listed in both
+    keeps the policy's reason.
+
+    Raises:
+        ConfigError: the allowlist file is invalid.
+        InputError: the allowlist file does not exist.
+    """
+    from mlsec_gates.gates.scan.allowlist_file import load_allowlist_file
+    from mlsec_gates.gates.scan.engine import ScanSettings
+
+    source = allowlist or section.allowlist_file
+    extra = load_allowlist_file(source, storage=storage) if source else ()
+    allowed = {entry.global_: entry.reason for entry in extra}
+    allowed.update({entry.global_: entry.reason for entry in section.allow_globals})
+    # Every engine setting the policy section also has (the ``max_*`` limits) is passed on.
+    same_named = {
+        name: getattr(section, name)
+        for name in (f.name for f in dataclass_fields(ScanSettings))
+        if name != "allow_globals" and name in type(section).model_fields
+    }
+    return ScanSettings(allow_globals=allowed, **same_named)
+
+
+def _open_cache(section: ScanPolicy, settings: ScanSettings, enabled: bool) -> VerdictCache | None:
+    if not enabled:
+        return None
+    from mlsec_gates.gates.scan.cache import VerdictCache
+
+    return VerdictCache(section.cache_dir, settings=settings)
+
+
+@dataclass
+class _Scanner:
+    """Scans one file at a time: hash, cache lookup, then a local, downloaded or ranged scan."""
+
+    storage: Storage
+    settings: ScanSettings
+    scan_file: Callable[..., FileVerdict]
+    cache: VerdictCache | None
+    remote_bytes: int = 0
+    notes: dict[str, str] = field(default_factory=dict)
+
+    def scan(self, path: str) -> tuple[Subject, list[Finding]]:
+        """Subject and findings of one file; a file that cannot be read is quarantined."""
+        try:
+            if self.storage.is_remote(path):
+                return self._scan_remote(path)
+            return self._scan_whole(path)
+        except InputError as exc:
+            reason = exc.diagnostics()
+            finding = rules.UnreadableFile.finding(
+                f"file could not be read, so it was not checked: {reason}",
+                Location(uri=path),
+                {"error": reason},
+            )
+            return Subject(path=path, sha256=None, verdict="quarantine"), [finding]
+
+    def _scan_whole(self, path: str) -> tuple[Subject, list[Finding]]:
+        """Hash the whole file, then scan it unless the cache knows these bytes."""
+        from mlsec_gates.gates.scan.cache import digest_key
+
+        with self._open_hashed(path) as (fh, digest, size):
+            key = digest_key(digest)
+            verdict = self.cache.get(key, uri=path) if self.cache else None
+            if verdict is None:
+                verdict = self.scan_file(fh, uri=path, settings=self.settings)
+                if self.cache:
+                    self.cache.put(key, verdict)
+        subject = Subject(
+            path=path, sha256=digest, size=size, kind=verdict.kind, verdict=verdict.verdict
         )
-        return Subject(path=path, sha256=None, verdict="quarantine"), [finding]
-    subject = Subject(
-        path=path, sha256=digest, size=size, kind=verdict.kind, verdict=verdict.verdict
+        return subject, list(verdict.findings)
+
+    @contextmanager
+    def _open_hashed(self, path: str) -> Iterator[tuple[IO[bytes], str, int]]:
+        """The file open for scanning, with its SHA-256 and size, each byte read once.
+
+        Local files are hashed through a memory map (the scan maps the same pages again);
+        S3 objects are hashed while they are downloaded into a spooled temporary file.
+        """
+        if not self.storage.is_remote(path):
+            with self.storage.open_read(path) as fh:
+                digest, size = _hash_local(fh)
+                yield fh, digest, size
+            return
+        digest_obj = hashlib.sha256()
+        size = 0
+        with tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024) as spool:
+            for block in self.storage.iter_chunks(path):
+                digest_obj.update(block)
+                spool.write(block)
+                size += len(block)
+            self.remote_bytes += size
+            spool.seek(0)
+            yield spool, digest_obj.hexdigest(), size  # type: ignore[misc]
+
+    def _scan_remote(self, path: str) -> tuple[Subject, list[Finding]]:
+        """Scan a PyTorch zip or safetensors object by ranged reads; download anything else."""
+        from mlsec_gates.gates.scan.cache import object_key
+        from mlsec_gates.gates.scan.formats import sniff
+        from mlsec_gates.gates.scan.ranged import RangedBuffer
+
+        head = self.storage.head(path, checksums=True)
+        size = int(head.get("ContentLength", 0))
+        if size < _RANGED_MIN_BYTES:
+            return self._scan_whole(path)
+        etag = head.get("ETag")  # every read must see the object the HEAD described
+        buf = RangedBuffer(partial(self.storage.read_range, path, if_match=etag), size)
+        try:
+            ranged = sniff(buf, 0, size) in ("zip", "safetensors")
+        finally:
+            self.remote_bytes += buf.bytes_fetched
+        if not ranged:
+            buf.close()
+            return self._scan_whole(path)
+        key = object_key(
+            path,
+            version_id=head.get("VersionId"),
+            etag=f"{head.get('ETag')}/{head.get('LastModified')}/{size}",
+        )
+        verdict = self.cache.get(key, uri=path) if self.cache else None
+        if verdict is None:
+            fetched_before = buf.bytes_fetched
+            verdict = self.scan_file(buf, uri=path, settings=self.settings)
+            self.remote_bytes += buf.bytes_fetched - fetched_before
+            if any(f.rule_id == rules.InternalError.id for f in verdict.findings):
+                self.notes[path] = (
+                    "the scan by ranged reads failed; the object was downloaded and scanned whole"
+                )
+                return self._scan_whole(path)
+            if self.cache:
+                self.cache.put(key, verdict)
+        digest = _s3_sha256(head)
+        if digest is None:
+            self.notes[path] = (
+                f"scanned by ranged reads ({buf.bytes_fetched} of {size} bytes read): the "
+                "SHA-256 of the whole object is unknown (S3 stores no full-object "
+                "ChecksumSHA256 for it), so sha256 is null"
+            )
+        else:
+            self.notes[path] = (
+                "scanned by ranged reads; sha256 is the full-object ChecksumSHA256 that S3 "
+                "recorded at upload, not recomputed"
+            )
+        subject = Subject(
+            path=path, sha256=digest, size=size, kind=verdict.kind, verdict=verdict.verdict
+        )
+        return subject, list(verdict.findings)
+
+
+def _check_format(
+    subject: Subject, findings: list[Finding], accepted: Sequence[str]
+) -> tuple[Subject, list[Finding]]:
+    """Quarantine a file whose detected format is not in ``gates.scan.formats``."""
+    from fnmatch import fnmatchcase
+
+    from mlsec_gates.gates.scan.engine import verdict_for
+
+    kind = subject.kind
+    if not accepted or kind is None or any(fnmatchcase(kind, p) for p in accepted):
+        return subject, findings
+    finding = rules.FormatNotAllowed.finding(
+        f"format {kind} is not accepted by the policy (gates.scan.formats: {', '.join(accepted)})",
+        Location(uri=subject.path),
+        {"format": kind, "accepted": list(accepted)},
     )
-    return subject, list(verdict.findings)
+    findings = [*findings, finding]
+    return replace(subject, verdict=verdict_for(findings)), findings
+
+
+def _hash_local(fh: IO[bytes]) -> tuple[str, int]:
+    """SHA-256 and size of an open local file, hashed from a memory map when possible."""
+    try:
+        size = os.fstat(fh.fileno()).st_size
+        if size == 0:
+            return hashlib.sha256().hexdigest(), 0
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            return hashlib.sha256(mapped).hexdigest(), len(mapped)
+    except (OSError, ValueError, AttributeError):
+        return sha256_of(fh)
+
+
+def _s3_sha256(head: Mapping[str, Any]) -> str | None:
+    """Hex SHA-256 of the whole object from S3's ``ChecksumSHA256``, when S3 has one.
+
+    A multipart upload's checksum (``...-N``, ``ChecksumType: COMPOSITE``) is a checksum of
+    part checksums, not the object's digest: None then.
+    """
+    value = head.get("ChecksumSHA256")
+    if not isinstance(value, str) or "-" in value or head.get("ChecksumType") == "COMPOSITE":
+        return None
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw.hex() if len(raw) == 32 else None
 
 
 def _summary(subjects: list[Subject], findings: list[Finding], incomplete: bool) -> str:

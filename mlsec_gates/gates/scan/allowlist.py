@@ -1,9 +1,10 @@
-"""Data tables for the pickle scanner: allowlisted globals and known-dangerous names.
+"""Default-deny judgement of the globals a pickle imports.
 
-The scanner is default-deny: a global that a pickle imports is accepted only when it is
-listed here (or in the policy's ``gates.scan.allow_globals``). The deny tables only decide
-how bad a non-allowlisted global is (CRITICAL "known code execution" versus HIGH
-"unknown") and what the finding says.
+A global is accepted only when the built-in allowlist (:mod:`.allowlist_data`) or the
+project's ``gates.scan.allow_globals`` lists it. The deny tables only decide how bad a
+non-allowlisted global is (CRITICAL "known code execution" versus HIGH "unknown") and what
+the finding says. :func:`explain_global` gives the same decision with its reason for
+``--explain``.
 
 Names are ``module.qualname`` strings after alias normalisation (see :func:`normalise`).
 """
@@ -11,6 +12,25 @@ Names are ``module.qualname`` strings after alias normalisation (see :func:`norm
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from functools import lru_cache
+
+from .allowlist_data import (
+    ALLOWED_CLASS_PREFIXES,
+    ALLOWED_GLOBALS,
+    ARGUMENT_SHAPES,
+    DANGEROUS_ATTRIBUTES,
+    DANGEROUS_CALLABLES,
+    DANGEROUS_INNER_MODULES,
+    DANGEROUS_MODULES,
+    DANGEROUS_PATTERNS,
+    EXCLUDED_COMPONENTS,
+    MODULE_ALIASES,
+    NUMPY_TYPE_PATTERN,
+    SCANNER_MODULES,
+    TORCH_CLASS_PATTERN,
+    TORCH_DTYPE_PATTERN,
+)
 
 try:  # Python 2 -> 3 names, exactly what the unpickler applies for protocols < 3.
     import _compat_pickle
@@ -20,463 +40,6 @@ try:  # Python 2 -> 3 names, exactly what the unpickler applies for protocols < 
 except ImportError:  # pragma: no cover - CPython always has it
     _IMPORT_MAPPING = {}
     _NAME_MAPPING = {}
-
-try:  # fickling's own denylist of modules (every dotted component is checked).
-    from fickling.fickle import UNSAFE_IMPORTS as _FICKLING_UNSAFE
-except Exception:  # pragma: no cover - fickling missing or broken
-    _FICKLING_UNSAFE = frozenset()
-
-#: Private / alternative module names mapped to the public module they expose.
-MODULE_ALIASES: dict[str, str] = {
-    "posix": "os",
-    "nt": "os",
-    "posixpath": "os.path",
-    "ntpath": "os.path",
-    "__builtin__": "builtins",
-    "__builtins__": "builtins",
-    "exceptions": "builtins",
-    "_io": "io",
-    "_operator": "operator",
-    "_pickle": "pickle",
-    "cPickle": "pickle",
-    "copy_reg": "copyreg",
-    "_functools": "functools",
-    "_collections": "collections",
-    "_socket": "socket",
-    "_posixsubprocess": "subprocess",
-    "commands": "subprocess",
-    "_thread": "threading",
-    "thread": "threading",
-    "_signal": "signal",
-    "_ctypes": "ctypes",
-    "_imp": "importlib",
-    "_frozen_importlib": "importlib",
-    "_frozen_importlib_external": "importlib",
-    "_codecs": "codecs",
-    "_sqlite3": "sqlite3",
-    "torch.serialization": "torch.serialization",
-}
-
-#: Exact ``module.qualname`` globals that real ML artefacts use and that cannot run code.
-ALLOWED_GLOBALS: frozenset[str] = frozenset(
-    [
-        # --- PyTorch (seeded from torch/_weights_only_unpickler.py and fickling ML_ALLOWLIST)
-        "torch._utils._rebuild_tensor",
-        "torch._utils._rebuild_tensor_v2",
-        "torch._utils._rebuild_tensor_v3",
-        "torch._utils._rebuild_parameter",
-        "torch._utils._rebuild_parameter_with_state",
-        "torch._utils._rebuild_qtensor",
-        "torch._utils._rebuild_sparse_tensor",
-        "torch._utils._rebuild_nested_tensor",
-        "torch._utils._rebuild_meta_tensor_no_storage",
-        "torch._utils._rebuild_wrapper_subclass",
-        "torch._utils._rebuild_device_tensor_from_numpy",
-        "torch._tensor._rebuild_from_type",
-        "torch._tensor._rebuild_from_type_v2",
-        "torch.serialization._get_layout",
-        "torch.storage.UntypedStorage",
-        "torch.storage.TypedStorage",
-        "torch.storage._StorageBase",
-        "torch.UntypedStorage",
-        "torch.Size",
-        "torch.device",
-        "torch.Tensor",
-        "torch.nn.parameter.Parameter",
-        "torch.nn.parameter.Buffer",
-        "torch.strided",
-        "torch.sparse_coo",
-        "torch.sparse_csr",
-        "torch.sparse_csc",
-        "torch.sparse_bsr",
-        "torch.sparse_bsc",
-        "torch._mkldnn",
-        "torch.contiguous_format",
-        "torch.channels_last",
-        "torch.channels_last_3d",
-        "torch.preserve_format",
-        "torch.per_tensor_affine",
-        "torch.per_channel_affine",
-        "torch.per_tensor_symmetric",
-        "torch.per_channel_symmetric",
-        "torch.per_channel_affine_float_qparams",
-        # --- NumPy
-        "numpy.core.multiarray._reconstruct",
-        "numpy._core.multiarray._reconstruct",
-        "numpy.core.multiarray.scalar",
-        "numpy._core.multiarray.scalar",
-        "numpy.core.numeric._frombuffer",
-        "numpy._core.numeric._frombuffer",
-        "numpy.ndarray",
-        "numpy.dtype",
-        "numpy.ma.core._mareconstruct",
-        "numpy.ma.core.MaskedArray",
-        "numpy.matrix",
-        "numpy.matrixlib.defmatrix.matrix",
-        "numpy.random._pickle.__randomstate_ctor",
-        "numpy.random._pickle.__bit_generator_ctor",
-        "numpy.random._pickle.__generator_ctor",
-        "numpy.random.mtrand.RandomState",
-        "numpy.random._generator.Generator",
-        "numpy.random._mt19937.MT19937",
-        "numpy.random._pcg64.PCG64",
-        "numpy.random._pcg64.PCG64DXSM",
-        "numpy.random._philox.Philox",
-        "numpy.random._sfc64.SFC64",
-        "numpy.random.bit_generator.SeedSequence",
-        "numpy.random.bit_generator.__pyx_unpickle_SeedSequence",
-        # --- joblib
-        "joblib.numpy_pickle.NumpyArrayWrapper",
-        # --- SciPy sparse containers (scikit-learn models hold them)
-        *[
-            f"scipy.sparse.{mod}{kind}_{suffix}"
-            for kind in ("csr", "csc", "coo", "bsr", "dia", "dok", "lil")
-            for mod in ("", f"_{kind}.", f"{kind}.")
-            for suffix in ("matrix", "array")
-        ],
-        # --- stdlib containers and value types
-        "collections.OrderedDict",
-        "collections.defaultdict",
-        "collections.deque",
-        "collections.Counter",
-        "copyreg._reconstructor",
-        "copyreg.__newobj__",
-        "copyreg.__newobj_ex__",
-        "codecs.encode",
-        "builtins.set",
-        "builtins.frozenset",
-        "builtins.slice",
-        "builtins.bytearray",
-        "builtins.bytes",
-        "builtins.complex",
-        "builtins.range",
-        "builtins.object",
-        "builtins.dict",
-        "builtins.list",
-        "builtins.tuple",
-        "builtins.int",
-        "builtins.float",
-        "builtins.bool",
-        "builtins.str",
-        "builtins.Ellipsis",
-        "builtins.NotImplemented",
-        "datetime.datetime",
-        "datetime.date",
-        "datetime.time",
-        "datetime.timedelta",
-        "datetime.timezone",
-        "decimal.Decimal",
-        "fractions.Fraction",
-        "uuid.UUID",
-    ]
-)
-
-#: ``module.`` prefixes under which CamelCase class names are accepted (first version:
-#: estimator / layer classes; constructing them does not run code).
-ALLOWED_CLASS_PREFIXES: tuple[str, ...] = (
-    "torch.nn.modules.",
-    "sklearn.",
-)
-
-#: Module components that disqualify a class-prefix match (test helpers, vendored code).
-_EXCLUDED_COMPONENTS = frozenset(
-    {"tests", "test", "_testing", "testing", "externals", "_build_utils"}
-)
-
-#: Modules (and all their submodules) whose globals execute code, touch the system or load
-#: nested pickles. Matching is on the normalised module and every dotted prefix.
-DANGEROUS_MODULES: frozenset[str] = frozenset(
-    {
-        # process / system
-        "os",
-        "subprocess",
-        "sys",
-        "pty",
-        "signal",
-        "resource",
-        "fcntl",
-        "termios",
-        "tty",
-        "getpass",
-        "syslog",
-        "atexit",
-        "gc",
-        "mmap",
-        "threading",
-        "multiprocessing",
-        "concurrent",
-        "asyncio",
-        "selectors",
-        "select",
-        "platform",
-        "_osx_support",
-        "_aix_support",
-        "_pyrepl",
-        # code loading / execution
-        "importlib",
-        "pkgutil",
-        "zipimport",
-        "runpy",
-        "code",
-        "codeop",
-        "compileall",
-        "py_compile",
-        "marshal",
-        "types",
-        "ctypes",
-        "cffi",
-        "inspect",
-        "site",
-        "sysconfig",
-        "distutils",
-        "setuptools",
-        "pip",
-        "ensurepip",
-        "venv",
-        "builtins",
-        "operator",
-        "functools",
-        "copyreg",
-        "weakref",
-        # nested deserialisation
-        "pickle",
-        "pickletools",
-        "shelve",
-        "dill",
-        "cloudpickle",
-        "joblib",
-        "dbm",
-        "jsonpickle",
-        "yaml",
-        "xmlrpc",
-        # debuggers / profilers / gadget hosts
-        "bdb",
-        "pdb",
-        "cProfile",
-        "profile",
-        "pstats",
-        "trace",
-        "tracemalloc",
-        "timeit",
-        "idlelib",
-        "lib2to3",
-        "doctest",
-        "unittest",
-        "test",
-        "pydoc",
-        "webbrowser",
-        "uuid",
-        "logging",
-        "linecache",
-        "difflib",
-        "filecmp",
-        "fileinput",
-        "glob",
-        "tkinter",
-        "turtle",
-        "readline",
-        "rlcompleter",
-        "cmd",
-        "sched",
-        # file system
-        "io",
-        "shutil",
-        "tempfile",
-        "pathlib",
-        "zipfile",
-        "tarfile",
-        "gzip",
-        "bz2",
-        "lzma",
-        "sqlite3",
-        # network
-        "socket",
-        "socketserver",
-        "ssl",
-        "http",
-        "urllib",
-        "urllib2",
-        "urllib3",
-        "requests",
-        "httpx",
-        "aiohttp",
-        "smtplib",
-        "ftplib",
-        "telnetlib",
-        "imaplib",
-        "poplib",
-        "nntplib",
-        "mailbox",
-        "wsgiref",
-        "pexpect",
-        # ML-stack internals with known gadgets
-        "numpy.f2py",
-        "numpy.testing",
-        "numpy.distutils",
-        "numpy.ctypeslib",
-        "numpy.lib.npyio",
-        "torch.serialization",
-        "torch.hub",
-        "torch._dynamo",
-        "torch._inductor",
-        "torch._export",
-        "torch.export",
-        "torch.fx",
-        "torch.jit",
-        "torch.package",
-        "torch.distributed",
-        "torch.multiprocessing",
-        "torch.testing",
-        "torch.onnx",
-        "torch.compiler",
-        "torch._config_module",
-        "torch.utils._config_module",
-        "torch.utils.collect_env",
-        "torch.utils.bottleneck",
-        "torch.utils.cpp_extension",
-        "torch.utils.data",
-        "torch.utils.benchmark",
-        "torch._C",
-        "torch._ops",
-        "torch.ops",
-        "torch._library",
-        "torch.library",
-        "mlflow",
-        "pandas.io",
-        "keras",
-        "tensorflow",
-        "transformers.dynamic_module_utils",
-        "IPython",
-        "jinja2",
-        "numexpr",
-        "sympy",
-    }
-    | {name for name in _FICKLING_UNSAFE if "." not in name and name.isidentifier()}
-)
-
-#: Exact callables that are dangerous although their module is not listed as a whole.
-DANGEROUS_CALLABLES: frozenset[str] = frozenset(
-    {
-        "torch.load",
-        "torch.save",
-        "torch.storage._load_from_bytes",
-        "torch._utils._rebuild_from_function",
-        "torch.from_file",
-        "torch.classes",
-        "numpy.load",
-        "numpy.save",
-        "numpy.fromfile",
-        "numpy.memmap",
-        "numpy.loadtxt",
-        "numpy.genfromtxt",
-        "numpy.core._ufunc_reconstruct",
-        "numpy._core._ufunc_reconstruct",
-        "numpy.core.multiarray._get_ndarray_c_version",
-        "pandas.read_pickle",
-        "sklearn.utils._testing",
-    }
-)
-
-#: Names that are dangerous wherever they appear as a component of the qualname
-#: (attribute traversal such as ``shutil.os.system`` or module "numpy" name "os.system").
-DANGEROUS_ATTRIBUTES: frozenset[str] = frozenset(
-    {
-        "system",
-        "popen",
-        "Popen",
-        "spawn",
-        "spawnv",
-        "spawnve",
-        "spawnl",
-        "spawnlp",
-        "execv",
-        "execve",
-        "execl",
-        "execlp",
-        "execvp",
-        "fork",
-        "forkpty",
-        "eval",
-        "exec",
-        "execfile",
-        "compile",
-        "getattr",
-        "setattr",
-        "delattr",
-        "globals",
-        "locals",
-        "vars",
-        "breakpoint",
-        "input",
-        "open",
-        "loads",
-        "load",
-        "load_module",
-        "import_module",
-        "resolve_name",
-        "load_config",
-        "run_path",
-        "run_module",
-        "check_output",
-        "check_call",
-        "getoutput",
-        "getstatusoutput",
-        "call",
-        "urlopen",
-        "urlretrieve",
-        "attrgetter",
-        "methodcaller",
-        "itemgetter",
-        "partial",
-        "reduce",
-    }
-)
-
-#: Module roots that, when they show up as an inner component (``torch.os``, ``a.subprocess``),
-#: indicate attribute traversal into a dangerous module.
-DANGEROUS_INNER_MODULES: frozenset[str] = frozenset(
-    {
-        "os",
-        "posix",
-        "nt",
-        "subprocess",
-        "sys",
-        "builtins",
-        "__builtin__",
-        "__builtins__",
-        "importlib",
-        "runpy",
-        "pty",
-        "socket",
-        "shutil",
-        "ctypes",
-        "marshal",
-        "pickle",
-        "_pickle",
-        "cPickle",
-        "dill",
-        "cloudpickle",
-        "pip",
-        "webbrowser",
-        "pdb",
-        "bdb",
-        "multiprocessing",
-        "asyncio",
-        "operator",
-        "_operator",
-        "functools",
-        "types",
-        "code",
-    }
-)
-
-#: Regular expressions over the normalised full name for families of dangerous callables.
-DANGEROUS_PATTERNS: tuple[re.Pattern[str], ...] = (
-    re.compile(r"^pandas(\.[\w.]+)?\.read_\w+$"),
-    re.compile(r"^pandas(\.[\w.]+)?\.eval$"),
-    re.compile(r"^numpy(\.[\w.]+)?\.(load|loads|fromfile|memmap|save|savez\w*|tofile)$"),
-    re.compile(r"^torch(\.[\w.]+)?\.(load|hub|jit|compile)(\.|$)"),
-)
 
 _DUNDER = re.compile(r"^__\w+__$")
 _IDENT_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -542,27 +105,33 @@ def dangerous_reason(module: str, name: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def builtin_allowed(module: str, name: str) -> bool:
     """True when the built-in allowlist accepts ``module.name`` (after normalisation)."""
     nmod, nname = normalise(module, name)
     full = f"{nmod}.{nname}"
     if full in ALLOWED_GLOBALS or f"{module}.{name}" in ALLOWED_GLOBALS:
         return True
-    if full.startswith("torch.") and re.fullmatch(r"torch\.[A-Za-z0-9]*Storage", full):
+    if TORCH_CLASS_PATTERN.fullmatch(full) or NUMPY_TYPE_PATTERN.fullmatch(full):
         return True
-    if nmod == "torch" and re.fullmatch(
-        r"(u?int\d+|float\d*|bfloat16|half|double|long|short|bool|complex\d+|"
-        r"cfloat|cdouble|chalf|qint8|quint8|qint32|quint4x2|quint2x4|float8_\w+|bits\w+)",
-        nname,
-    ):
+    if nmod == "torch" and TORCH_DTYPE_PATTERN.fullmatch(nname):
         return True
     if "." in nname or not nname[:1].isupper() or not nname.isidentifier():
         return False
     for prefix in ALLOWED_CLASS_PREFIXES:
         if nmod.startswith(prefix) or f"{nmod}." == prefix:
             parts = set(nmod.split("."))
-            return not parts & _EXCLUDED_COMPONENTS
+            return not parts & EXCLUDED_COMPONENTS
     return False
+
+
+def scanner_reason(module: str, name: str) -> str | None:
+    """Why importing ``module.name`` can switch off a scanner, or None."""
+    for mod in (module, normalise(module, name)[0]):
+        root = mod.partition(".")[0]
+        if root in SCANNER_MODULES:
+            return f"imports from the security scanner package {root}"
+    return None
 
 
 def policy_allowed(module: str, name: str, allow: dict[str, str] | None) -> str | None:
@@ -579,3 +148,47 @@ def policy_allowed(module: str, name: str, allow: dict[str, str] | None) -> str 
             if key in allow:
                 return allow[key]
     return None
+
+
+def explain_global(
+    module: str, name: str, project_allow: Mapping[str, str] | None = None
+) -> tuple[str, str, str | None]:
+    """How the scan judges an import of ``module.name``, for ``--explain``.
+
+    Args:
+        module: module operand as written in the pickle.
+        name: qualified name operand as written in the pickle.
+        project_allow: the project allowlist (``module.qualname`` or ``module.*`` ->
+            reason), as in ``gates.scan.allow_globals``.
+
+    Returns:
+        ``(decision, reason, suggested_entry)``: decision ``block`` / ``quarantine`` /
+        ``pass``; a one-line reason; for a quarantined global that may be allowlisted, the
+        entry to add to the project allowlist (else None). Dangerous or malformed names are
+        never suggested: the project allowlist cannot override them.
+    """
+    full = f"{module}.{name}"
+    nmod, nname = normalise(module, name)
+    alias = "" if (nmod, nname) == (module, name) else f" (alias of {nmod}.{nname})"
+    reason = scanner_reason(module, name)
+    if reason is not None:
+        return "block", f"{full}{alias}: {reason} (scanner deactivation)", None
+    reason = dangerous_reason(module, name)
+    if reason is not None:
+        return "block", f"{full}{alias}: {reason}", None
+    if builtin_allowed(module, name):
+        shape = ARGUMENT_SHAPES.get(f"{nmod}.{nname}")
+        extra = ""
+        if shape is not None:
+            extra = f"; calls must have the argument shape ({', '.join(shape[0])})"
+        return "pass", f"{full}{alias}: on the built-in allowlist{extra}", None
+    policy = policy_allowed(module, name, dict(project_allow or {}))
+    if policy is not None:
+        return "pass", f"{full}{alias}: on the project allowlist ({policy})", None
+    if not (is_identifier_path(module) and is_identifier_path(name)):
+        return "quarantine", f"{full!r} is not a well-formed dotted name", None
+    return (
+        "quarantine",
+        f"{full}{alias}: not on the allowlist (default-deny: importing it may run code)",
+        f"{nmod}.{nname}",
+    )

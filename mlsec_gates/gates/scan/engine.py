@@ -26,26 +26,52 @@ from typing import Any, BinaryIO
 from mlsec_gates.result import Finding, Location, Severity
 
 from . import rules
-from .allowlist import builtin_allowed, dangerous_reason, is_identifier_path, policy_allowed
+from .allowlist import (
+    builtin_allowed,
+    dangerous_reason,
+    is_identifier_path,
+    policy_allowed,
+    scanner_reason,
+)
+from .archives import LEGACY_TORCH_MEMBERS, legacy_torch_pickles, read_7z, read_tar
+from .chat_template import check_template, looks_like_template, templates_in_json
 from .containers import (
+    BombSuspected,
     ContainerError,
+    ExpansionBudget,
     LimitExceeded,
     inflate,
     open_member,
+    optional_codec,
     parse_npy_header,
     read_zip_directory,
 )
-from .fickling_check import MAX_CROSS_CHECK_BYTES, MAX_CROSS_CHECK_OPCODES, fickling_imports
-from .formats import COMPRESSED, UNSUPPORTED_ARCHIVES, parse_safetensors_header, sniff
+from .fickling_check import cross_check_wanted, fickling_imports
+from .formats import ARCHIVES, COMPRESSED, UNSUPPORTED_ARCHIVES, sniff
+from .gguf import check_gguf
+from .keras import check_config as check_keras_config
+from .keras import check_hdf5
+from .keras import parse_config as parse_keras_config
+from .observations import FormatError
+from .onnx_model import check_onnx
 from .pickle_analysis import (
+    CallEvent,
+    CodeObjectEvent,
     ComputedCallEvent,
     ComputedGlobalEvent,
+    DiscardedCallEvent,
     ErrorEvent,
+    FrameEvent,
     GlobalEvent,
     GlobalMutationEvent,
+    HookEvent,
+    NestedLoadEvent,
     PickleReport,
+    ShapeEvent,
     analyse_region,
 )
+from .ranged import RANGED_FORMATS, RangedBuffer, materialise
+from .safetensors import check_safetensors
 
 __all__ = ["FileVerdict", "ScanSettings", "scan_file", "verdict_for"]
 
@@ -64,6 +90,10 @@ class ScanSettings:
     """Container nesting (zip in zip, compressed pickle, npz...)."""
     max_opcodes: int = 50_000_000
     """Opcodes per pickle stream; beyond that the stream is quarantined (resource limit)."""
+    max_expanded_bytes: int = 16 * 1024**3
+    """Decompressed bytes per file, all members and nesting levels together (bomb guard)."""
+    max_ratio: int = 1000
+    """Output/input ratio of one compressed stream past 16 MiB of output (bomb guard)."""
 
 
 @dataclass(frozen=True)
@@ -89,8 +119,21 @@ def verdict_for(findings: tuple[Finding, ...] | list[Finding]) -> str:
     return "pass"
 
 
+_MAX_NESTED_PICKLES = 4
+"""Pickles nested in pickles (via loader calls) are scanned this many levels deep."""
 _TORCH_STORAGE = re.compile(r"^(.*/)?data/\d+$")
 _KIND_BY_COMPRESSION = {"gzip": "gzip", "zlib": "zlib", "bz2": "bz2", "xz": "xz", "lzma": "lzma"}
+_MAX_TEXT_TEMPLATE = 16 << 20
+"""Text files larger than this are not checked for Jinja templates."""
+_TEMPLATE_SUFFIXES = (".jinja", ".jinja2", ".j2", ".template", ".tmpl")
+"""Text files with these names are templates: a parse failure is quarantined."""
+_FORMAT_NAMES = {
+    "pickle": "a pickle",
+    "pickle-text": "a protocol-0/1 pickle",
+    "zip": "a zip archive",
+    "unknown": "unrecognised binary data",
+    "text": "text",
+}
 
 
 def _join(member: str | None, name: str) -> str:
@@ -106,6 +149,7 @@ class _Scan:
         self.allow = dict(settings.allow_globals or {})
         self.findings: list[Finding] = []
         self.keep: list[Any] = []
+        self.budget = ExpansionBudget(settings.max_expanded_bytes, settings.max_ratio)
 
     # ------------------------------------------------------------------ helpers
     def add(
@@ -132,6 +176,8 @@ class _Scan:
         self, buf: Any, start: int, end: int, member: str | None, depth: int, *, top: bool
     ) -> str:
         fmt = sniff(buf, start, end)
+        if fmt not in RANGED_FORMATS:  # read by ranges only where the format allows it
+            buf = materialise(buf, start, end)
         if fmt in COMPRESSED:
             kind = self._scan_compressed(buf, start, end, member, depth, fmt, top=top)
             if kind is not None:
@@ -146,7 +192,15 @@ class _Scan:
         if fmt == "npy":
             return self._scan_npy(buf, start, end, member)
         if fmt == "safetensors":
-            return self._scan_safetensors(buf, start, end, member)
+            return self._scan_safetensors(buf, start, end, member, depth)
+        if fmt in ARCHIVES:
+            return self._scan_archive(buf, start, end, member, depth, fmt)
+        if fmt == "hdf5":
+            return self._scan_hdf5(buf, start, end, member)
+        if fmt == "onnx":
+            return self._scan_onnx(buf, start, end, member)
+        if fmt == "gguf":
+            return self._scan_gguf(buf, start, end, member)
         if fmt in UNSUPPORTED_ARCHIVES:
             self.add(
                 rules.UnsupportedContainer,
@@ -158,8 +212,10 @@ class _Scan:
             return fmt
         if fmt in ("pickle", "pickle-text"):
             return self._scan_pickle(buf, start, end, member)
-        if fmt in ("json", "text"):
-            return fmt
+        if fmt == "json":
+            return self._scan_json(buf, start, end, member)
+        if fmt == "text":
+            return self._scan_text(buf, start, end, member)
         if top:
             self.add(
                 rules.UnsupportedFormat,
@@ -179,18 +235,32 @@ class _Scan:
     # ------------------------------------------------------------------ pickle
     def _scan_pickle(self, buf: Any, start: int, end: int, member: str | None) -> str:
         report = analyse_region(buf, start, end, max_opcodes=self.settings.max_opcodes)
+        first = len(self.findings)
         self._report_pickle(report, start, member)
-        self._cross_check(buf, start, report, member)
+        self._cross_check(buf, start, report, member, self.findings[first:])
         if report.legacy_torch:
             return "pytorch-legacy"
         if report.joblib:
             return "joblib"
         return "pickle"
 
-    def _cross_check(self, buf: Any, start: int, report: PickleReport, member: str | None) -> None:
-        """Have fickling read the streams the walker parsed; block on any import it missed."""
+    def _cross_check(
+        self,
+        buf: Any,
+        start: int,
+        report: PickleReport,
+        member: str | None,
+        found: list[Finding],
+    ) -> None:
+        """Have fickling read the streams the walker parsed; block on any import it missed.
+
+        Small regions are always cross-checked; larger ones only when the walker already
+        found something short of a block (see :mod:`.fickling_check` for the measurements).
+        """
         stop = max(report.end, start)
-        if stop - start > MAX_CROSS_CHECK_BYTES or report.opcodes > MAX_CROSS_CHECK_OPCODES:
+        if any(f.severity >= Severity.CRITICAL for f in found):
+            return  # blocked already: a second reading cannot change the verdict
+        if not cross_check_wanted(stop - start, report.opcodes, suspicious=bool(found)):
             return
         view = fickling_imports(bytes(buf[start:stop]), max_opcodes=self.settings.max_opcodes)
         ours = {(ev.module, ev.name) for ev in report.events if isinstance(ev, GlobalEvent)}
@@ -207,12 +277,23 @@ class _Scan:
 
     def _report_pickle(self, report: PickleReport, base: int, member: str | None) -> None:
         where = "pickle" if member is None else f"pickle in {member}"
+        payloads = {
+            (ev.module, ev.name, ev.stream): ev
+            for ev in reversed(report.events)
+            if isinstance(ev, CallEvent)
+        }
         for ev in report.events:
             offset = ev.offset - base
             if isinstance(ev, GlobalEvent):
-                self._report_global(ev, offset, member, where)
+                self._report_global(
+                    ev, offset, member, where, payloads.get((ev.module, ev.name, ev.stream))
+                )
             elif isinstance(ev, ErrorEvent):
                 self._report_error(ev, offset, member, where)
+            elif isinstance(ev, CallEvent):
+                continue  # named in the finding about the import
+            elif isinstance(ev, NestedLoadEvent):
+                self._report_nested(ev, offset, member, where)
             else:
                 rule, message, evidence = _describe_event(ev, where)
                 self.add(
@@ -220,21 +301,89 @@ class _Scan:
                     message,
                     member=member,
                     offset=offset,
-                    detail=f"stream {ev.stream}, opcode {ev.opcode}",
-                    evidence={**evidence, "opcode": ev.opcode, "stream": ev.stream},
+                    detail=f"stream {ev.stream}, opcode {ev.opcode} #{ev.index}",
+                    evidence={
+                        **evidence,
+                        "opcode": ev.opcode,
+                        "stream": ev.stream,
+                        "opcode_index": ev.index,
+                    },
                 )
 
+    def _report_nested(
+        self, ev: NestedLoadEvent, offset: int, member: str | None, where: str
+    ) -> None:
+        """A loader call on bytes from the pickle: report it, then scan the nested payload."""
+        inner = _join(member, f"<nested {ev.loader} @{offset}>")
+        evidence = {
+            "loader": ev.loader,
+            "payload": ev.payload,
+            "opcode": ev.opcode,
+            "stream": ev.stream,
+            "opcode_index": ev.index,
+            "nested_member": inner,
+        }
+        detail = f"stream {ev.stream}, opcode {ev.opcode} #{ev.index}"
+        if ev.data is None:
+            self.add(
+                rules.NestedPayload,
+                f"{where} calls {ev.payload}: the nested payload cannot be rebuilt "
+                f"statically ({ev.problem})",
+                member=member,
+                offset=offset,
+                detail=detail,
+                evidence={**evidence, "problem": ev.problem},
+            )
+            return
+        nbuf, nstart, nend = ev.data
+        self.add(
+            rules.NestedPayload,
+            f"{where} deserialises {nend - nstart} embedded bytes with {ev.loader} "
+            f"({ev.payload}); nested payload scanned as {inner}",
+            member=member,
+            offset=offset,
+            detail=detail,
+            evidence={**evidence, "size": nend - nstart},
+        )
+        if inner.count("<nested ") > _MAX_NESTED_PICKLES:
+            self.add(
+                rules.ResourceLimit,
+                f"{where}: nested payloads deeper than {_MAX_NESTED_PICKLES} levels not scanned",
+                member=inner,
+                evidence={"max_depth": _MAX_NESTED_PICKLES},
+            )
+            return
+        self.scan_region(nbuf, nstart, nend, inner, 0, top=False)
+
     def _report_global(
-        self, ev: GlobalEvent, offset: int | None, member: str | None, where: str
+        self,
+        ev: GlobalEvent,
+        offset: int | None,
+        member: str | None,
+        where: str,
+        call: CallEvent | None = None,
     ) -> None:
         full = f"{ev.module}.{ev.name}"
-        detail = f"stream {ev.stream}, opcode {ev.opcode}"
-        evidence: dict[str, Any] = {"global": full, "opcode": ev.opcode, "stream": ev.stream}
-        reason = dangerous_reason(ev.module, ev.name)
+        detail = f"stream {ev.stream}, opcode {ev.opcode} #{ev.index}"
+        evidence: dict[str, Any] = {
+            "global": full,
+            "opcode": ev.opcode,
+            "stream": ev.stream,
+            "opcode_index": ev.index,
+        }
+        called = ""
+        if call is not None:
+            evidence.update(payload=call.payload, call_offset=call.offset, call_opcode=call.opcode)
+            called = f", called as {call.payload}"
+        reason = scanner_reason(ev.module, ev.name)
+        rule: type[rules.Rule] = rules.ScannerDeactivation
+        if reason is None:
+            reason = dangerous_reason(ev.module, ev.name)
+            rule = rules.DangerousGlobal
         if reason is not None:
             self.add(
-                rules.DangerousGlobal,
-                f"{where} imports {full} ({reason})",
+                rule,
+                f"{where} imports {full} ({reason}){called}",
                 member=member,
                 offset=offset,
                 detail=detail,
@@ -248,14 +397,19 @@ class _Scan:
         if not (is_identifier_path(ev.module) and is_identifier_path(ev.name)):
             msg = f"{where} imports malformed global {full!r}, which is not on the allowlist"
         else:
-            msg = f"{where} imports {full}, which is not on the allowlist"
+            msg = f"{where} imports {full}, which is not on the allowlist{called}"
         self.add(
             rules.UnknownGlobal, msg, member=member, offset=offset, detail=detail, evidence=evidence
         )
 
     def _report_error(self, ev: ErrorEvent, offset: int, member: str | None, where: str) -> None:
         detail = f"stream {ev.stream}" + (f", opcode {ev.opcode}" if ev.opcode else "")
-        evidence: dict[str, Any] = {"error": ev.message, "opcode": ev.opcode, "stream": ev.stream}
+        evidence: dict[str, Any] = {
+            "error": ev.message,
+            "opcode": ev.opcode,
+            "stream": ev.stream,
+            "opcode_index": ev.index,
+        }
         if ev.kind == "limit":
             self.add(
                 rules.ResourceLimit,
@@ -324,31 +478,223 @@ class _Scan:
             )
         return "numpy-npy"
 
-    # ------------------------------------------------------------------ safetensors
-    def _scan_safetensors(self, buf: Any, start: int, end: int, member: str | None) -> str:
-        try:
-            parse_safetensors_header(buf, start, end)
-        except ValueError as exc:
+    # ------------------------------------------------------------------ format parsers
+    def _observe(
+        self, observations: list[Any], member: str | None, base: int = 0, *, prefix: str = ""
+    ) -> None:
+        """Turn parser observations into findings located in ``member``."""
+        for obs in observations:
+            detail = f"{prefix}{obs.where}" if obs.where else (prefix.rstrip(": ") or None)
             self.add(
-                rules.SafetensorsBadHeader,
-                f"invalid safetensors header: {exc}",
+                obs.rule,
+                obs.message,
                 member=member,
-                offset=0,
-                evidence={"error": str(exc)},
+                offset=None if obs.offset is None else base + obs.offset,
+                detail=detail,
+                evidence=dict(obs.evidence),
             )
+
+    def _malformed(
+        self, rule: type[rules.Rule], what: str, exc: FormatError, member: str | None
+    ) -> None:
+        self.add(
+            rule,
+            f"{what}: {exc}",
+            member=member,
+            offset=exc.offset,
+            evidence={"error": str(exc)},
+        )
+
+    # ------------------------------------------------------------------ safetensors
+    def _scan_safetensors(
+        self, buf: Any, start: int, end: int, member: str | None, depth: int
+    ) -> str:
+        try:
+            observations = check_safetensors(buf, start, end)
+        except FormatError as exc:
+            self._malformed(rules.SafetensorsBadHeader, "invalid safetensors header", exc, member)
+            return "safetensors"
+        appended = [o for o in observations if o.rule is rules.SafetensorsAppendedData]
+        self._observe([o for o in observations if o not in appended], member)
+        for obs in appended:
+            offset = obs.evidence["offset"]
+            inner = sniff(buf, start + offset, end)
+            self.add(
+                obs.rule,
+                f"{obs.message}; the appended bytes are {_FORMAT_NAMES.get(inner, inner)}",
+                member=member,
+                offset=offset,
+                evidence={**obs.evidence, "appended_format": inner},
+            )
+            if inner not in ("unknown", "text", "empty") and depth + 1 <= self.settings.max_depth:
+                self.scan_region(
+                    buf, start + offset, end, _join(member, "<appended>"), depth + 1, top=False
+                )
         return "safetensors"
+
+    # ------------------------------------------------------------------ archives
+    def _scan_archive(
+        self, buf: Any, start: int, end: int, member: str | None, depth: int, fmt: str
+    ) -> str:
+        settings = self.settings
+        try:
+            if fmt == "tar":
+                listing = read_tar(buf, start, end, max_members=settings.max_members)
+            else:
+                listing = read_7z(
+                    buf,
+                    start,
+                    end,
+                    max_members=settings.max_members,
+                    limit=settings.max_file_bytes,
+                    budget=self.budget,
+                    keep=self.keep,
+                )
+        except LimitExceeded as exc:
+            self.add(
+                rules.ResourceLimit,
+                f"{fmt} not scanned: {exc}",
+                member=member,
+                evidence={"max_members": settings.max_members},
+            )
+            return fmt
+        except FormatError as exc:
+            self._malformed(rules.ArchiveUnreadable, f"{fmt} archive unreadable", exc, member)
+            return fmt
+        self._observe(listing.observations, member, prefix=f"{fmt}: ")
+        names = {m.name for m in listing.members}
+        legacy = fmt == "tar" and names >= LEGACY_TORCH_MEMBERS
+        for item in listing.members:
+            full = _join(member, item.name)
+            if item.problem:
+                self.add(
+                    rules.ArchiveUnreadable,
+                    f"{fmt} member {item.name!r}: {item.problem}; only the decoded part was "
+                    "scanned",
+                    member=full,
+                    evidence={"error": item.problem},
+                )
+            if depth + 1 > settings.max_depth:
+                self.add(
+                    rules.ResourceLimit,
+                    f"{fmt} member {item.name!r} nested deeper than {settings.max_depth} "
+                    "levels: not scanned",
+                    member=full,
+                    evidence={"max_depth": settings.max_depth},
+                )
+                continue
+            if legacy and item.name in ("storages", "tensors"):
+                self._scan_legacy_member(item, full)
+                continue
+            self.scan_region(item.buf, item.start, item.end, full, depth + 1, top=False)
+        return "pytorch-legacy-tar" if legacy else fmt
+
+    def _scan_legacy_member(self, item: Any, member: str) -> None:
+        """Scan the pickles of a legacy torch ``storages``/``tensors`` member, not raw data."""
+        regions, problem = legacy_torch_pickles(item.buf, item.start, item.end, item.name)
+        if problem:
+            self.add(
+                rules.PickleParseError,
+                f"{problem}; the rest of the member was scanned as a pickle",
+                member=member,
+                evidence={"error": problem},
+            )
+        for begin, stop in regions:
+            self._scan_pickle(item.buf, begin, stop, member)
+
+    # ------------------------------------------------------------------ keras / hdf5
+    def _scan_hdf5(self, buf: Any, start: int, end: int, member: str | None) -> str:
+        try:
+            observations, is_keras = check_hdf5(buf, start, end)
+        except FormatError as exc:
+            self._malformed(rules.Hdf5Unreadable, "HDF5 file unreadable", exc, member)
+            return "hdf5"
+        self._observe(observations, member)
+        return "keras-h5" if is_keras else "hdf5"
+
+    def _scan_keras_config(self, buf: Any, start: int, end: int, member: str) -> None:
+        try:
+            config = parse_keras_config(bytes(buf[start:end]), "Keras config.json")
+        except FormatError as exc:
+            self._malformed(rules.KerasBadConfig, "Keras config unreadable", exc, member)
+            return
+        self._observe(check_keras_config(config, "config.json"), member)
+        self._check_json_templates(config, member)
+
+    # ------------------------------------------------------------------ onnx / gguf
+    def _scan_onnx(self, buf: Any, start: int, end: int, member: str | None) -> str:
+        try:
+            observations = check_onnx(buf, start, end)
+        except FormatError as exc:
+            self._malformed(rules.OnnxUnreadable, "ONNX model unreadable", exc, member)
+            return "onnx"
+        self._observe(observations, member)
+        return "onnx"
+
+    def _scan_gguf(self, buf: Any, start: int, end: int, member: str | None) -> str:
+        try:
+            header = check_gguf(buf, start, end)
+        except FormatError as exc:
+            self._malformed(rules.GgufMalformed, "malformed GGUF file", exc, member)
+            return "gguf"
+        self._observe(header.observations, member)
+        return "gguf"
+
+    # ------------------------------------------------------------------ text / json
+    def _scan_json(self, buf: Any, start: int, end: int, member: str | None) -> str:
+        try:
+            value = json.loads(bytes(buf[start:end]).decode("utf-8-sig"))
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return "json"
+        if isinstance(value, dict) and "class_name" in value and "config" in value:
+            self._observe(check_keras_config(value, "Keras config"), member)
+        self._check_json_templates(value, member)
+        return "json"
+
+    def _check_json_templates(self, value: Any, member: str | None) -> None:
+        for where, template, strict in templates_in_json(value):
+            self._observe(check_template(template, where, strict=strict), member)
+
+    def _scan_text(self, buf: Any, start: int, end: int, member: str | None) -> str:
+        if end - start > _MAX_TEXT_TEMPLATE:
+            return "text"
+        text = bytes(buf[start:end]).decode("utf-8", "replace")
+        if not looks_like_template(text):
+            return "text"
+        name = (member or self.uri).rsplit("!", 1)[-1].lower()
+        strict = name.endswith(_TEMPLATE_SUFFIXES)
+        self._observe(check_template(text, None, strict=strict), member)
+        return "jinja-template" if strict else "text"
 
     # ------------------------------------------------------------------ compressed
     def _scan_compressed(
         self, buf: Any, start: int, end: int, member: str | None, depth: int, fmt: str, *, top: bool
     ) -> str | None:
         """Decompress and scan; None when the data is not really compressed (fall through)."""
+        if fmt in ("zstd", "lz4") and optional_codec(fmt) is None:
+            self.add(
+                rules.UnsupportedContainer,
+                f"{fmt} data cannot be decompressed here (codec not installed): not checked",
+                member=member,
+                offset=0,
+                evidence={"format": fmt},
+            )
+            return fmt
         try:
             inner, size, problem = inflate(
-                buf, start, end, fmt, self.settings.max_file_bytes, self.keep
+                buf, start, end, fmt, self.settings.max_file_bytes, self.keep, budget=self.budget
             )
         except ContainerError:
             return None
+        except BombSuspected as exc:
+            self.add(
+                rules.DecompressionBomb,
+                f"{fmt} data not scanned: {exc}",
+                member=member,
+                offset=0,
+                evidence={"format": fmt, "error": str(exc)},
+            )
+            return fmt
         except LimitExceeded as exc:
             self.add(
                 rules.ResourceLimit,
@@ -413,6 +759,9 @@ class _Scan:
         entries = directory.entries
         names = [e.name for e in entries]
         is_torch = any(n == "data.pkl" or n.endswith("/data.pkl") for n in names)
+        is_keras = "config.json" in names and bool(
+            {"metadata.json", "model.weights.h5", "model.weights.npz"} & set(names)
+        )
         npy_members = 0
         file_members = 0
         is_skops = False
@@ -451,8 +800,16 @@ class _Scan:
                 continue
             try:
                 mbuf, mstart, mend, problem = open_member(
-                    buf, entry, end, settings.max_file_bytes, self.keep
+                    buf, entry, end, settings.max_file_bytes, self.keep, budget=self.budget
                 )
+            except BombSuspected as exc:
+                self.add(
+                    rules.DecompressionBomb,
+                    f"zip member {name!r} not scanned: {exc}",
+                    member=full,
+                    evidence={"error": str(exc)},
+                )
+                continue
             except LimitExceeded as exc:
                 self.add(
                     rules.ResourceLimit,
@@ -482,22 +839,39 @@ class _Scan:
             if name == "schema.json" and self._scan_skops(mbuf, mstart, mend, full):
                 is_skops = True
                 continue
+            if is_keras and name == "config.json":
+                self._scan_keras_config(mbuf, mstart, mend, full)
+                continue
             kind = self.scan_region(mbuf, mstart, mend, full, depth + 1, top=False)
             if kind == "numpy-npy":
                 npy_members += 1
+        if directory.archive_end is not None and directory.archive_end < end:
+            self._scan_after_archive(buf, directory.archive_end, end, member, depth)
         if is_torch:
             return "pytorch-zip"
         if is_skops:
             return "skops"
+        if is_keras:
+            return "keras"
         if file_members and npy_members == file_members:
             return "numpy-npz"
         return "zip"
+
+    def _scan_after_archive(
+        self, buf: Any, start: int, end: int, member: str | None, depth: int
+    ) -> None:
+        """Bytes after a zip's end record: loaders ignore them, pickles hidden there do not."""
+        if not bytes(buf[start : min(end, start + 4096)]).strip(b"\x00") and end - start <= 4096:
+            return
+        if depth + 1 > self.settings.max_depth:
+            return
+        self.scan_region(buf, start, end, _join(member, "<after-zip>"), depth + 1, top=False)
 
     def _scan_flagged_member(self, buf: Any, entry: Any, end: int, member: str, depth: int) -> None:
         """Scan a member whose flags claim encryption, in case its data is really plain."""
         try:
             mbuf, mstart, mend, _problem = open_member(
-                buf, entry, end, self.settings.max_file_bytes, self.keep
+                buf, entry, end, self.settings.max_file_bytes, self.keep, budget=self.budget
             )
         except (ContainerError, LimitExceeded, struct.error):
             return
@@ -531,6 +905,7 @@ class _Scan:
         """Raw tensor bytes: only a complete pickle stream with imports is reported."""
         if end - start < 2 or buf[start] != 0x80 or buf[start + 1] > 5:
             return
+        buf = materialise(buf, start, end)  # looks like a pickle: the walker needs every byte
         report = analyse_region(
             buf, start, end, max_opcodes=min(self.settings.max_opcodes, 1 << 20)
         )
@@ -549,13 +924,49 @@ def _describe_event(ev: Any, where: str) -> tuple[type[rules.Rule], str, dict[st
         message = f"{where} calls {ev.target} with {ev.opcode} (not an imported global)"
         return rules.ComputedCall, message, {"target": ev.target}
     if isinstance(ev, GlobalMutationEvent):
-        message = f"{where} overwrites attributes of imported {ev.target} with BUILD"
-        return rules.GlobalMutation, message, {"global": ev.target}
+        attrs = ", ".join(ev.attributes) or "its attributes"
+        message = f"{where} overwrites {attrs} of imported {ev.target} with {ev.opcode}"
+        if ev.reached_later is not None:
+            message += f", then imports it again at offset {ev.reached_later} (ShadowPickle)"
+        evidence = {"global": ev.target, "attributes": list(ev.attributes)}
+        return rules.GlobalMutation, message, evidence
+    if isinstance(ev, HookEvent):
+        if ev.how == "method-type":
+            message = f"{where} binds a function to an object as a method: {ev.payload}"
+            return rules.MethodBinding, message, {"payload": ev.payload}
+        attrs = ", ".join(ev.attributes)
+        message = f"{where} replaces {attrs} on an object via {ev.how}: {ev.payload}"
+        return rules.MethodOverride, message, {"payload": ev.payload, "attributes": attrs}
+    if isinstance(ev, DiscardedCallEvent):
+        message = (
+            f"{where} calls {ev.payload} and discards the result with {ev.opcode} "
+            "(run only for its side effects)"
+        )
+        return rules.DiscardedCall, message, {"payload": ev.payload}
+    if isinstance(ev, CodeObjectEvent):
+        message = f"{where} builds a code or function object: {ev.payload}"
+        return rules.CodeObject, message, {"global": ev.target, "payload": ev.payload}
+    if isinstance(ev, ShapeEvent):
+        message = (
+            f"{where} calls allowlisted {ev.target} with an unexpected argument shape: "
+            f"{ev.payload}; expected {ev.expected}"
+        )
+        evidence = {"global": ev.target, "payload": ev.payload, "expected": ev.expected}
+        return rules.ArgumentShape, message, evidence
+    if isinstance(ev, FrameEvent):
+        return rules.FrameDivergence, f"{where}: {ev.message}", {"error": ev.message}
     message = f"{where} imports extension code {ev.code} via {ev.opcode} (unverifiable)"
     return rules.ExtensionCode, message, {"extension_code": ev.code}
 
 
-def _open_buffer(fh: BinaryIO, keep: list[Any]) -> tuple[Any, int]:
+def _open_buffer(fh: BinaryIO | RangedBuffer, keep: list[Any]) -> tuple[Any, int]:
+    """The bytes to scan: a ranged buffer as is, else the file memory-mapped (or read).
+
+    Whatever needs closing after the scan goes to ``keep``.
+    """
+    if isinstance(fh, RangedBuffer):
+        keep.append(fh)
+        return (fh, len(fh)) if len(fh) else (b"", 0)
     fh.seek(0, io.SEEK_END)
     size = fh.tell()
     fh.seek(0)
@@ -580,12 +991,15 @@ def _open_buffer(fh: BinaryIO, keep: list[Any]) -> tuple[Any, int]:
 _DEFAULT_SETTINGS = ScanSettings()
 
 
-def scan_file(fh: BinaryIO, *, uri: str, settings: ScanSettings = _DEFAULT_SETTINGS) -> FileVerdict:
+def scan_file(
+    fh: BinaryIO | RangedBuffer, *, uri: str, settings: ScanSettings = _DEFAULT_SETTINGS
+) -> FileVerdict:
     """Scan one artefact without loading it.
 
     Args:
         fh: seekable binary file opened by the caller (local file or a temp copy of an
-            object-store object).
+            object-store object), or a :class:`~.ranged.RangedBuffer` over a remote object
+            (only the parts the format needs are read).
         uri: name of the subject, used in every finding's location.
         settings: limits and extra allowlist; defaults to :class:`ScanSettings()`.
 
@@ -597,8 +1011,7 @@ def scan_file(fh: BinaryIO, *, uri: str, settings: ScanSettings = _DEFAULT_SETTI
     kind = "unknown"
     try:
         try:
-            fh.seek(0, io.SEEK_END)
-            size = fh.tell()
+            size = len(fh) if isinstance(fh, RangedBuffer) else fh.seek(0, io.SEEK_END)
         except (OSError, ValueError) as exc:
             scan.add(rules.InternalError, f"file cannot be read: {exc}", member=None)
             return _verdict("unknown", scan)

@@ -6,6 +6,23 @@ inline arrays and resolves the memo. fickling's parser and symbolic interpreter
 that fickling sees and our walker does not is a parser differential, the kind of gap that
 pickle-scanner bypasses exploit (CVE-2025-1716 .. -10157 and fickling's own advisories).
 Nothing is ever unpickled: fickling's interpreter only builds an AST.
+
+When it runs (decided by :func:`cross_check_wanted`; measured with
+``benchmarks/scan_speed.py`` and cProfile on 2 shared cores): fickling's parser and
+interpreter step ~30-40 k opcodes/s (a 4.4 k-opcode torch ``data.pkl`` costs ~0.12 s, the
+1.2 M-opcode ``list(range(...))`` ~39 s and 530 MB) and hold the region in memory, against
+several M opcodes/s and zero-copy reading for the walker. Cross-checking every region made
+fickling the bottleneck of the scan (every checkpoint paid ~0.1-1 s, big vocabularies
+minutes), so it is the semantic cross-check only for
+
+* small regions (<= :data:`ALWAYS_CROSS_CHECK_BYTES` and
+  :data:`ALWAYS_CROSS_CHECK_OPCODES`): hand-crafted parser differentials live there and the
+  cost stays below ~0.1 s;
+* regions the walker found suspicious but did not block (unknown globals, parse errors,
+  shape mismatches...), up to :data:`MAX_CROSS_CHECK_BYTES` and
+  :data:`MAX_CROSS_CHECK_OPCODES`, so a differential can still raise a quarantine to a block.
+
+A region the walker already blocks is not cross-checked: nothing can change its verdict.
 """
 
 from __future__ import annotations
@@ -15,11 +32,19 @@ import contextlib
 import io
 from dataclasses import dataclass
 
-#: Regions larger than this, or with more opcodes than below, are not cross-checked: fickling
-#: reads ~40 MB/s of bytes-heavy and ~0.1 M opcodes/s of opcode-heavy pickles, so the walker's
-#: verdict stands alone for them (a big vocabulary would otherwise take minutes).
+#: Regions up to this size and opcode count are always cross-checked (< ~0.1 s of fickling).
+ALWAYS_CROSS_CHECK_BYTES = 256 * 1024
+ALWAYS_CROSS_CHECK_OPCODES = 3_000
+#: Suspicious regions beyond these limits are not cross-checked (the walker's verdict stands).
 MAX_CROSS_CHECK_BYTES = 64 * 1024 * 1024
 MAX_CROSS_CHECK_OPCODES = 300_000
+
+
+def cross_check_wanted(size: int, opcodes: int, *, suspicious: bool) -> bool:
+    """Whether a region of ``size`` bytes and ``opcodes`` opcodes is worth fickling's time."""
+    if suspicious:
+        return size <= MAX_CROSS_CHECK_BYTES and opcodes <= MAX_CROSS_CHECK_OPCODES
+    return size <= ALWAYS_CROSS_CHECK_BYTES and opcodes <= ALWAYS_CROSS_CHECK_OPCODES
 
 
 @dataclass(frozen=True)

@@ -137,6 +137,8 @@ class TestTargets:
             "files_passed": 2,
             "bytes_scanned": 2 * len(CLEAN) + len(MALICIOUS),
             "findings": len(result.findings),
+            "files_from_cache": 1,  # d.pkl has the bytes of a.pkl: its verdict is reused
+            "remote_bytes_read": 0,
         }
         assert result.counts()["verdict_pass"] == 2
         assert result.counts()["verdict_block"] == 1
@@ -185,3 +187,25 @@ class TestScanGate:
         scan_gate([str(path)], report_dir=str(tmp_path / "r"))
         assert path.read_bytes() == MALICIOUS
         assert path.stat().st_mtime_ns == stat.st_mtime_ns
+
+
+class TestAcceptedFormats:
+    def test_a_format_outside_the_list_is_quarantined(self, tmp_path: Path) -> None:
+        clean = _write(tmp_path / "m" / "clean.pkl", CLEAN)
+        header = json.dumps({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}})
+        st = tmp_path / "m" / "w.safetensors"
+        st.write_bytes(len(header).to_bytes(8, "little") + header.encode() + bytes(4))
+        policy = parse_policy("gates:\n  scan:\n    formats: [safetensors, 'gguf*']\n")
+        result = run_scan([str(tmp_path / "m")], policy=policy)
+        assert {Path(s.path).name: s.verdict for s in result.subjects} == {
+            "clean.pkl": "quarantine",
+            "w.safetensors": "pass",
+        }
+        [finding] = result.findings
+        assert finding.rule_id == "scan.input.format-not-allowed"
+        assert finding.location.uri == clean
+        assert finding.evidence == {"format": "pickle", "accepted": ["safetensors", "gguf*"]}
+        # The cached verdict of the file does not hide the policy's format list.
+        again = run_scan([str(tmp_path / "m")], policy=parse_policy("on_fail: fail"))
+        assert again.metrics["files_from_cache"] == 2
+        assert {s.verdict for s in again.subjects} == {"pass"}

@@ -1,0 +1,241 @@
+"""Value x label spike: a feature value that suddenly comes with one label far too often.
+
+A dirty-label backdoor plants a trigger value (rare, or an in-bounds one such as the median)
+in rows relabelled to the target class. Per (feature, cell, label) the current count is
+compared with the reference's: cells are the reference's deciles of each numeric feature
+and every exact value (numeric point masses, categories) seen at least
+:data:`MIN_COUNT` times in the current batch. A decile cell is an excess when the exact
+two-sample test (which accounts for the reference's own noise) rejects at the Bonferroni
+level; so is an exact-value cell of a value the reference has. For a value the reference
+has at most once, two tests must agree: a Poisson test against the reference rate (smoothed
+by half a row, so a new value still has an expected count) at the Bonferroni level, and the
+two-sample test at the square root of that level (a value the reference never had, repeated
+many times, is the backdoor signature the two-sample test alone is too cautious to see in
+small batches).
+
+Rows in an excess cell are suspects when the reference model disagrees with their label
+(label-consistency p-value at most :data:`DISAGREE_P`), or,
+in an exact-value cell, when most of the cell is excess; rows in several excess cells score
+higher.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mlsec_gates.gates.drift.poison.outcome import DetectorOutcome, Suspect
+from mlsec_gates.gates.drift.poison.stats import poisson_upper, two_sample_count_p
+
+NAME = "value_label_spike"
+#: Smallest current count of a cell worth testing.
+MIN_COUNT = 3
+#: Exact values kept per feature in the reference profile (most frequent first).
+MAX_VALUES = 1000
+#: A row "disagrees" with the reference model when its label is in the clean 5 % tail.
+DISAGREE_P = 0.05
+_QUANTILES = np.linspace(0.1, 0.9, 9)
+_BINS = _QUANTILES.shape[0] + 2  # deciles, plus one bin for missing values
+
+
+def profile(
+    x_num: np.ndarray, x_cat: np.ndarray, y: np.ndarray, n_classes: int
+) -> dict[str, np.ndarray]:
+    """Reference counts per decile and per frequent exact value, split by label."""
+    d_num = x_num.shape[1]
+    edges = np.full((d_num, _QUANTILES.shape[0]), np.nan)
+    bin_counts = np.zeros((d_num, _BINS, n_classes), dtype=np.int64)
+    for j in range(d_num):
+        col = x_num[:, j]
+        finite = col[~np.isnan(col)]
+        if finite.size:
+            uniq = np.unique(np.quantile(finite, _QUANTILES))
+            edges[j, : uniq.shape[0]] = uniq
+        bins = _bin(col, edges[j])
+        np.add.at(bin_counts[j], (bins, y), 1)
+    values, counts, offsets, bounds = [], [], [0], []
+    for col in _columns(x_num, x_cat):
+        uniq, inverse = np.unique(col, return_inverse=True)
+        per_label = np.zeros((uniq.shape[0], n_classes), dtype=np.int64)
+        np.add.at(per_label, (inverse.ravel(), y), 1)
+        totals = per_label.sum(axis=1)
+        order = np.lexsort((uniq, -totals))
+        keep = np.sort(order[:MAX_VALUES])
+        bounds.append(int(totals[order[MAX_VALUES]]) if order.shape[0] > MAX_VALUES else 0)
+        values.append(uniq[keep])
+        counts.append(per_label[keep])
+        offsets.append(offsets[-1] + keep.shape[0])
+    return {
+        "spike_edges": edges,
+        "spike_bin_counts": bin_counts,
+        "spike_values": np.concatenate(values) if values else np.zeros(0),
+        "spike_value_counts": np.concatenate(counts)
+        if counts
+        else np.zeros((0, n_classes), np.int64),
+        "spike_value_offsets": np.asarray(offsets, dtype=np.int64),
+        "spike_value_bound": np.asarray(bounds, dtype=np.int64),
+    }
+
+
+def _columns(x_num: np.ndarray, x_cat: np.ndarray) -> list[np.ndarray]:
+    """Every feature as a float column (categorical codes as numbers; NaN kept)."""
+    return [x_num[:, j] for j in range(x_num.shape[1])] + [
+        x_cat[:, j].astype(np.float64) for j in range(x_cat.shape[1])
+    ]
+
+
+def _bin(col: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Decile bin of each value; missing values in the last bin."""
+    edges = edges[~np.isnan(edges)]
+    bins = np.searchsorted(edges, col, side="right")
+    bins[np.isnan(col)] = _BINS - 1
+    return bins
+
+
+class ValueLabelSpike:
+    """Feature values over-represented with one label, compared with the reference."""
+
+    name = NAME
+    weight = 1
+
+    def run(self, ctx: Any, alpha: float) -> DetectorOutcome:
+        """Test every (feature, cell, label) cell; flag rows of the excess cells."""
+        ref, cur = ctx.ref, ctx.current
+        arrays = ref.arrays
+        n_classes = len(ref.encoder.classes)
+        known = cur.y >= 0
+        y = cur.y[known]
+        n_cur = int(known.sum())
+        columns = _columns(cur.x_num[known], cur.x_cat[known])
+        d_num = cur.x_num.shape[1]
+        # One entry per tested cell: feature, kind ("bin" or "value"), cell key, label.
+        cells: list[tuple[int, str, float, int]] = []
+        k_cur: list[np.ndarray] = []
+        k_ref: list[np.ndarray] = []
+        new_value: list[np.ndarray] = []  # per cell: the reference has the value at most once
+        tests = 0
+        for j in range(d_num):
+            edges = arrays["spike_edges"][j]
+            tests += (int(np.sum(~np.isnan(edges))) + 2) * n_classes
+            counts = np.zeros((_BINS, n_classes), dtype=np.int64)
+            np.add.at(counts, (_bin(columns[j], edges), y), 1)
+            b, c = np.nonzero(counts >= MIN_COUNT)
+            cells += [(j, "bin", float(bi), int(ci)) for bi, ci in zip(b, c, strict=True)]
+            k_cur.append(counts[b, c])
+            k_ref.append(arrays["spike_bin_counts"][j][b, c])
+            new_value.append(np.zeros(b.shape[0], dtype=bool))
+        offsets = arrays["spike_value_offsets"]
+        for j, col in enumerate(columns):
+            uniq, inverse = np.unique(col, return_inverse=True)
+            per_label = np.zeros((uniq.shape[0], n_classes), dtype=np.int64)
+            np.add.at(per_label, (inverse.ravel(), y), 1)
+            v, c = np.nonzero(per_label >= MIN_COUNT)
+            if not v.size:
+                continue
+            tests += v.size
+            stored = arrays["spike_values"][offsets[j] : offsets[j + 1]]
+            stored_counts = arrays["spike_value_counts"][offsets[j] : offsets[j + 1]]
+            pos = np.minimum(np.searchsorted(stored, uniq[v]), max(0, stored.shape[0] - 1))
+            hit = (stored.shape[0] > 0) & (
+                (stored[pos] == uniq[v]) | (np.isnan(stored[pos]) & np.isnan(uniq[v]))
+                if stored.shape[0]
+                else np.zeros(v.shape[0], dtype=bool)
+            )
+            ref_counts = np.where(
+                hit, stored_counts[pos, c] if stored.shape[0] else 0, arrays["spike_value_bound"][j]
+            )
+            totals = np.where(
+                hit,
+                stored_counts[pos].sum(axis=1) if stored.shape[0] else 0,
+                arrays["spike_value_bound"][j],
+            )
+            cells += [(j, "value", float(uniq[vi]), int(ci)) for vi, ci in zip(v, c, strict=True)]
+            k_cur.append(per_label[v, c])
+            k_ref.append(ref_counts)
+            new_value.append(totals <= 1)
+        k_cur_a = np.concatenate(k_cur).astype(np.float64) if k_cur else np.zeros(0)
+        k_ref_a = np.concatenate(k_ref).astype(np.float64) if k_ref else np.zeros(0)
+        level = alpha / max(1, tests)
+        expected = (k_ref_a + 0.5) * n_cur / ref.n_rows
+        p_pois = poisson_upper(k_cur_a, expected)
+        p_cond = two_sample_count_p(k_cur_a, k_ref_a, n_cur / (n_cur + ref.n_rows))
+        is_new = np.concatenate(new_value) if new_value else np.zeros(0, dtype=bool)
+        # Cells the reference knows: the exact two-sample test alone decides. A value the
+        # reference (almost) never had: the smoothed Poisson test, guarded by the two-sample one.
+        combined = np.where(is_new, np.maximum(p_pois, p_cond**2), p_cond)
+        p_batch = float(min(1.0, combined.min() * tests)) if combined.size else 1.0
+        excess = np.nonzero(combined <= level)[0]
+        excess = excess[np.argsort(combined[excess], kind="stable")]
+        disagree = ctx.label_p[known] <= DISAGREE_P
+        rows = np.nonzero(known)[0]
+        row_scores: dict[int, list[float]] = {}
+        row_reasons: dict[int, list[str]] = {}
+        report = []
+        for i in excess:
+            j, kind, key, c = cells[i]
+            col = columns[j]
+            if kind == "bin":
+                in_cell = (_bin(col, arrays["spike_edges"][j]) == int(key)) & (y == c)
+                text = _bin_text(arrays["spike_edges"][j], int(key))
+            else:
+                same = np.isnan(col) if np.isnan(key) else col == key
+                in_cell = same & (y == c)
+                text = _value_text(ref.encoder, j, d_num, key)
+            excess_share = max(0.0, (k_cur_a[i] - expected[i]) / k_cur_a[i])
+            feature, label = ref.encoder.features[j], ref.encoder.classes[c]
+            reason = (
+                f"{feature}={text} with label {label!r}: {int(k_cur_a[i])} rows vs "
+                f"{expected[i]:.1f} expected"
+            )
+            report.append(
+                {
+                    "feature": feature,
+                    "cell": text,
+                    "label": label,
+                    "rows": int(k_cur_a[i]),
+                    "expected": round(float(expected[i]), 2),
+                    "p_value": float(p_pois[i]),
+                }
+            )
+            # A decile holds many natural rows: only its label-disagreeing rows are suspects.
+            dominant = kind == "value" and excess_share >= 0.5
+            take = in_cell & (disagree | dominant)
+            for local in np.nonzero(take)[0]:
+                score = max(excess_share, 0.5) if disagree[local] else excess_share
+                row = int(rows[local])
+                row_scores.setdefault(row, []).append(score)
+                row_reasons.setdefault(row, []).append(reason)
+        suspects = tuple(
+            Suspect(
+                row,
+                float(1.0 - np.prod([1.0 - s for s in scores])),
+                "; ".join(row_reasons[row][:3]),
+                NAME,
+            )
+            for row, scores in row_scores.items()
+        )
+        summary = (
+            f"{excess.size} excess (feature, value, label) cells of {tests} tested "
+            f"(Bonferroni level {level:.2g}); {len(suspects)} row suspects"
+        )
+        details = {"cells_tested": tests, "excess_cells": report[:20]}
+        return DetectorOutcome(NAME, p_batch, alpha, bool(excess.size), summary, suspects, details)
+
+
+def _bin_text(edges: np.ndarray, b: int) -> str:
+    """Readable decile bin, e.g. ``[3.2, 4.1)``."""
+    edges = edges[~np.isnan(edges)]
+    if b == _BINS - 1:
+        return "missing"
+    lo = f"{edges[b - 1]:.4g}" if b > 0 else "-inf"
+    hi = f"{edges[b]:.4g}" if b < edges.shape[0] else "inf"
+    return f"[{lo}, {hi})"
+
+
+def _value_text(encoder: Any, j: int, d_num: int, value: float) -> str:
+    """A numeric value, or the category behind a code."""
+    if j < d_num:
+        return "missing" if np.isnan(value) else f"{value:.6g}"
+    code = int(value)
+    return repr(encoder.categories[j - d_num][code]) if code >= 0 else "other/missing"

@@ -1,0 +1,224 @@
+"""The stored reference: what the drift tests and the poisoning detectors need, computed once.
+
+``mlsec-gates drift-profile REF --out ref.npz`` reads the trusted reference once and stores,
+per column, exactly what Evidently's tests use: the sorted finite values of a numeric column
+(K-S, Wasserstein, the Sturges histogram of PSI/Jensen-Shannon all follow from them, so
+decisions stay identical to Evidently's) and the value counts of a categorical one; plus
+the poisoning detectors' fitted state and a bounded row sample for the Evidently page. Later
+batches are checked against the file without reloading the reference data.
+
+The file is one ``.npz`` archive: a ``meta`` entry (UTF-8 JSON: format, version, the
+reference's path and SHA-256, row count, column kinds, label) and plain numeric or
+fixed-width string arrays. It is read with ``np.load(..., allow_pickle=False)``: a crafted
+profile cannot run code, only fail to load (one-line error).
+
+Example:
+    >>> from mlsec_gates.gates.drift import drift_profile
+    >>> drift_profile("ref.parquet", out="ref.npz", label_column="label")  # doctest: +SKIP
+    'ref.npz'
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlsec_gates.errors import InputError
+from mlsec_gates.gates.drift.data import CATEGORICAL, NUMERIC, one_line
+from mlsec_gates.gates.drift.stattests import CategoryCounts, NumericValues, Values
+from mlsec_gates.result import Subject
+from mlsec_gates.storage import Storage, sha256_of
+
+FORMAT = "mlsec-gates-drift-profile"
+VERSION = 1
+
+
+@dataclass
+class ReferenceProfile:
+    """The reference as the gate needs it (built from data, or loaded from a file)."""
+
+    subject: Subject
+    """The reference data file this was built from (path and SHA-256)."""
+    rows: int
+    kinds: dict[str, str | None]
+    """Every column of the reference, in order: ``numeric``, ``categorical`` or None."""
+    values: dict[str, Values]
+    """Summaries of the numeric and categorical columns (the label included)."""
+    label: str | None = None
+    poison_meta: dict[str, Any] | None = None
+    poison_arrays: dict[str, Any] = field(default_factory=dict)
+    sample: Any = None
+    """A bounded random sample of reference rows (DataFrame), for the Evidently page."""
+    file: Subject | None = None
+    """The profile file itself, once loaded (path, SHA-256, size)."""
+
+
+def build_profile(
+    frame: Any,
+    subject: Subject,
+    kinds: dict[str, str | None],
+    *,
+    label: str | None,
+    sample_rows: int,
+    poison_state: tuple[dict[str, Any], dict[str, Any]] | None = None,
+) -> ReferenceProfile:
+    """Summarise every supported column of the reference frame."""
+    from mlsec_gates.gates.drift.engine import summarise
+
+    supported = {name: kind for name, kind in kinds.items() if kind is not None}
+    meta, arrays = poison_state if poison_state else (None, {})
+    return ReferenceProfile(
+        subject=subject,
+        rows=len(frame),
+        kinds=dict(kinds),
+        values=summarise(frame, supported),
+        label=label,
+        poison_meta=meta,
+        poison_arrays=dict(arrays),
+        sample=sample_frame(frame, sample_rows)[list(supported)],  # sample first: no copy
+    )
+
+
+def sample_frame(frame: Any, rows: int, seed: int = 0) -> Any:
+    """At most ``rows`` rows of ``frame``, drawn at random (same seed, same rows)."""
+    if len(frame) <= rows:
+        return frame
+    return frame.sample(n=rows, random_state=seed).sort_index()
+
+
+def save_profile(profile: ReferenceProfile, uri: str, storage: Storage) -> str:
+    """Write the profile to a path or ``s3://`` URI (atomically); returns where it went.
+
+    Raises:
+        InputError: a poisoning-detector array has an object dtype (not storable safely).
+        StorageError: the destination cannot be written.
+    """
+    import numpy as np
+
+    arrays: dict[str, Any] = {}
+    columns = []
+    for i, (name, kind) in enumerate(profile.kinds.items()):
+        entry: dict[str, Any] = {"name": name, "kind": kind}
+        summary = profile.values.get(name)
+        if isinstance(summary, NumericValues):
+            arrays[f"num/{i}"] = summary.sorted
+            entry["integer"] = summary.integer
+        elif isinstance(summary, CategoryCounts):
+            arrays[f"cat/{i}/values"] = np.asarray(summary.values, dtype=str)
+            arrays[f"cat/{i}/counts"] = summary.counts
+        if profile.sample is not None and name in profile.sample:
+            arrays.update(_sample_arrays(i, kind, profile.sample[name]))
+        columns.append(entry)
+    for key, value in profile.poison_arrays.items():
+        array = np.asarray(value)
+        if array.dtype == object:
+            raise InputError(f"poison state array {key!r} has an object dtype; cannot store it")
+        arrays[f"poison/{key}"] = array
+    meta = {
+        "format": FORMAT,
+        "version": VERSION,
+        "reference": profile.subject.to_dict(),
+        "rows": profile.rows,
+        "columns": columns,
+        "label": profile.label,
+        "sample_rows": 0 if profile.sample is None else len(profile.sample),
+        "poison": profile.poison_meta,
+    }
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return storage.write_bytes(uri, buffer.getvalue(), content_type="application/octet-stream")
+
+
+def _sample_arrays(i: int, kind: str | None, column: Any) -> dict[str, Any]:
+    import numpy as np
+
+    missing = column.isna().to_numpy()
+    if kind == NUMERIC:
+        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        values = np.asarray(column.astype(str).to_numpy(), dtype=str)
+    return {f"sample/{i}": values, f"sample_na/{i}": missing}
+
+
+def load_profile(uri: str, storage: Storage) -> ReferenceProfile:
+    """Read a profile written by :func:`save_profile` (never unpickles anything).
+
+    Raises:
+        InputError: not a profile, a newer version, or a corrupt file.
+        StorageError: S3 refused access.
+    """
+    import numpy as np
+
+    with storage.open_read(uri) as fh:
+        digest, size = sha256_of(fh)
+        data = fh.read()
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+        meta = json.loads(arrays.pop("meta").tobytes().decode())
+    except (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise InputError(f"{uri}: not a drift profile ({one_line(exc)})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise InputError(f"{uri}: not a drift profile (written by mlsec-gates drift-profile)")
+    if meta.get("version") != VERSION:
+        raise InputError(
+            f"{uri}: drift profile version {meta.get('version')} is not supported "
+            f"(this mlsec-gates reads version {VERSION}); rebuild it with drift-profile"
+        )
+    try:
+        loaded = _from_arrays(meta, arrays)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"{uri}: corrupt drift profile ({one_line(exc)})") from None
+    loaded.file = Subject(path=uri, sha256=digest, size=size, kind="drift-profile")
+    return loaded
+
+
+def _from_arrays(meta: dict[str, Any], arrays: dict[str, Any]) -> ReferenceProfile:
+    import numpy as np
+    import pandas as pd
+
+    kinds: dict[str, str | None] = {}
+    values: dict[str, Values] = {}
+    sample: dict[str, Any] = {}
+    for i, entry in enumerate(meta["columns"]):
+        name, kind = str(entry["name"]), entry["kind"]
+        if kind not in (NUMERIC, CATEGORICAL, None):
+            raise ValueError(f"column {name!r}: unknown kind {kind!r}")
+        kinds[name] = kind
+        if kind == NUMERIC:
+            sorted_values = np.asarray(arrays[f"num/{i}"], dtype=np.float64)
+            values[name] = NumericValues(sorted_values, integer=bool(entry.get("integer")))
+        elif kind == CATEGORICAL:
+            values[name] = CategoryCounts(
+                arrays[f"cat/{i}/values"].astype(str),
+                np.asarray(arrays[f"cat/{i}/counts"], dtype=np.int64),
+            )
+        if f"sample/{i}" in arrays:
+            column = pd.Series(arrays[f"sample/{i}"])
+            if kind == CATEGORICAL:
+                column = column.astype(object)
+            column[arrays[f"sample_na/{i}"].astype(bool)] = None if kind != NUMERIC else np.nan
+            sample[name] = column
+    reference = meta["reference"]
+    subject = Subject(
+        path=str(reference["path"]),
+        sha256=reference.get("sha256"),
+        size=reference.get("size"),
+        kind=reference.get("kind"),
+        verdict="reference",
+    )
+    poison = {k[len("poison/") :]: v for k, v in arrays.items() if k.startswith("poison/")}
+    return ReferenceProfile(
+        subject=subject,
+        rows=int(meta["rows"]),
+        kinds=kinds,
+        values=values,
+        label=meta.get("label"),
+        poison_meta=meta.get("poison"),
+        poison_arrays=poison,
+        sample=pd.DataFrame(sample) if sample else None,
+    )
