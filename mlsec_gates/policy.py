@@ -72,6 +72,8 @@ class ScanPolicy(_Strict):
     """Decompressed bytes allowed per file, all members and nesting levels together."""
     max_ratio: int = Field(default=1000, ge=10, strict=True)
     """Largest output/input ratio of one compressed stream (checked past 16 MiB of output)."""
+    hdf5_timeout_seconds: int = Field(default=20, gt=0, le=3600, strict=True)
+    """Seconds the isolated HDF5 reader may run on one file before it is killed."""
 
 
 class ValidatePolicy(_Strict):

@@ -46,8 +46,9 @@ class GateReportNotifier(BaseNotifier):
         #                        slack_conn_id="slack", channel="#ml-oncall")
         scan = ArtifactScanGateOperator(..., on_failure_callback=notify)
 
-    As a task callback it reports the task it is attached to; ``task_ids`` names gate tasks
-    of the same run instead (e.g. from a DAG's final task). The summaries come from the JSON
+    As a task callback it reports the task it is attached to; as a DAG callback, the task
+    instance Airflow passes (the one that failed the run); ``task_ids`` names gate tasks of
+    the same run instead. The summaries come from the JSON
     reports the gates wrote before deciding, read where the XCom says (path, ``file://`` or
     ``s3://`` with the worker's credentials). A report that cannot be read is named as such
     in the message with its link: the notification still goes out.

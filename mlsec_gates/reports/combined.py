@@ -248,9 +248,7 @@ def _gate_view(report: Mapping[str, Any], out_dir: str) -> dict[str, Any]:
         "shown": findings[:_MAX_FINDINGS],
         "hidden": max(0, len(findings) - _MAX_FINDINGS),
         "pillar": pillar_for(gate),
-        "images": (
-            _drift_chart(report.get("details", {})) + _images(report.get("details", {}), "details")
-        )[:_MAX_IMAGES],
+        "images": _gate_images(report.get("details") or {}),
         "report_html": html_report,
         "report_href": _href(html_report, out_dir),
         "artifacts": [
@@ -324,6 +322,36 @@ def _images(value: Any, label: str, depth: int = 0) -> list[dict[str, str]]:
     elif isinstance(value, list):
         for index, item in enumerate(value[:200]):
             out += _images(item, f"{label}[{index}]", depth + 1)
+    return out
+
+
+def _gate_images(details: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Every plot a gate report holds, as ``<img>`` sources.
+
+    The drift gate's per-column chart and the histograms of its drifted columns, then any
+    image kept in ``details``.
+    """
+    found = _drift_chart(details) + _histograms(details) + _images(details, "details")
+    return found[:_MAX_IMAGES]
+
+
+def _histograms(details: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The drift gate's reference-vs-current histograms (``details.histograms``).
+
+    Drawn with the gate's own :func:`~mlsec_gates.gates.drift.plots.histogram_svg`.
+    """
+    histograms = details.get("histograms")
+    if not isinstance(histograms, Mapping) or not histograms:
+        return []
+    from mlsec_gates.gates.drift.plots import histogram_svg
+
+    out = []
+    for column, data in histograms.items():
+        svg = histogram_svg(data) if isinstance(data, dict) else ""
+        if svg:
+            src = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+            label = f"{column}: reference (grey) vs current (orange)"
+            out.append({"label": label, "src": src})
     return out
 
 

@@ -3,7 +3,6 @@
 No ``from __future__ import annotations``: KFP reads the test pipeline's annotations.
 """
 
-
 import json
 from pathlib import Path
 from typing import Any

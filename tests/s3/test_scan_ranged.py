@@ -119,6 +119,25 @@ def _safetensors(path: Path, total: int) -> Path:
     return path
 
 
+def _gguf(path: Path, total: int, template: str) -> Path:
+    """A GGUF v3 file: metadata with a chat template, one F32 tensor left as a sparse hole."""
+
+    def string(raw: bytes) -> bytes:
+        return struct.pack("<Q", len(raw)) + raw
+
+    meta = [("general.architecture", "llama"), ("tokenizer.chat_template", template)]
+    head = b"GGUF" + struct.pack("<IQQ", 3, 1, len(meta))
+    head += b"".join(
+        string(k.encode()) + struct.pack("<I", 8) + string(v.encode()) for k, v in meta
+    )
+    head += string(b"w") + struct.pack("<IQIQ", 1, total // 4, 0, 0)  # 1 dim, F32, offset 0
+    data_start = -(-len(head) // 32) * 32  # general.alignment defaults to 32
+    with path.open("wb") as out:
+        out.write(head)
+        out.truncate(data_start + total // 4 * 4)
+    return path
+
+
 def _upload(endpoint: str, bucket: str, key: str, path: Path) -> None:
     client = boto3.client("s3", endpoint_url=endpoint)
     config = TransferConfig(multipart_threshold=64 << 20, multipart_chunksize=128 << 20)
@@ -188,6 +207,23 @@ def test_safetensors_header_only_and_raw_pickles_streamed_whole(
     raw_subject = next(s for s in result.subjects if s.path.endswith("raw.pkl"))
     assert raw_subject.sha256 is not None  # streamed whole: hashed in the same pass
     assert counter.bytes < raw.stat().st_size + (1 << 20)  # the safetensors cost < 1 MiB
+
+
+def test_gguf_header_only(s3_bucket: str, s3_env: str, storage: Storage, tmp_path: Path) -> None:
+    big = 64 << 20
+    clean = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
+    evil = "{{ cycler.__init__.__globals__.os.popen('id').read() }}"
+    _upload(s3_env, s3_bucket, "g/clean.gguf", _gguf(tmp_path / "c.gguf", big, clean))
+    _upload(s3_env, s3_bucket, "g/evil.gguf", _gguf(tmp_path / "e.gguf", big, evil))
+    counter = _Counter(storage)
+    result = run_scan([f"s3://{s3_bucket}/g/"], storage=storage, cache=False)
+
+    kinds = {s.path.rsplit("/", 1)[-1]: (s.kind, s.verdict) for s in result.subjects}
+    assert kinds == {"clean.gguf": ("gguf", "pass"), "evil.gguf": ("gguf", "block")}
+    assert "scan.template.sandbox-escape" in {f.rule_id for f in result.findings}
+    print(f"ranged GGUF scan: {counter.bytes} bytes in {counter.calls} GETs for 2 x {big}")
+    assert counter.bytes < 3 << 20  # one 1 MiB header window (+ sniff page) per 64 MiB object
+    assert all(s.sha256 is None for s in result.subjects)  # not downloaded: no digest
 
 
 def test_ranged_verdicts_are_cached_by_version_and_etag(

@@ -75,19 +75,34 @@ def drift_result() -> GateResult:
             "checks": [
                 {
                     "column": "age",
+                    "kind": "numeric",
+                    "method": "ks",
                     "statistic": 0.001,
                     "threshold": 0.05,
                     "statistic_kind": "p_value",
                     "drifted": True,
+                    "decision": "drift",
+                    "note": "",
                 },
                 {
                     "column": "<b>x</b>",
+                    "kind": "numeric",
+                    "method": "wasserstein",
                     "statistic": 0.02,
                     "threshold": 0.1,
                     "statistic_kind": "distance",
                     "drifted": False,
+                    "decision": "no drift",
+                    "note": "",
                 },
             ],
+            "histograms": {
+                "age": {
+                    "labels": ["0", "50", "100"],
+                    "reference": [0.5, 0.5, 0.0],
+                    "current": [0.1, 0.3, 0.6],
+                },
+            },
         },
     )
 
@@ -148,6 +163,7 @@ def test_from_results(tmp_path: Path, scan_result: GateResult) -> None:
     assert "data:image/svg+xml;base64," in html and "<script>" not in html  # plot as image
     assert 'href="scan/scan-report.html"' in html  # relative link to the gate's own page
     assert 'alt="drift per column"' in html
+    assert 'alt="age: reference (grey) vs current (orange)"' in html  # the gate's histogram
     assert "http" not in html.replace("http://www.w3.org", "")  # self-contained
 
     markdown = Path(written["markdown"]).read_text()

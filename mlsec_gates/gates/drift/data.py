@@ -50,11 +50,15 @@ def _read(fh: Any, kind: str, uri: str) -> Any:
     import pandas as pd
 
     with _read_errors(uri, kind):
-        if kind == "parquet":  # convert column by column, freeing Arrow buffers as it goes
+        if kind == "parquet":
+            import pyarrow as pa
             import pyarrow.parquet as pq
 
-            table = pq.read_table(fh)
-            return table.to_pandas(split_blocks=True, self_destruct=True)
+            # Convert column by column, freeing each Arrow buffer as it goes, then hand the
+            # freed memory back (Arrow's pool would keep it: a second peak with the next file).
+            frame = pq.read_table(fh).to_pandas(split_blocks=True, self_destruct=True)
+            pa.default_memory_pool().release_unused()
+            return frame
         if kind == "jsonl":
             return pd.read_json(fh, lines=True)
         try:

@@ -323,15 +323,20 @@ class Wasserstein(StatTest):
         both = np.concatenate((ref.sorted, cur.sorted))
         order = np.argsort(both, kind="stable")  # two sorted runs: one linear merge
         from_ref = order < ref.n
-        both = both[order]
-        deltas = np.diff(both)
+        deltas = np.diff(both[order])
+        del both, order  # 1M-row columns: keep the temporaries few
         # scipy's CDFs are searchsorted(..., "right") at each merged value. Where the next
         # value differs (delta > 0) that is the running count itself; inside a run of ties
         # delta is 0 and the CDF does not matter. So running counts replace two searches.
         ref_count = np.cumsum(from_ref)[:-1]
-        cur_count = np.arange(1, both.size, dtype=np.int64) - ref_count
-        ref_cdf, cur_cdf = ref_count / ref.n, cur_count / cur.n
-        distance = float(np.vecdot(np.abs(ref_cdf - cur_cdf), deltas))
+        cur_count = np.arange(1, ref_count.size + 1, dtype=np.int64)
+        cur_count -= ref_count
+        ref_cdf = ref_count / ref.n
+        del ref_count
+        cur_cdf = cur_count / cur.n
+        del cur_count
+        np.subtract(ref_cdf, cur_cdf, out=ref_cdf)
+        distance = float(np.vecdot(np.abs(ref_cdf, out=ref_cdf), deltas))
         return Outcome(distance / max(ref.std, 0.001))
 
 

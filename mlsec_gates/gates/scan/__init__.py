@@ -314,10 +314,10 @@ class _Scanner:
             yield spool, digest_obj.hexdigest(), size  # type: ignore[misc]
 
     def _scan_remote(self, path: str) -> tuple[Subject, list[Finding]]:
-        """Scan a PyTorch zip or safetensors object by ranged reads; download anything else."""
+        """Scan a zip, safetensors or GGUF object by ranged reads; download anything else."""
         from mlsec_gates.gates.scan.cache import object_key
         from mlsec_gates.gates.scan.formats import sniff
-        from mlsec_gates.gates.scan.ranged import RangedBuffer
+        from mlsec_gates.gates.scan.ranged import RANGED_FORMATS, RangedBuffer
 
         head = self.storage.head(path, checksums=True)
         size = int(head.get("ContentLength", 0))
@@ -326,7 +326,7 @@ class _Scanner:
         etag = head.get("ETag")  # every read must see the object the HEAD described
         buf = RangedBuffer(partial(self.storage.read_range, path, if_match=etag), size)
         try:
-            ranged = sniff(buf, 0, size) in ("zip", "safetensors")
+            ranged = sniff(buf, 0, size) in RANGED_FORMATS
         finally:
             self.remote_bytes += buf.bytes_fetched
         if not ranged:

@@ -50,6 +50,8 @@ __all__ = [
 ]
 
 _FORMAT = 1
+#: Findings that say the run, not the file, decided: their verdicts are never cached.
+_NOT_CACHED = frozenset({rules.Hdf5ReaderFailed.id})
 _RULES = {rule.id: rule for rule in rules.RULES}
 
 
@@ -136,7 +138,13 @@ class VerdictCache:
         return verdict
 
     def put(self, key: str, verdict: FileVerdict) -> None:
-        """Store a verdict; a cache that cannot be written is skipped silently."""
+        """Store a verdict; a cache that cannot be written is skipped silently.
+
+        Verdicts that depend on the run rather than on the bytes (the HDF5 reader timed out
+        under load, or was killed) are not stored: the next run reads the file again.
+        """
+        if any(f.rule_id in _NOT_CACHED for f in verdict.findings):
+            return
         body = {
             "format": _FORMAT,
             "key": key,

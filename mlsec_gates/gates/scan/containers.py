@@ -528,7 +528,7 @@ def parse_npy_header(buf: Any, start: int, end: int) -> NpyHeader:
 class RegionFile(io.RawIOBase):
     """Read-only, seekable file object over ``buf[start:end]`` (no copy of the region).
 
-    Lets libraries that want a file (tarfile, py7zr, h5py, pickletools) read a member or a
+    Lets libraries that want a file (tarfile, py7zr, pickletools) read a member or a
     memory-mapped file in place. Use it unbuffered: its ``read`` is bounded by the region.
     """
 

@@ -49,6 +49,7 @@ from .containers import (
 from .fickling_check import cross_check_wanted, fickling_imports
 from .formats import ARCHIVES, COMPRESSED, UNSUPPORTED_ARCHIVES, sniff
 from .gguf import check_gguf
+from .hdf5_isolated import ReaderFailed
 from .keras import check_config as check_keras_config
 from .keras import check_hdf5
 from .keras import parse_config as parse_keras_config
@@ -94,6 +95,8 @@ class ScanSettings:
     """Decompressed bytes per file, all members and nesting levels together (bomb guard)."""
     max_ratio: int = 1000
     """Output/input ratio of one compressed stream past 16 MiB of output (bomb guard)."""
+    hdf5_timeout_seconds: int = 20
+    """Wall-clock limit of the child process that reads one HDF5 file (crash/hang guard)."""
 
 
 @dataclass(frozen=True)
@@ -604,10 +607,19 @@ class _Scan:
 
     # ------------------------------------------------------------------ keras / hdf5
     def _scan_hdf5(self, buf: Any, start: int, end: int, member: str | None) -> str:
+        timeout = self.settings.hdf5_timeout_seconds
         try:
-            observations, is_keras = check_hdf5(buf, start, end)
+            observations, is_keras = check_hdf5(buf, start, end, timeout=timeout)
         except FormatError as exc:
             self._malformed(rules.Hdf5Unreadable, "HDF5 file unreadable", exc, member)
+            return "hdf5"
+        except ReaderFailed as exc:
+            self.add(
+                rules.Hdf5ReaderFailed,
+                f"HDF5 file not checked: {exc}",
+                member=member,
+                evidence={"error": str(exc), "timeout_seconds": timeout},
+            )
             return "hdf5"
         self._observe(observations, member)
         return "keras-h5" if is_keras else "hdf5"

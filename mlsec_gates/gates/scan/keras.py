@@ -15,8 +15,8 @@ time. Reported:
 * ``TFOpLambda`` layers calling TensorFlow file or Python ops;
 * any other object from a module outside Keras (custom object: quarantined for review).
 
-HDF5 files are opened with h5py, which reads attributes and the link table without
-executing anything; datasets are never read.
+HDF5 files are opened with h5py in a short-lived child process (:mod:`.hdf5_isolated`): it
+reads attributes and the link table without executing anything; datasets are never read.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ import json
 from typing import Any
 
 from . import rules
-from .containers import RegionFile
+from ._hdf5_worker import MAX_OBJECTS
+from .hdf5_isolated import read_hdf5
 from .observations import FormatError, Observation
 
 #: Modules whose objects Keras configs legitimately name.
@@ -80,7 +81,6 @@ _TF_DANGEROUS_OPS = frozenset({"py_function", "numpy_function", "py_func", "eage
                                "write_file", "ReadFile", "WriteFile", "PyFunc"})  # fmt: skip
 _MAX_CONFIG = 64 << 20
 _MAX_NODES = 1_000_000
-_MAX_OBJECTS = 200_000
 
 
 def is_keras_module(module: str) -> bool:
@@ -274,93 +274,57 @@ def _custom(full: str, where: str, what: str) -> Observation:
     )
 
 
-def check_hdf5(buf: Any, start: int, end: int) -> tuple[list[Observation], bool]:
+def check_hdf5(buf: Any, start: int, end: int, *, timeout: int) -> tuple[list[Observation], bool]:
     """Check an HDF5 file: Keras configs in root attributes, external links and storage.
 
+    h5py runs in a child process (:mod:`.hdf5_isolated`); ``timeout`` bounds it in seconds.
     Returns the observations and whether the file is a Keras model (has ``model_config``).
 
     Raises:
         FormatError: h5py cannot open or walk the file.
+        ReaderFailed: the HDF5 reader crashed, hung or answered garbage.
     """
-    try:
-        import h5py
-    except ImportError:  # pragma: no cover - h5py is part of the scan extra
-        raise FormatError("the h5py package is not installed: HDF5 file not parsed") from None
+    content = read_hdf5(buf, start, end, timeout=timeout)
     found: list[Observation] = []
-    try:
-        with h5py.File(RegionFile(buf, start, end), "r") as h5:
-            is_keras = False
-            for attr in ("model_config", "training_config"):
-                if attr not in h5.attrs:
-                    continue
-                is_keras = is_keras or attr == "model_config"
-                raw = h5.attrs[attr]
-                raw = (
-                    raw.tobytes() if hasattr(raw, "tobytes") and not isinstance(raw, bytes) else raw
-                )
-                try:
-                    config = parse_config(raw, f"HDF5 attribute {attr}")
-                except FormatError as exc:
-                    found.append(
-                        Observation(rules.KerasBadConfig, str(exc), None, attr, {"attribute": attr})
-                    )
-                    continue
-                found.extend(check_config(config, attr))
-            found.extend(_links(h5, h5py))
-    except FormatError:
-        raise
-    except Exception as exc:  # h5py raises OSError, KeyError, RuntimeError, ValueError...
-        raise FormatError(f"HDF5 file cannot be read: {type(exc).__name__}: {exc}") from None
-    return found, is_keras
-
-
-def _links(h5: Any, h5py: Any) -> list[Observation]:
-    found: list[Observation] = []
-    count = 0
-
-    def visit(name: str, link: Any) -> Any:
-        nonlocal count
-        count += 1
-        if count > _MAX_OBJECTS:
-            return True  # stop the walk
-        if isinstance(link, h5py.ExternalLink):
+    for attr, raw in content.attributes.items():
+        try:
+            config = parse_config(raw, f"HDF5 attribute {attr}")
+        except FormatError as exc:
             found.append(
-                Observation(
-                    rules.Hdf5ExternalReference,
-                    f"HDF5 link {name!r} points to {link.filename}:{link.path}",
-                    None,
-                    name,
-                    {"link": name, "file": str(link.filename), "path": str(link.path)},
-                )
+                Observation(rules.KerasBadConfig, str(exc), None, attr, {"attribute": attr})
             )
-        elif isinstance(link, h5py.HardLink):
-            obj = h5.get(name, getlink=False)
-            if isinstance(obj, h5py.Dataset) and (obj.external or obj.is_virtual):
-                files = (
-                    [src.file_name for src in obj.virtual_sources()]
-                    if obj.is_virtual
-                    else [str(e[0]) for e in obj.external or ()]
-                )
-                found.append(
-                    Observation(
-                        rules.Hdf5ExternalReference,
-                        f"HDF5 dataset {name!r} stores its data in other files: {files[:5]}",
-                        None,
-                        name,
-                        {"dataset": name, "files": files[:20]},
-                    )
-                )
-        return None
-
-    h5.visititems_links(visit)
-    if count > _MAX_OBJECTS:
+            continue
+        found.extend(check_config(config, attr))
+    for link in content.external_links:
+        name = link["name"]
+        found.append(
+            Observation(
+                rules.Hdf5ExternalReference,
+                f"HDF5 link {name!r} points to {link['file']}:{link['path']}",
+                None,
+                name,
+                {"link": name, "file": link["file"], "path": link["path"]},
+            )
+        )
+    for dataset in content.external_datasets:
+        name, files = dataset["name"], dataset["files"]
+        found.append(
+            Observation(
+                rules.Hdf5ExternalReference,
+                f"HDF5 dataset {name!r} stores its data in other files: {files[:5]}",
+                None,
+                name,
+                {"dataset": name, "files": files},
+            )
+        )
+    if content.truncated:
         found.append(
             Observation(
                 rules.ResourceLimit,
-                f"HDF5 file has more than {_MAX_OBJECTS} links: the rest was not checked",
+                f"HDF5 file has more than {MAX_OBJECTS} links: the rest was not checked",
                 None,
                 None,
-                {"limit": _MAX_OBJECTS},
+                {"limit": MAX_OBJECTS},
             )
         )
-    return found
+    return found, "model_config" in content.attributes

@@ -893,7 +893,9 @@ class Walker:
 
     # persistent ids and buffers
     def _persid(self, pos: int) -> int:
-        _raw, nxt = readline(self.buf, pos + 1, self.end)
+        raw, nxt = readline(self.buf, pos + 1, self.end)
+        if not raw.isascii():  # the unpickler decodes the id as ASCII and rejects the stream
+            raise ParseError("persistent IDs in protocol 0 must be ASCII strings")
         self.stack.append(PERSISTENT)
         return nxt
 

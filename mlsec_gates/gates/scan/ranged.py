@@ -2,10 +2,11 @@ r"""Scan an object-store object by ranged reads instead of downloading it.
 
 A PyTorch checkpoint is a zip whose pickle (``data.pkl``) is a few kilobytes next to
 gigabytes of raw tensor bytes, and a safetensors file is a JSON header in front of raw
-tensors: the scanner only needs the zip's central directory, the local headers, the pickle
-members and the first bytes of each tensor, or the header. :class:`RangedBuffer` gives the
-engine those bytes on demand: ``buf[a:b]``, ``buf[i]``, ``len(buf)``, ``find`` and ``rfind``
-are served from a small page cache filled by ranged GETs (``Storage.read_range``).
+tensors (GGUF: metadata and a tensor table): the scanner only needs the zip's central
+directory, the local headers, the pickle members and the first bytes of each tensor, or the
+header. :class:`RangedBuffer` gives the engine those bytes on demand: ``buf[a:b]``,
+``buf[i]``, ``len(buf)``, ``find`` and ``rfind`` are served from a small page cache filled
+by ranged GETs (``Storage.read_range``).
 
 Every byte it returns is a byte of the object: nothing is guessed or zero-filled. Code that
 needs a real buffer (``struct.unpack_from``, the pickle walker) gets one from
@@ -32,7 +33,7 @@ from typing import Any
 __all__ = ["RANGED_FORMATS", "RangedBuffer", "materialise"]
 
 #: Formats whose analysis reads only parts of the file; everything else is materialised.
-RANGED_FORMATS = frozenset({"zip", "safetensors", "empty"})
+RANGED_FORMATS = frozenset({"zip", "safetensors", "gguf", "empty"})
 
 _PAGE = 4096
 """Cache granularity: one isolated read (a tensor's first bytes) costs one 4 KiB GET."""

@@ -517,6 +517,21 @@ class Hdf5Unreadable(Rule):
     why: ClassVar[str] = "An HDF5 file the scanner cannot read may still be read by a loader."
 
 
+class Hdf5ReaderFailed(Rule):
+    """The isolated HDF5 reader crashed (signal), timed out or answered garbage.
+
+    libhdf5 is native code; crafted bytes can make it segfault or loop. It runs in a child
+    process, so such a file costs the scan one quarantine, not the whole run.
+    """
+
+    id: ClassVar[str] = "scan.hdf5.reader-failed"
+    severity: ClassVar[Severity] = Severity.HIGH
+    why: ClassVar[str] = (
+        "Bytes that crash or hang the HDF5 library are crafted; the scanner saw nothing of "
+        "the file, and a loader built on another HDF5 version may still read it."
+    )
+
+
 class Hdf5ExternalReference(Rule):
     """An HDF5 object points outside the file (external link or external dataset storage)."""
 
@@ -800,6 +815,7 @@ RULES: tuple[type[Rule], ...] = (
     KerasCustomObject,
     KerasBadConfig,
     Hdf5Unreadable,
+    Hdf5ReaderFailed,
     Hdf5ExternalReference,
     OnnxUnreadable,
     OnnxExternalDataTraversal,

@@ -39,7 +39,7 @@ def test_scan_gate_appends_an_entry(tmp_path: Path, ledger_path: str, keys: KeyP
     [entry] = lineage(ledger_path, hashlib.sha256(CLEAN).hexdigest(), storage=Storage())
     assert (entry["gate"], entry["status"], entry["run"]) == ("scan", "pass", CONTEXT)
     evidence = {e["type"]: e for e in entry["evidence"]}
-    assert set(evidence) == {"json", "markdown", "html"}
+    assert set(evidence) == {"json", "markdown", "html", "sarif"}
     report = Path(result.reports["json"]).read_bytes()
     assert evidence["json"]["sha256"] == hashlib.sha256(report).hexdigest()
     # The report can be found by its own digest too.

@@ -14,9 +14,9 @@ many times, is the backdoor signature the two-sample test alone is too cautious 
 small batches).
 
 Rows in an excess cell are suspects when the reference model disagrees with their label
-(label-consistency p-value at most :data:`DISAGREE_P`), or,
-in an exact-value cell, when most of the cell is excess; rows in several excess cells score
-higher.
+(label-consistency p-value at most :data:`DISAGREE_P`), or, in the cell of a *planted* value
+(new to the reference, or more frequent over all labels, not just relabelled), when most of
+the cell is excess; rows in several excess cells score higher.
 """
 
 from __future__ import annotations
@@ -114,6 +114,9 @@ class ValueLabelSpike:
         k_cur: list[np.ndarray] = []
         k_ref: list[np.ndarray] = []
         new_value: list[np.ndarray] = []  # per cell: the reference has the value at most once
+        value_rows: list[
+            np.ndarray
+        ] = []  # per value cell: rows with the value, any label (cur, ref)
         tests = 0
         for j in range(d_num):
             edges = arrays["spike_edges"][j]
@@ -125,6 +128,7 @@ class ValueLabelSpike:
             k_cur.append(counts[b, c])
             k_ref.append(arrays["spike_bin_counts"][j][b, c])
             new_value.append(np.zeros(b.shape[0], dtype=bool))
+            value_rows.append(np.zeros((b.shape[0], 2), dtype=np.int64))
         offsets = arrays["spike_value_offsets"]
         for j, col in enumerate(columns):
             uniq, inverse = np.unique(col, return_inverse=True)
@@ -154,6 +158,7 @@ class ValueLabelSpike:
             k_cur.append(per_label[v, c])
             k_ref.append(ref_counts)
             new_value.append(totals <= 1)
+            value_rows.append(np.stack([per_label[v].sum(axis=1), totals], axis=1))
         k_cur_a = np.concatenate(k_cur).astype(np.float64) if k_cur else np.zeros(0)
         k_ref_a = np.concatenate(k_ref).astype(np.float64) if k_ref else np.zeros(0)
         level = alpha / max(1, tests)
@@ -161,11 +166,19 @@ class ValueLabelSpike:
         p_pois = poisson_upper(k_cur_a, expected)
         p_cond = two_sample_count_p(k_cur_a, k_ref_a, n_cur / (n_cur + ref.n_rows))
         is_new = np.concatenate(new_value) if new_value else np.zeros(0, dtype=bool)
+        is_bin = np.asarray([kind == "bin" for _, kind, _, _ in cells], dtype=bool)
         # Cells the reference knows: the exact two-sample test alone decides. A value the
         # reference (almost) never had: the smoothed Poisson test, guarded by the two-sample one.
         combined = np.where(is_new, np.maximum(p_pois, p_cond**2), p_cond)
         p_batch = float(min(1.0, combined.min() * tests)) if combined.size else 1.0
         excess = np.nonzero(combined <= level)[0]
+        # Did the value itself become more frequent (a planted value), or did only its label
+        # change (flips, which the label-consistency detector handles)?
+        totals_a = np.concatenate(value_rows) if value_rows else np.zeros((0, 2), np.int64)
+        planted = ~is_bin & (
+            two_sample_count_p(totals_a[:, 0], totals_a[:, 1], n_cur / (n_cur + ref.n_rows))
+            <= level
+        )
         excess = excess[np.argsort(combined[excess], kind="stable")]
         disagree = ctx.label_p[known] <= DISAGREE_P
         rows = np.nonzero(known)[0]
@@ -198,8 +211,10 @@ class ValueLabelSpike:
                     "p_value": float(p_pois[i]),
                 }
             )
-            # A decile holds many natural rows: only its label-disagreeing rows are suspects.
-            dominant = kind == "value" and excess_share >= 0.5
+            # Deciles and relabelled values hold natural rows of the label: only its
+            # label-disagreeing rows are suspects. A planted value mostly in excess is suspect
+            # as a whole.
+            dominant = bool(is_new[i] or planted[i]) and excess_share >= 0.5
             take = in_cell & (disagree | dominant)
             for local in np.nonzero(take)[0]:
                 score = max(excess_share, 0.5) if disagree[local] else excess_share

@@ -57,6 +57,20 @@ def test_rerun_reuses_verdicts_and_findings(tmp_path: Path, scans: list[str]) ->
     assert [f.to_dict() for f in second.findings] == [f.to_dict() for f in first.findings]
 
 
+def test_hdf5_reader_failures_are_not_cached(tmp_path: Path, scans: list[str]) -> None:
+    folder = tmp_path / "h5"
+    folder.mkdir()
+    crash = (
+        Path(__file__).resolve().parents[3] / "corpus/fuzz_regressions/hdf5__libhdf5-segfault.h5"
+    )
+    (folder / "crash.h5").write_bytes(crash.read_bytes())
+    policy = _policy(tmp_path)
+    for _ in range(2):
+        result = run_scan([str(folder)], policy=policy)
+        assert [f.rule_id for f in result.findings] == ["scan.hdf5.reader-failed"]
+    assert len(scans) == 2 and result.metrics["files_from_cache"] == 0
+
+
 def test_cache_hits_are_much_faster_than_scans(tmp_path: Path) -> None:
     big = tmp_path / "big"
     big.mkdir()

@@ -4,9 +4,10 @@ Each generated payload would create ``<marker_dir>/<sample name>`` if it ever ra
 whole malicious half of the corpus (and the peer corpus, when present) is scanned through
 the CLI in a subprocess and through the library in this process, with a Python audit hook
 recording any unpickling (``pickle.find_class``), process spawn, ``ctypes`` load or write
-into the marker directory. Afterwards no marker exists and no such event was seen. The
-test cannot pass vacuously: every marker-carrying sample is checked to contain its marker
-path (also inside its compressed, archived or base64-encoded payload).
+into the marker directory. The one process the scanner may start is its isolated HDF5
+reader, matched by its exact argv (:data:`WORKER_ARGV`). Afterwards no marker exists and no
+such event was seen. The test cannot pass vacuously: every marker-carrying sample is checked
+to contain its marker path (also inside its compressed, archived or base64-encoded payload).
 """
 
 from __future__ import annotations
@@ -49,14 +50,49 @@ FORBIDDEN = (
     "socket.connect",
 )
 
+#: The HDF5 worker's argv: this interpreter, isolated mode, the worker script by path, a
+#: region file in a fresh ``mlsec-h5-*`` temporary directory, CPU seconds, 1 GiB of memory.
+WORKER_ARGV = (
+    re.escape(sys.executable),
+    "-I",
+    re.escape(str(REPO / "mlsec_gates" / "gates" / "scan" / "_hdf5_worker.py")),
+    r".*/mlsec-h5-[A-Za-z0-9_]+/region\.h5",
+    r"[1-9][0-9]*",
+    str(1 << 30),
+)
+
+
+def is_hdf5_worker(event: str, args: tuple) -> bool:
+    """True for exactly the scanner's HDF5 worker spawn (``subprocess.Popen`` audit event)."""
+    if event != "subprocess.Popen" or args[0] != sys.executable:
+        return False
+    argv = args[1]
+    return (
+        isinstance(argv, list)
+        and len(argv) == len(WORKER_ARGV)
+        and all(
+            isinstance(a, str) and re.fullmatch(p, a)
+            for p, a in zip(WORKER_ARGV, argv, strict=True)
+        )
+    )
+
+
 HOOK = textwrap.dedent(
     """
-    import os, sys
+    import os, re, sys
     _log = os.environ.get("MLSEC_CANARY_LOG")
     _markers = os.environ.get("MLSEC_CANARY_MARKERS", "\\0")
     _forbidden = {forbidden!r} - {{"ctypes.dlopen"}}  # start-up imports dlopen libc
+    _worker = {worker!r}
+    def _is_worker(event, args):
+        if event != "subprocess.Popen" or args[0] != sys.executable:
+            return False
+        argv = args[1]
+        return (isinstance(argv, list) and len(argv) == len(_worker) and all(
+            isinstance(a, str) and re.fullmatch(p, a) for p, a in zip(_worker, argv)))
     def _hook(event, args):
         hit = event in _forbidden and not (event == "subprocess.Popen" and args[0] == "uname")
+        hit = hit and not _is_worker(event, args)
         if event == "open" and args and isinstance(args[0], str):
             hit = args[0].startswith(_markers)
         if hit and _log:
@@ -65,7 +101,7 @@ HOOK = textwrap.dedent(
     if _log:
         sys.addaudithook(_hook)
     """
-).format(forbidden=set(FORBIDDEN))
+).format(forbidden=set(FORBIDDEN), worker=WORKER_ARGV)
 # ``platform`` runs ``uname -p`` once when the reports record the host: the gate's own
 # start-up, not a payload (payloads here name the marker path, which uname never does).
 
@@ -77,10 +113,14 @@ class _Recorder:
         self.active = False
         self.markers = "\0"
         self.events: list[str] = []
+        self.workers = 0
         sys.addaudithook(self._hook)  # hooks cannot be removed; it idles when inactive
 
     def _hook(self, event: str, args: tuple) -> None:
         if not self.active:
+            return
+        if is_hdf5_worker(event, args):
+            self.workers += 1
             return
         hit = event in FORBIDDEN
         if event == "open" and args and isinstance(args[0], str):
@@ -190,9 +230,11 @@ def test_library_scan_of_malicious_corpus_runs_nothing(
     rec = recorder()
     rec.markers = str(corpus.marker_dir)
     rec.events.clear()
+    rec.workers = 0
     with rec:
         verdicts = [scan_entry(corpus, e).verdict for e in corpus.malicious]
     assert len(verdicts) == len(corpus.malicious) and verdicts.count("block") >= 150
+    assert rec.workers >= 1  # HDF5 members went through the worker: the allowance is exercised
     _assert_clean(corpus.marker_dir, rec.events)
 
 
@@ -223,6 +265,44 @@ def test_cli_scan_of_malicious_corpus_runs_nothing(
     proc, log = _cli([str(corpus.root / "malicious")], tmp_path, str(corpus.marker_dir))
     assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
     _assert_clean(corpus.marker_dir, log.splitlines())
+
+
+def _keras_h5(path: Path, marker: Path) -> Path:
+    """A legacy Keras ``.h5`` whose config calls ``os.system`` on the marker (never loaded)."""
+    import json
+
+    import h5py
+
+    layer = {
+        "class_name": "Lambda",
+        "config": {
+            "name": "x",
+            "function": "system",
+            "module": "os",
+            "function_type": "function",
+            "arguments": [f"touch {marker}"],
+        },
+    }
+    with h5py.File(path, "w") as h5:
+        h5.attrs["model_config"] = json.dumps({"class_name": "Sequential", "config": [layer]})
+    return path
+
+
+def test_hdf5_worker_is_the_only_process(tmp_path: Path) -> None:
+    (tmp_path / "markers").mkdir()
+    h5 = _keras_h5(tmp_path / "lambda.h5", tmp_path / "markers" / "lambda.h5")
+    rec = recorder()
+    rec.markers = str(tmp_path / "markers")
+    rec.events.clear()
+    rec.workers = 0
+    with rec, open(h5, "rb") as fh:
+        verdict = scan_file(fh, uri=str(h5))
+    assert verdict.verdict == "block" and rec.workers == 1, (verdict, rec.workers)
+    _assert_clean(tmp_path / "markers", rec.events)
+    proc, log = _cli([str(h5)], tmp_path, str(tmp_path / "markers"))
+    # the config finding can only come from the worker: it ran in the CLI, and was allowed
+    assert proc.returncode == 1 and "CVE-2025-1550" in proc.stdout, proc.stdout[-2000:]
+    _assert_clean(tmp_path / "markers", log.splitlines())
 
 
 # --------------------------------------------------------------------------- peer half

@@ -16,20 +16,9 @@ from tests.corpus.session import finding_text, scan_entry, shared_corpus, summar
 
 #: Samples the scanner does not stop yet (strict: they fail loudly once fixed).
 NOT_YET: dict[str, str] = {
-    "prefixed_junk.pt": (
-        "zip behind 777 bytes of junk is sniffed by its head as unknown content: quarantined, "
-        "but the payload member is never read (zipfile-based loaders such as Keras accept it)"
-    ),
-    "appended_after_eocd.pt": (
-        "a pickle appended after the zip end-of-central-directory record is not reported"
-    ),
     "trigger_backdoor.gguf": (
         "a non-stock chat template with a hidden trigger that injects instructions passes "
         "(no diff against pinned upstream templates yet)"
-    ),
-    "bad_length.safetensors": (
-        "a safetensors header whose length field overruns the file is reported as an "
-        "unknown format, not as a bad safetensors header"
     ),
 }
 

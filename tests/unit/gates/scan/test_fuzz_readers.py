@@ -316,44 +316,8 @@ def _regressions() -> list[Path]:
     return sorted(p for p in REGRESSIONS.glob("*.bin")) if REGRESSIONS.is_dir() else []
 
 
-#: Regression seeds (found by the 20k-per-reader campaign) that still break a property
-#: (strict xfail; once fixed the test XPASSes and the entry must go).
-STILL_CRASHING: dict[str, str] = {
-    "onnx__external-location-undecodable.bin": (
-        "InternalError: onnx_model.unsafe_location gets bytes for a non-UTF-8 external_data "
-        "location ('\\x00' in bytes -> TypeError)"
-    ),
-    "torch-zip__corrupt-zstd-frame.bin": (
-        "InternalError: containers._inflate_stream lets ZstdError escape on a corrupt zstd frame"
-    ),
-    "random__zstd-unknown-frame-descriptor.bin": (
-        "InternalError: ZstdError (unknown frame descriptor) escapes the zstd inflater"
-    ),
-    "npy__format-version-1-1.bin": (
-        ".npy with format version 1.1 (numpy rejects it) is passed instead of quarantined"
-    ),
-    "gguf__name-not-utf8.bin": (
-        "GGUF string value (general.name) that is not UTF-8 (gguf's reader rejects it) passes"
-    ),
-    "pickle-p0__persid-not-ascii.bin": (
-        "protocol-0 PERSID with a non-ASCII id (pickletools/unpickler reject it) passes"
-    ),
-}
-
-
-@pytest.mark.parametrize(
-    "path",
-    [
-        pytest.param(
-            p,
-            id=p.name,
-            marks=[pytest.mark.xfail(strict=True, reason=STILL_CRASHING[p.name])]
-            if p.name in STILL_CRASHING
-            else [],
-        )
-        for p in _regressions()
-    ],
-)
+# Regression seeds found by the 20k-per-reader campaign; each once broke a property.
+@pytest.mark.parametrize("path", [pytest.param(p, id=p.name) for p in _regressions()])
 def test_fuzz_regression_seed(path: Path) -> None:
     name = path.name.split("__", 1)[0]
     check(path.read_bytes(), name if name in SEEDS else "random")
