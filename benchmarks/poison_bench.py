@@ -210,6 +210,29 @@ def _ratio(a: int, b: int) -> str:
     return f"{a / b:.2f}" if b else "  - "
 
 
+def _fit(data: Data, ref: pd.DataFrame, settings: PoisonPolicy, seed: int):
+    """The reference profile of ``ref`` with the dataset's label and columns."""
+    return fit_reference(
+        ref,
+        label=data.label,
+        numeric=data.numeric,
+        categorical=data.categorical,
+        settings=settings,
+        seed=seed,
+    )
+
+
+def _score_clean(
+    clean: Tally, profile, cur: pd.DataFrame, name: str, settings: PoisonPolicy
+) -> None:
+    """Assess an unpoisoned batch and count it in ``clean`` (no truth, no peer flags)."""
+    t0 = time.perf_counter()
+    result = assess(profile, cur, uri=name, settings=settings)
+    secs = time.perf_counter() - t0
+    clean.add({s.row for s in result.suspects}, set(), result.alarm, set(), secs)
+    clean.poison += len(cur)  # rows, for the clean row suspect rate
+
+
 def run(args: argparse.Namespace) -> None:
     """Run every case and print the tables."""
     settings = PoisonPolicy()
@@ -229,26 +252,10 @@ def run(args: argparse.Namespace) -> None:
         for seed in range(args.seeds):
             ref, cur = split(data, seed)
             t0 = time.perf_counter()
-            profile = fit_reference(
-                ref,
-                label=data.label,
-                numeric=data.numeric,
-                categorical=data.categorical,
-                settings=settings,
-                seed=seed,
-            )
+            profile = _fit(data, ref, settings, seed)
             t_fit.append(time.perf_counter() - t0)
             accuracies.append(profile.detectability["reference_balanced_accuracy"])
-            t0 = time.perf_counter()
-            result = assess(profile, cur, uri=name, settings=settings)
-            clean.add(
-                {s.row for s in result.suspects},
-                set(),
-                result.alarm,
-                set(),
-                time.perf_counter() - t0,
-            )
-            clean.poison += len(cur)  # rows, for the clean row suspect rate
+            _score_clean(clean, profile, cur, name, settings)
             for attack in ATTACKS:
                 for rate in rates:
                     rng = np.random.default_rng(1000 * seed + int(rate * 1000))
@@ -262,24 +269,8 @@ def run(args: argparse.Namespace) -> None:
                     )
         for i in range(args.clean):
             ref, cur = split(data, 100 + i)
-            profile = fit_reference(
-                ref,
-                label=data.label,
-                numeric=data.numeric,
-                categorical=data.categorical,
-                settings=settings,
-                seed=100 + i,
-            )
-            t0 = time.perf_counter()
-            result = assess(profile, cur, uri=name, settings=settings)
-            clean.add(
-                {s.row for s in result.suspects},
-                set(),
-                result.alarm,
-                set(),
-                time.perf_counter() - t0,
-            )
-            clean.poison += len(cur)
+            profile = _fit(data, ref, settings, 100 + i)
+            _score_clean(clean, profile, cur, name, settings)
         acc = float(np.mean(accuracies))
         print(
             f"\n== {name}: {len(data.frame)} rows, {len(data.numeric)} numeric + "

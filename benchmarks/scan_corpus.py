@@ -14,11 +14,8 @@ exception or an error-only result counts as "error" (neither pass nor block).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import sys
 import time
-import zipfile
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -26,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks._corpus import EXPECTATIONS, met, read_labels  # noqa: E402
+from benchmarks._corpus import EXPECTATIONS, fickling_default, met, read_labels  # noqa: E402
 from mlsec_gates.gates.scan.engine import scan_file  # noqa: E402
 
 
@@ -36,29 +33,6 @@ def ours(path: Path) -> tuple[str, str, str]:
     worst = max(result.findings, key=lambda f: f.severity, default=None)
     why = f"{worst.rule_id}: {worst.message}" if worst else ""
     return result.verdict, result.kind, why
-
-
-def fickling_default(path: Path) -> tuple[str, str]:
-    from fickling.analysis import Severity
-    from fickling.loader import scan_file as f_scan_file
-    from fickling.loader import scan_zip_archive
-
-    sink = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-            if zipfile.is_zipfile(path):
-                results = list(scan_zip_archive(str(path), graceful=True).values())
-            else:
-                results = [f_scan_file(str(path), graceful=True)]
-    except Exception as exc:
-        return "error", f"{type(exc).__name__}: {exc}"[:120]
-    if any(r.severity >= Severity.LIKELY_UNSAFE for r in results):
-        worst = max(r.severity for r in results)
-        return "block", worst.name
-    if any(r.errors for r in results):
-        return "error", "; ".join(e for r in results for e in r.errors)[:120]
-    worst = max((r.severity for r in results), default=Severity.LIKELY_SAFE)
-    return "pass", worst.name
 
 
 def main(argv: list[str] | None = None) -> int:

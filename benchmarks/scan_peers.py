@@ -45,6 +45,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks._corpus import EXPECTATIONS, met, read_labels  # noqa: E402
+from benchmarks._corpus import fickling_default as fickling_scan  # noqa: E402
 from mlsec_gates.gates.scan.engine import scan_file  # noqa: E402
 
 MODELSCAN_VENV = Path.home() / ".cache" / "mlsec-gates" / "bench-venvs" / "modelscan"
@@ -80,24 +81,8 @@ def picklescan(path: Path) -> Verdict:
 
 
 def fickling_default(path: Path) -> Verdict:
-    from fickling.analysis import Severity
-    from fickling.loader import scan_file as f_scan_file
-    from fickling.loader import scan_zip_archive
-
-    sink = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-            if zipfile.is_zipfile(path):
-                results = list(scan_zip_archive(str(path), graceful=True).values())
-            else:
-                results = [f_scan_file(str(path), graceful=True)]
-    except Exception as exc:
-        return "error", f"{type(exc).__name__}: {exc}"[:120]
-    if any(r.severity >= Severity.LIKELY_UNSAFE for r in results):
-        return "block", max(r.severity for r in results).name
-    if any(r.errors for r in results):
-        return "error", "; ".join(e for r in results for e in r.errors)[:120]
-    return "pass", ""
+    verdict, why = fickling_scan(path)
+    return verdict, "" if verdict == "pass" else why
 
 
 def _pickle_blobs(path: Path) -> list[bytes]:

@@ -80,8 +80,8 @@ CHAIN_STAGE = "chain-tampered"
 def _combined_report() -> Path | None:
     """Run the whole chain with ``mlsec-gates run`` on a tampered model; print its report.
 
-    The chain (validate -> train -> scan -> sbom -> sign, from one policy) stops at the scan
-    gate; the combined report gathers every step of that failed run on one page.
+    The chain (validate -> drift -> train -> scan -> sbom -> sign, from one policy) stops at the
+    scan gate; the combined report gathers every step of that failed run on one page.
     """
     code, seconds = _child(CHAIN_STAGE, "mlsec-gates run: the whole chain, tampered model")
     marker = "Combined report: "
@@ -102,6 +102,7 @@ def _chain_run() -> int:
     """``mlsec-gates run`` on a policy whose train hook writes a tampered model."""
     import csv
 
+    import numpy as np
     from sklearn.datasets import load_iris
 
     from mlsec_gates.cli import main as cli_main
@@ -112,17 +113,26 @@ def _chain_run() -> int:
     work = OUT / "chain"
     (work / "data").mkdir(parents=True, exist_ok=True)
     iris = load_iris()
-    with open(work / "data" / "train.csv", "w", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(["sepal_length", "sepal_width", "petal_length", "petal_width", "species"])
-        for values, target in zip(iris.data, iris.target, strict=True):
-            writer.writerow([*values, iris.target_names[target]])
+    # The trusted reference for the drift gate: the same flowers measured again (0.2 cm noise).
+    remeasured = np.clip(
+        iris.data + np.random.default_rng(42).normal(0, 0.2, iris.data.shape), 0.1, None
+    )
+    for name, data in (("train.csv", iris.data), ("reference.csv", remeasured)):
+        with open(work / "data" / name, "w", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(
+                ["sepal_length", "sepal_width", "petal_length", "petal_width", "species"]
+            )
+            for values, target in zip(data, iris.target, strict=True):
+                writer.writerow([*(f"{v:.1f}" for v in values), iris.target_names[target]])
     key = demo_signing_key(work / "keys")  # a throwaway key: demo only
     policy = work / "gates.yaml"
     policy.write_text(
         "chain:\n"
         f"  validate: {{data: {work / 'data' / 'train.csv'}, "
         f"suite: {ROOT / 'dags' / 'suites' / 'iris.yaml'}}}\n"
+        f"  drift: {{reference: {work / 'data' / 'reference.csv'}, "
+        f"current: {work / 'data' / 'train.csv'}, label_column: species}}\n"
         "  train:\n"
         f"    command: [{sys.executable}, {ROOT / 'dags' / 'scripts' / 'train_iris.py'}, "
         f"--data, {work / 'data' / 'train.csv'}, --out, '{{model_dir}}', --tamper, 'true']\n"

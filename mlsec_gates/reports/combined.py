@@ -37,7 +37,7 @@ import jinja2
 
 from mlsec_gates.chain.plan import STEP_ORDER
 from mlsec_gates.errors import InputError
-from mlsec_gates.reports.html import evidence_view
+from mlsec_gates.reports.html import evidence_view, template_environment
 from mlsec_gates.reports.markdown import _code, _row, _text
 from mlsec_gates.reports.pillars import PILLARS, pillar_for
 from mlsec_gates.result import GateResult
@@ -464,11 +464,4 @@ def _absolute(path: str) -> str:
 
 @cache
 def _template() -> jinja2.Template:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("mlsec_gates.reports", "templates"),
-        autoescape=True,  # findings quote attacker-controlled names: always escape
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    return env.get_template("combined.html.j2")
+    return template_environment().get_template("combined.html.j2")

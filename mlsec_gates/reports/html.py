@@ -12,15 +12,23 @@ from markupsafe import Markup
 from mlsec_gates.result import GateResult
 
 
-@cache
-def _template() -> jinja2.Template:
-    env = jinja2.Environment(
+def template_environment() -> jinja2.Environment:
+    """The Jinja environment of the packaged report templates, shared by every HTML report.
+
+    Autoescape is always on because findings quote attacker-controlled names.
+    """
+    return jinja2.Environment(
         loader=jinja2.PackageLoader("mlsec_gates.reports", "templates"),
         autoescape=True,  # findings quote attacker-controlled names: always escape
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+
+
+@cache
+def _template() -> jinja2.Template:
+    env = template_environment()
     env.filters["evidence_view"] = evidence_view
     env.filters["pretty_json"] = lambda v: json.dumps(v, indent=2, default=str, ensure_ascii=False)
     env.filters["histogram_svg"] = _histogram_svg

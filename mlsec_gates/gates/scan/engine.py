@@ -168,6 +168,17 @@ class _Scan:
         location = Location(uri=self.uri, member=member, offset=offset, detail=detail)
         self.findings.append(rule.finding(message, location, evidence))
 
+    def unsupported(self, fmt: str, message: str, member: str | None) -> str:
+        """Report a container the scanner cannot open (fails closed) and return its format."""
+        self.add(
+            rules.UnsupportedContainer,
+            message,
+            member=member,
+            offset=0,
+            evidence={"format": fmt},
+        )
+        return fmt
+
     def close(self) -> None:
         for obj in reversed(self.keep):
             with contextlib.suppress(Exception):
@@ -205,14 +216,9 @@ class _Scan:
         if fmt == "gguf":
             return self._scan_gguf(buf, start, end, member)
         if fmt in UNSUPPORTED_ARCHIVES:
-            self.add(
-                rules.UnsupportedContainer,
-                f"{fmt} archive is not unpacked by the scanner: members not checked",
-                member=member,
-                offset=0,
-                evidence={"format": fmt},
+            return self.unsupported(
+                fmt, f"{fmt} archive is not unpacked by the scanner: members not checked", member
             )
-            return fmt
         if fmt in ("pickle", "pickle-text"):
             return self._scan_pickle(buf, start, end, member)
         if fmt == "json":
@@ -684,14 +690,11 @@ class _Scan:
     ) -> str | None:
         """Decompress and scan; None when the data is not really compressed (fall through)."""
         if fmt in ("zstd", "lz4") and optional_codec(fmt) is None:
-            self.add(
-                rules.UnsupportedContainer,
+            return self.unsupported(
+                fmt,
                 f"{fmt} data cannot be decompressed here (codec not installed): not checked",
-                member=member,
-                offset=0,
-                evidence={"format": fmt},
+                member,
             )
-            return fmt
         try:
             inner, size, problem = inflate(
                 buf, start, end, fmt, self.settings.max_file_bytes, self.keep, budget=self.budget
