@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
+import mmap
 import os
 import tempfile
 from collections.abc import Iterator
@@ -364,8 +366,19 @@ class Storage:
 
 
 def sha256_of(fh: IO[bytes], chunk: int = 1024 * 1024) -> tuple[str, int]:
-    """SHA-256 hex digest and size of a seekable file, read from the start; rewinds it."""
+    """SHA-256 hex digest and size of a seekable file, read from the start; rewinds it.
+
+    A real file is hashed through a memory map (no copies through Python buffers, and a gate
+    that maps the file afterwards reads the same cached pages); other streams chunk by chunk.
+    """
     fh.seek(0)
+    try:
+        if os.fstat(fh.fileno()).st_size == 0:
+            return hashlib.sha256().hexdigest(), 0
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            return hashlib.sha256(mapped).hexdigest(), len(mapped)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass
     digest = hashlib.sha256()
     size = 0
     while block := fh.read(chunk):

@@ -18,8 +18,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import mmap
-import os
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -299,7 +297,7 @@ class _Scanner:
         """
         if not self.storage.is_remote(path):
             with self.storage.open_read(path) as fh:
-                digest, size = _hash_local(fh)
+                digest, size = sha256_of(fh)
                 yield fh, digest, size
             return
         digest_obj = hashlib.sha256()
@@ -385,18 +383,6 @@ def _check_format(
     )
     findings = [*findings, finding]
     return replace(subject, verdict=verdict_for(findings)), findings
-
-
-def _hash_local(fh: IO[bytes]) -> tuple[str, int]:
-    """SHA-256 and size of an open local file, hashed from a memory map when possible."""
-    try:
-        size = os.fstat(fh.fileno()).st_size
-        if size == 0:
-            return hashlib.sha256().hexdigest(), 0
-        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            return hashlib.sha256(mapped).hexdigest(), len(mapped)
-    except (OSError, ValueError, AttributeError):
-        return sha256_of(fh)
 
 
 def _s3_sha256(head: Mapping[str, Any]) -> str | None:
