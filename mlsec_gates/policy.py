@@ -285,7 +285,7 @@ class ModelEvalPolicy(_Strict):
     """Default for ``--sensitive-columns``."""
     feature_columns: tuple[str, ...] = ()
     """The model's inputs; empty: the names the model records, else every other column."""
-    budget_seconds: float = Field(default=60, gt=0, le=86_400)
+    budget_seconds: float = Field(default=45, gt=0, le=86_400)
     """Time the four checks may take together (``--budget``)."""
     memory_mb: int = Field(default=4096, ge=256, strict=True)
     """Address space of the child process that loads the model."""

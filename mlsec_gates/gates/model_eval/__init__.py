@@ -72,7 +72,7 @@ def model_eval_gate(
         label_column: the true label (default: ``gates.model_eval.label_column``).
         sensitive_columns: columns whose groups fairness compares and whose proxies
             explainability looks for (default: ``gates.model_eval.sensitive_columns``).
-        budget: seconds the checks may take together (default: ``budget_seconds``).
+        budget: seconds the checks may take together (default: ``gates.model_eval.budget_seconds``).
         policy: a policy file path/URI, inline YAML text, a parsed :class:`Policy`, or None.
         report_dir: directory or ``s3://`` prefix for the reports.
         s3: how to reach S3 (overrides the policy's ``storage.s3``).

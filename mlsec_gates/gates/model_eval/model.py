@@ -50,8 +50,38 @@ class LoadedModel:
     estimator: Any = None
     """The raw object (scikit-learn estimator, ONNX proto path, torch module), for checks
     that need more than predictions (split thresholds, gradients)."""
+    _predict_matrix: Callable[[np.ndarray], np.ndarray] | None = None
     queries: int = field(default=0)
     """Rows predicted so far (the attack budget counts them)."""
+
+    def enable_matrix(self, sample: Any) -> bool:
+        """Use a float-matrix fast path for attack queries if it predicts as the frame does.
+
+        scikit-learn's DataFrame validation costs milliseconds per call, which a
+        decision-based attack making hundreds of one-row calls per row pays every time.
+        Checked on ``sample`` (rows of the data): a pipeline that selects columns by name
+        refuses the matrix, and then the path stays off.
+        """
+        if self._predict_matrix is None:
+            return False
+        try:
+            fast = label_text(self._predict_matrix(sample[self.features].to_numpy(dtype=float)))
+        except Exception:  # the model insists on named columns
+            self._predict_matrix = None
+            return False
+        if not np.array_equal(fast, self.predict(sample)):
+            self._predict_matrix = None
+            return False
+        return True
+
+    def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        """Labels for a float matrix of the features (after :meth:`enable_matrix`)."""
+        if self._predict_matrix is None:
+            import pandas as pd
+
+            return self.predict(pd.DataFrame(matrix, columns=self.features))
+        self.queries += len(matrix)
+        return label_text(self._predict_matrix(matrix))
 
     def predict(self, frame: Any) -> np.ndarray:
         """Predicted labels (text) for the rows of ``frame`` (its feature columns)."""
@@ -121,6 +151,13 @@ def _sklearn(path: str, features: list[str]) -> LoadedModel:
         def proba(frame: Any) -> np.ndarray:
             return np.asarray(model.predict_proba(inputs(frame)))
 
+    def matrix(values: np.ndarray) -> np.ndarray:
+        import warnings
+
+        with warnings.catch_warnings():  # "X does not have valid feature names"
+            warnings.simplefilter("ignore", UserWarning)
+            return np.asarray(model.predict(values))
+
     classes = [str(c) for c in label_text(getattr(model, "classes_", []))]
     return LoadedModel(
         kind=_sklearn_kind(model),
@@ -129,6 +166,7 @@ def _sklearn(path: str, features: list[str]) -> LoadedModel:
         _predict=lambda frame: np.asarray(model.predict(inputs(frame))),
         _proba=proba if classes else None,
         estimator=model,
+        _predict_matrix=matrix,
     )
 
 
@@ -212,8 +250,27 @@ def _onnx(path: str, features: list[str], label_values: list[str]) -> LoadedMode
             return np.asarray(classes, dtype=object)[index]
 
     return LoadedModel(
-        kind="onnx", classes=classes, features=used, _predict=predict, _proba=proba, estimator=path
+        kind="onnx",
+        classes=classes,
+        features=used,
+        _predict=predict,
+        _proba=proba,
+        estimator=path,
+        _predict_matrix=None if per_column else lambda m: predict(_Frame(m, used)),
     )
+
+
+class _Frame:
+    """Just enough of a DataFrame for the ONNX feed: ``to_numpy`` and ``len``."""
+
+    def __init__(self, matrix: np.ndarray, columns: list[str]) -> None:
+        self.matrix, self.columns = matrix, columns
+
+    def to_numpy(self, dtype: Any = None) -> np.ndarray:
+        return self.matrix.astype(dtype) if dtype is not None else self.matrix
+
+    def __len__(self) -> int:
+        return len(self.matrix)
 
 
 def _onnx_classes(path: str) -> list[str] | None:
