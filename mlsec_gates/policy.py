@@ -250,8 +250,8 @@ class RobustnessCheck(_Strict):
     SVM, TorchScript), HopSkipJump (decision-based, black-box) for everything else."""
     attack_rows: int = Field(default=30, ge=1, strict=True)
     """Most correctly classified rows attacked (fewer when the time budget runs out)."""
-    max_queries: int = Field(default=2000, ge=100, strict=True)
-    """Model queries per attacked row (HopSkipJump)."""
+    max_queries: int = Field(default=2500, ge=360, strict=True)
+    """Model queries per attacked row (HopSkipJump; about 120 per iteration)."""
 
 
 class BackdoorCheck(_Strict):
@@ -461,6 +461,20 @@ class ChainScanStep(_Strict):
     targets: tuple[str, ...] = ()
 
 
+class ChainModelEvalStep(_Strict):
+    """The ``model_eval`` step of ``chain``; no ``model``: the train step's ``model_dir``.
+
+    The train step's folder must then hold exactly one model file.
+    """
+
+    model: str | None = None
+    data: str = Field(min_length=1)
+    """Held-out evaluation data with the label."""
+    label_column: str | None = None
+    sensitive_columns: tuple[str, ...] = ()
+    budget: float | None = Field(default=None, gt=0)
+
+
 class ChainSbomStep(_Strict):
     """The ``sbom`` step of ``chain``; no ``model_dir``: the train step's."""
 
@@ -482,7 +496,7 @@ class ChainSignStep(_Strict):
 
 
 class ChainPolicy(_Strict):
-    """The standard gate chain: validate -> drift -> train -> scan -> sbom -> sign.
+    """The standard gate chain: validate -> drift -> train -> scan -> model_eval -> sbom -> sign.
 
     ``mlsec-gates run``, the Airflow task group and the KFP sub-pipeline all run it from this
     section (:func:`mlsec_gates.chain.plan_chain`). Omitted steps are skipped.
@@ -492,6 +506,7 @@ class ChainPolicy(_Strict):
     drift: ChainDriftStep | None = None
     train: ChainTrainStep | None = None
     scan: ChainScanStep | None = None
+    model_eval: ChainModelEvalStep | None = None
     sbom: ChainSbomStep | None = None
     sign: ChainSignStep | None = None
 
@@ -505,6 +520,8 @@ class ChainPolicy(_Strict):
             step = getattr(self, name)
             if step is not None and not (step.model_dir or trained):
                 raise ValueError(f"{name} needs model_dir (or a train step)")
+        if self.model_eval is not None and not (self.model_eval.model or trained):
+            raise ValueError("model_eval needs model (or a train step)")
         if self.sign is not None and not (self.sign.key or self.sign.kms_key_id):
             raise ValueError("sign needs key or kms_key_id")
         return self

@@ -153,7 +153,10 @@ def run_model_eval(
         data_copy, data_sha = _private_copy(data, tmp, "data", storage)
         frame, data_subject = read_frame(data_copy)
         data_subject = Subject(
-            path=data, sha256=data_sha.sha256, size=data_subject.size, kind=data_subject.kind,
+            path=data,
+            sha256=data_sha.sha256,
+            size=data_subject.size,
+            kind=data_subject.kind,
             verdict="evaluation data",
         )
         _check_columns(frame, data, label, sensitive, section.feature_columns)
@@ -204,15 +207,15 @@ def _model_file(model: str, storage: Storage) -> str:
         raise InputError(f"{model}: no model file there")
     if len(files) > 1:
         shown = ", ".join(os.path.basename(f) for f in files[:5])
-        raise InputError(
-            f"{model}: {len(files)} files ({shown}...): name the model file itself"
-        )
+        raise InputError(f"{model}: {len(files)} files ({shown}...): name the model file itself")
     return files[0]
 
 
 def _private_copy(uri: str, tmp: str, name: str, storage: Storage) -> tuple[str, Subject]:
-    """Copy ``uri`` into the private folder, hashing it on the way: the bytes scanned,
-    read and loaded are these, whatever happens to the original meanwhile."""
+    """Copy ``uri`` into the private folder and hash the copy.
+
+    The bytes scanned, read and loaded are these, whatever happens to the original meanwhile.
+    """
     suffix = os.path.splitext(uri.rstrip("/"))[1][:16]
     target = os.path.join(tmp, name + suffix)
     with storage.open_read(uri) as source, open(target, "wb") as out:
@@ -288,4 +291,3 @@ def _stepper(progress: Progress | None, total: int) -> Callable[[str], None]:
             progress(done[0], total, what)
 
     return step
-

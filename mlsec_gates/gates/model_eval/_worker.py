@@ -45,19 +45,19 @@ def evaluate(job: dict[str, Any]) -> dict[str, Any]:
         model = load_model(job["model"], features=candidates, label_values=sorted(set(y)))
         missing = [c for c in model.features if c not in frame.columns]
         if missing:
-            return {"error": f"the model needs columns the data lacks: {missing[:10]}",
-                    "stage": "data"}
+            return {
+                "error": f"the model needs columns the data lacks: {missing[:10]}",
+                "stage": "data",
+            }
         y_pred = model.predict(frame)
     except ModelLoadError as exc:
         return {"error": str(exc), "stage": "load"}
     except Exception as exc:  # the model's own code failing on the data: cannot evaluate
-        return {"error": f"the model cannot predict the data: {type(exc).__name__}: {exc}",
-                "stage": "predict"}
-    numeric = [
-        c
-        for c in model.features
-        if frame[c].dtype.kind in "iuf" and c != label
-    ]
+        return {
+            "error": f"the model cannot predict the data: {type(exc).__name__}: {exc}",
+            "stage": "predict",
+        }
+    numeric = [c for c in model.features if frame[c].dtype.kind in "iuf" and c != label]
     ctx = EvalContext(
         model=model,
         frame=frame,
@@ -102,7 +102,7 @@ def evaluate(job: dict[str, Any]) -> dict[str, Any]:
             "classes": model.classes,
             "features": model.features,
             "numeric_features": numeric,
-            "rows": int(len(frame)),
+            "rows": len(frame),
             "accuracy": round(float(np.mean(y == y_pred)), 6),
             "label_counts": {str(c): int(n) for c, n in zip(classes, counts, strict=True)},
             "queries": int(model.queries),
@@ -123,8 +123,11 @@ def main(argv: list[str]) -> int:
     except MemoryError:
         answer = {"error": "the evaluation ran out of its memory limit", "stage": "memory"}
     except Exception as exc:  # reading the data or an unforeseen failure: report, not crash
-        answer = {"error": f"{type(exc).__name__}: {exc}", "stage": "worker",
-                  "trace": traceback.format_exc(limit=8)[-3000:]}
+        answer = {
+            "error": f"{type(exc).__name__}: {exc}",
+            "stage": "worker",
+            "trace": traceback.format_exc(limit=8)[-3000:],
+        }
     with open(job["answer"], "w", encoding="utf-8") as fh:
         json.dump(answer, fh, default=str)
     return 0

@@ -33,7 +33,6 @@ def build_result(
     where = Location(uri=model_uri)
     if "error" in answer:
         return _not_evaluated(answer, started, policy, gate, where, model_subject, data_subject)
-    section = policy.section(gate)
     by_name = {c["check"]: c for c in answer.get("checks", [])}
     checks, findings = [], []
     for name in _CHECKS:
@@ -68,9 +67,7 @@ def build_result(
         checks.append(entry)
     decisions = [c["decision"] for c in checks]
     violations = "fail" in decisions
-    incomplete = any(d in _INCOMPLETE for d in decisions) or all(
-        d == "skipped" for d in decisions
-    )
+    incomplete = any(d in _INCOMPLETE for d in decisions) or all(d == "skipped" for d in decisions)
     status = decide(violations=violations, incomplete=incomplete, on_fail=policy.on_fail_for(gate))
     model = answer.get("model", {})
     details = {

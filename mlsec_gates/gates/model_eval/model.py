@@ -9,8 +9,9 @@ equal) and, where the model has them, class probabilities, for a DataFrame of th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -194,12 +195,14 @@ def _onnx(path: str, features: list[str], label_values: list[str]) -> LoadedMode
         options.inter_op_num_threads = 1
         session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
     except ImportError:
-        raise ModelLoadError("onnxruntime is not installed: pip install 'mlsec-gates[model-eval]'")
+        raise ModelLoadError(
+            "onnxruntime is not installed: pip install 'mlsec-gates[model-eval]'"
+        ) from None
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
         raise ModelLoadError(f"onnxruntime cannot load the model: {exc}") from None
     inputs = session.get_inputs()
     outputs = session.get_outputs()
-    per_column = len(inputs) > 1 or inputs[0].name in features and len(features) == 1
+    per_column = len(inputs) > 1 or (inputs[0].name in features and len(features) == 1)
     used = [i.name for i in inputs] if per_column else list(features)
     missing = [c for c in used if c not in features]
     if missing:
@@ -211,9 +214,7 @@ def _onnx(path: str, features: list[str], label_values: list[str]) -> LoadedMode
         out = {}
         for spec in inputs:
             column = frame[spec.name].to_numpy()
-            dtype = {"tensor(string)": object, "tensor(int64)": np.int64}.get(
-                spec.type, np.float32
-            )
+            dtype = {"tensor(string)": object, "tensor(int64)": np.int64}.get(spec.type, np.float32)
             out[spec.name] = column.astype(dtype).reshape(-1, 1)
         return out
 

@@ -196,8 +196,7 @@ class CheckSkipped(Rule):
     id: ClassVar[str] = "model_eval.check-skipped"
     severity: ClassVar[Severity] = Severity.INFO
     remediation: ClassVar[str] = (
-        "Give --sensitive-columns to check fairness and proxies; robustness needs numeric "
-        "inputs."
+        "Give --sensitive-columns to check fairness and proxies; robustness needs numeric inputs."
     )
     why: ClassVar[str] = "What was not checked is listed so nobody reads it as a pass."
 

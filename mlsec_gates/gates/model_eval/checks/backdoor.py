@@ -94,11 +94,7 @@ class BackdoorCheck(Check):
             f"to class {triggers[0]['target']!r}"
             if triggers
             else f"{len(tried)} candidate pattern(s) tried on {len(rows)} rows; "
-            + (
-                f"strongest excess flip {best['excess']:.2f} ({_pattern(best)})"
-                if best
-                else "none"
-            )
+            + (f"strongest excess flip {best['excess']:.2f} ({_pattern(best)})" if best else "none")
         )
         return Outcome(
             self.name,
@@ -291,10 +287,14 @@ def _thresholds(model: Any) -> dict[Any, list[float]]:
     if hasattr(est, "tree_"):
         trees = [est]
     elif hasattr(est, "estimators_") and not hasattr(est, "steps"):
-        trees = [t for t in np.ravel(np.asarray(est.estimators_, dtype=object)) if hasattr(t, "tree_")]
+        trees = [
+            t for t in np.ravel(np.asarray(est.estimators_, dtype=object)) if hasattr(t, "tree_")
+        ]
     for tree in trees:
         nodes = tree.tree_.feature >= 0
-        for index, value in zip(tree.tree_.feature[nodes], tree.tree_.threshold[nodes], strict=True):
+        for index, value in zip(
+            tree.tree_.feature[nodes], tree.tree_.threshold[nodes], strict=True
+        ):
             found.setdefault(int(index), []).append(float(value))
     if hasattr(est, "_predictors"):  # HistGradientBoosting
         for per_class in est._predictors:
@@ -303,7 +303,9 @@ def _thresholds(model: Any) -> dict[Any, list[float]]:
                 keep = ~nodes["is_leaf"].astype(bool)
                 if "is_categorical" in nodes.dtype.names:
                     keep &= ~nodes["is_categorical"].astype(bool)
-                for index, value in zip(nodes["feature_idx"][keep], nodes["num_threshold"][keep], strict=True):
+                for index, value in zip(
+                    nodes["feature_idx"][keep], nodes["num_threshold"][keep], strict=True
+                ):
                     found.setdefault(int(index), []).append(float(value))
     if hasattr(est, "get_booster"):  # XGBoost
         table = est.get_booster().trees_to_dataframe()
@@ -350,7 +352,9 @@ def _share(column: Any, value: Any, numeric: bool) -> float:
 
 
 def _cast(values: np.ndarray, like: Any) -> Any:
-    if like.dtype.kind in "iu" and all(float(v).is_integer() for v in values[:: max(1, len(values) // 50)]):
+    if like.dtype.kind in "iu" and all(
+        float(v).is_integer() for v in values[:: max(1, len(values) // 50)]
+    ):
         return values.astype(float).astype(like.dtype)
     if like.dtype.kind in "fiub":
         return values.astype(float)

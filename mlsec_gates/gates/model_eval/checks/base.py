@@ -111,8 +111,7 @@ class Check:
         self.settings = settings
 
     def run(self, ctx: EvalContext, deadline: float) -> Outcome:
-        """Run on the context; stop sizing new work once ``time.monotonic()`` passes
-        ``deadline``."""
+        """Run on the context; start no new work once ``time.monotonic()`` is past ``deadline``."""
         raise NotImplementedError
 
 

@@ -250,9 +250,11 @@ def _judge(
                 identity=f"{name}:{positive}:eo",
             )
         )
-    entry["decision"] = "fail" if any(
-        f.rule in ("demographic-parity", "equalized-odds") for f in entry["_flags"]
-    ) else "pass"
+    entry["decision"] = (
+        "fail"
+        if any(f.rule in ("demographic-parity", "equalized-odds") for f in entry["_flags"])
+        else "pass"
+    )
     return entry
 
 
@@ -311,7 +313,9 @@ def _r(value: Any) -> float | None:
     return None if not np.isfinite(value) else round(value, 4)
 
 
-def _summary(decision: str, failed: list[dict[str, Any]], worst: float | None, results: list) -> str:
+def _summary(
+    decision: str, failed: list[dict[str, Any]], worst: float | None, results: list
+) -> str:
     if decision == "fail":
         r = failed[0]
         return (

@@ -99,14 +99,11 @@ class RobustnessCheck(Check):
                     identity="robustness",
                 )
             )
-        summary = (
-            f"noise drop {noise['accuracy_drop']:.3f}; "
-            + (
-                f"{attack['attack']} drop {drop:.3f} at {s['epsilon']} SD "
-                f"(median minimal perturbation {attack['median_perturbation']} SD)"
-                if drop is not None
-                else f"attack: {attack.get('note')}"
-            )
+        summary = f"noise drop {noise['accuracy_drop']:.3f}; " + (
+            f"{attack['attack']} drop {drop:.3f} at {s['epsilon']} SD "
+            f"(median minimal perturbation {attack['median_perturbation']} SD)"
+            if drop is not None
+            else f"attack: {attack.get('note')}"
         )
         return Outcome(
             self.name,
@@ -202,7 +199,7 @@ def _attack(
         "accuracy": round(accuracy, 4),
         "attacked_accuracy": round(accuracy * (1 - lost / attacked), 4),
         "accuracy_drop": round(accuracy * lost / attacked, 4),
-        "adversarial_found": int(len(found)),
+        "adversarial_found": len(found),
         "median_perturbation": round(float(np.median(found)), 4) if len(found) else None,
         "min_perturbation": round(float(np.min(found)), 4) if len(found) else None,
         "queries": int(ctx.model.queries - queries_before),
@@ -248,7 +245,10 @@ def _hsj_row(
     s: dict[str, Any],
     rng: np.random.Generator,
 ) -> float:
-    """Smallest L-infinity change (SDs) HopSkipJump finds for one row; inf if none."""
+    """Smallest L-infinity change (SDs) HopSkipJump finds for one row; inf if none.
+
+    HopSkipJump's answer is an upper bound of the true minimal perturbation.
+    """
     from art.attacks.evasion import HopSkipJump
     from art.estimators.classification import BlackBoxClassifier
 
@@ -260,14 +260,17 @@ def _hsj_row(
         nb_classes=len(ctx.model.classes),
         clip_values=(-span, span),
     )
-    max_eval = max(50, s["max_queries"] // 10)
+    # About 120 queries per iteration (100 for the gradient estimate, the rest for the
+    # boundary and step searches): more iterations with fewer queries each converge closer
+    # to the minimal perturbation than the reverse (measured: 20 x 100 gets within 10 % of
+    # 50 x 1000 on a linear model, 5 x 200 is 35 % above).
     attack = HopSkipJump(
         classifier,
         targeted=False,
         norm=np.inf,
-        max_iter=5,
-        max_eval=max_eval,
-        init_eval=min(50, max_eval),
+        max_iter=max(3, s["max_queries"] // 120),
+        max_eval=100,
+        init_eval=25,
         init_size=50,
         verbose=False,
     )
