@@ -11,7 +11,6 @@ from mlsec_gates.errors import ConfigError, InputError
 from mlsec_gates.gates.model_eval import CHECK_NAMES, model_eval_gate, run_model_eval
 from mlsec_gates.policy import parse_policy
 from mlsec_gates.result import Status
-
 from tests.fixtures.eval_models import FAST, only
 
 
