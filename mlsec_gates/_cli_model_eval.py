@@ -27,7 +27,7 @@ examples:
     robustness      accuracy under noise and under an evasion attack (ART HopSkipJump / PGD)
     backdoor        a feature value that flips most predictions to one class
   The model is scanned first and loaded only on a scan pass, in a child process with memory
-  and time limits. --budget is the seconds the checks share (default 45).
+  and time limits. --budget is the seconds the checks share (default 40).
 
 exit status: 0 every check passed (or on_fail: warn), 1 a check failed,
              2 usage, policy, storage or input error, the scan gate did not pass the model,
@@ -61,7 +61,7 @@ def add_parser(
         help="comma-separated sensitive columns (fairness groups, proxy search)",
     )
     parser.add_argument(
-        "--budget", metavar="SECONDS", type=_seconds, help="time the checks share (default 45)"
+        "--budget", metavar="SECONDS", type=_seconds, help="time the checks share (default 40)"
     )
     common_options(parser)
 

@@ -248,7 +248,7 @@ class RobustnessCheck(_Strict):
     attack: Literal["auto", "hopskipjump", "pgd", "none"] = "auto"
     """``auto``: projected gradient descent for differentiable models (logistic regression,
     SVM, TorchScript), HopSkipJump (decision-based, black-box) for everything else."""
-    attack_rows: int = Field(default=30, ge=1, strict=True)
+    attack_rows: int = Field(default=20, ge=1, strict=True)
     """Most correctly classified rows attacked (fewer when the time budget runs out)."""
     max_queries: int = Field(default=2500, ge=360, strict=True)
     """Model queries per attacked row (HopSkipJump; about 120 per iteration)."""
@@ -285,7 +285,7 @@ class ModelEvalPolicy(_Strict):
     """Default for ``--sensitive-columns``."""
     feature_columns: tuple[str, ...] = ()
     """The model's inputs; empty: the names the model records, else every other column."""
-    budget_seconds: float = Field(default=45, gt=0, le=86_400)
+    budget_seconds: float = Field(default=40, gt=0, le=86_400)
     """Time the four checks may take together (``--budget``)."""
     memory_mb: int = Field(default=4096, ge=256, strict=True)
     """Address space of the child process that loads the model."""

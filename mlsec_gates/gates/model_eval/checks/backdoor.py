@@ -5,7 +5,7 @@ each feature, on a sample of evaluation rows, to candidate values and counts how
 not already predicted as a class flip to it (the *flip rate*). A strong feature does that
 too at its extremes, so a candidate is a trigger only if it flips at least ``min_flip_rate``
 of the rows *and* ``min_excess`` more than the feature's own values in the data do (its
-21 quantiles, extremes included): a backdoor is a pocket the data never visits, a natural
+21 quantiles, extremes included, and up to 64 of its distinct values): a backdoor is a pocket the data never visits, a natural
 effect is already there at the data's own values.
 
 Candidates: for tree models (scikit-learn trees, forests and boosting, XGBoost, LightGBM, ONNX
@@ -34,6 +34,7 @@ from mlsec_gates.gates.model_eval.checks.base import (
 )
 
 _NATURAL_QUANTILES = np.linspace(0, 1, 21)
+_NATURAL_DISTINCT = 64
 _GRID_QUANTILES = np.linspace(0.0125, 0.9875, 40)
 _PAIR_QUANTILES = (0.0, 0.25, 0.5, 0.75, 1.0)
 _RARE_SHARE = 0.01
@@ -151,7 +152,7 @@ class _Search:
         if numeric:
             values = column.to_numpy(dtype=float)
             values = values[np.isfinite(values)]
-            natural = np.unique(np.quantile(values, _NATURAL_QUANTILES)) if len(values) else []
+            natural = _natural_values(values)
             candidates = (
                 _threshold_candidates(thresholds, values, most)
                 if thresholds is not None and len(thresholds)
@@ -221,6 +222,19 @@ class _Search:
                 }
             )
         return out
+
+
+def _natural_values(values: np.ndarray) -> np.ndarray:
+    """Values the data itself takes: 21 quantiles and up to 64 distinct values by rank.
+
+    The distinct values matter for features whose quantiles all sit on one value (a column
+    that is mostly 0): their rare, real values must count as natural, not as candidates.
+    """
+    if not len(values):
+        return np.array([])
+    distinct = np.unique(values)
+    picks = distinct[np.unique(np.linspace(0, len(distinct) - 1, _NATURAL_DISTINCT).astype(int))]
+    return np.unique(np.concatenate([np.quantile(values, _NATURAL_QUANTILES), picks]))
 
 
 def _pair_grid(ctx: EvalContext, fa: str, fb: str) -> tuple[list, list] | None:
