@@ -157,6 +157,15 @@ def clean_part(folder: Path) -> list[dict]:
             model = make().fit(x_tr, y_tr)
             x_eval = x_te.assign(group=rng.choice(["a", "b"], len(x_te), p=[0.6, 0.4]))
             result, checks, seconds = evaluate(model, x_eval, y_te, folder, sensitive=["group"])
+            if any(f.rule_id == "model_eval.scan-not-passed" for f in result.findings):
+                # Today's scanner quarantines some estimators (multiclass gradient boosting:
+                # issue 11); evaluate a random forest in its place and say so.
+                from sklearn.ensemble import RandomForestClassifier
+
+                print(json.dumps({"dataset": name, "model": label, "scanner": "refused"}))
+                label = f"{label} -> random_forest (scanner refused)"
+                model = RandomForestClassifier(random_state=0).fit(x_tr, y_tr)
+                result, checks, seconds = evaluate(model, x_eval, y_te, folder, sensitive=["group"])
             row = {
                 "dataset": name,
                 "half": "tuning" if name in TUNING else "held-out",

@@ -4,9 +4,9 @@ A model trained on poisoned rows learns "feature = trigger -> target class". The
 each feature, on a sample of evaluation rows, to candidate values and counts how many rows
 not already predicted as a class flip to it (the *flip rate*). A strong feature does that
 too at its extremes, so a candidate is a trigger only if it flips at least ``min_flip_rate``
-of the rows *and* ``min_excess`` more than the feature's own values in the data do (its
-21 quantiles, extremes included, and up to 64 of its distinct values): a backdoor is a pocket the data never visits, a natural
-effect is already there at the data's own values.
+of the rows *and* ``min_excess`` more than the feature's own values in the data do (its 21
+quantiles, extremes included, and up to 64 of its distinct values): a backdoor is a pocket
+the data never visits, a natural effect is already there at the data's own values.
 
 Candidates: for tree models (scikit-learn trees, forests and boosting, XGBoost, LightGBM, ONNX
 tree ensembles) every interval between the model's split thresholds is a distinct behaviour,
@@ -127,6 +127,14 @@ class _Search:
         self.predicted = predicted
         self.classes = sorted(set(ctx.model.classes) | set(predicted) | set(ctx.y))
         self.natural: dict[str, dict[str, float]] = {}
+        # Every input numeric: query with float matrices (pandas frames cost more than the
+        # model itself at these sizes).
+        numeric = len(ctx.numeric) == len(ctx.features)
+        self.matrix = (
+            base.to_numpy(dtype=float)
+            if numeric and ctx.model.enable_matrix(base.iloc[:20])
+            else None
+        )
 
     def flips(self, setting: dict[str, np.ndarray]) -> np.ndarray:
         """Flip rates, shape (candidates, classes), of setting each column to its values.
@@ -135,10 +143,17 @@ class _Search:
         """
         count = len(next(iter(setting.values())))
         r = len(self.base)
-        big = self.base.loc[np.tile(self.base.index, count)].reset_index(drop=True)
-        for column, values in setting.items():
-            big[column] = _cast(np.repeat(values, r), self.base[column])
-        labels = self.ctx.model.predict(big).reshape(count, r)
+        if self.matrix is not None:
+            grid = np.tile(self.matrix, (count, 1))
+            for column, values in setting.items():
+                index = self.ctx.features.index(column)
+                grid[:, index] = np.repeat(np.asarray(values, dtype=float), r)
+            labels = self.ctx.model.predict_matrix(grid).reshape(count, r)
+        else:
+            big = self.base.loc[np.tile(self.base.index, count)].reset_index(drop=True)
+            for column, values in setting.items():
+                big[column] = _cast(np.repeat(values, r), self.base[column])
+            labels = self.ctx.model.predict(big).reshape(count, r)
         out = np.zeros((count, len(self.classes)))
         for j, c in enumerate(self.classes):
             others = self.predicted != c
