@@ -360,7 +360,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=("all", "clean", "detect", "speed"), default="all")
     parser.add_argument("--out", help="write the results as JSON here")
+    parser.add_argument("--datasets", help="comma-separated subset (default: all of them)")
     args = parser.parse_args(argv)
+    if args.datasets:
+        chosen = set(args.datasets.split(","))
+        global TUNING, HELD_OUT
+        TUNING = tuple(d for d in TUNING if d in chosen)
+        HELD_OUT = tuple(d for d in HELD_OUT if d in chosen)
     results: dict = {}
     with tempfile.TemporaryDirectory(prefix="model-eval-bench-") as tmp:
         folder = Path(tmp)

@@ -76,7 +76,9 @@ def evaluate(job: dict[str, Any]) -> dict[str, Any]:
         # Each check gets its share of what is left: time a quick check saves goes on.
         left = job["budget_seconds"] - (time.monotonic() - start)
         share = check_type.share / sum(c.share for c in enabled[index:])
-        deadline = time.monotonic() + max(left, 0.0) * share
+        # At least half its nominal share, even after an earlier check overran.
+        floor = job["budget_seconds"] * check_type.share / 2
+        deadline = time.monotonic() + max(left * share, floor)
         try:
             outcome = check_type(settings[check_type.name]).run(ctx, deadline)
             checks.append(outcome.to_dict())

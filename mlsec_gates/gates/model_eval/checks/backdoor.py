@@ -38,6 +38,8 @@ _NATURAL_DISTINCT = 64
 _GRID_QUANTILES = np.linspace(0.0125, 0.9875, 40)
 _PAIR_QUANTILES = (0.0, 0.25, 0.5, 0.75, 1.0)
 _RARE_SHARE = 0.01
+#: Fewest rows the search shrinks to when the budget is short.
+_MIN_ROWS = 60
 _PAIR_POOL = 12
 
 
@@ -62,8 +64,13 @@ class BackdoorCheck(Check):
         for feature in ctx.features:
             if time_left(deadline) <= 0:
                 break
+            clock = time.monotonic()
             singles.extend(search.single(feature, thresholds.get(feature), s["max_candidates"]))
             searched += 1
+            # Many features or a slow model: fewer rows for the rest rather than no verdict.
+            needed = (time.monotonic() - clock) * (len(ctx.features) - searched)
+            if needed > time_left(deadline) * 0.8:
+                search.shrink(time_left(deadline) * 0.8 / max(needed, 1e-9))
         pairs: list[dict[str, Any]] = []
         if s["pairs"] and searched == len(ctx.features):
             pairs = search.pairs(singles, deadline)
@@ -107,6 +114,7 @@ class BackdoorCheck(Check):
             flags,
             {
                 "rows": len(rows),
+                "rows_at_end": len(search.base),
                 "features_searched": searched,
                 "candidates_tried": len(tried),
                 "threshold_features": sorted(thresholds),
@@ -135,6 +143,15 @@ class _Search:
             if numeric and ctx.model.enable_matrix(base.iloc[:20])
             else None
         )
+
+    def shrink(self, factor: float) -> None:
+        """Keep ``factor`` of the rows (at least ``_MIN_ROWS``; the rows are a random sample)."""
+        keep = max(_MIN_ROWS, int(len(self.base) * factor))
+        if keep < len(self.base):
+            self.base = self.base.iloc[:keep]
+            self.predicted = self.predicted[:keep]
+            if self.matrix is not None:
+                self.matrix = self.matrix[:keep]
 
     def flips(self, setting: dict[str, np.ndarray]) -> np.ndarray:
         """Flip rates, shape (candidates, classes), of setting each column to its values.

@@ -23,7 +23,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from mlsec_gates.gates.model_eval.checks.base import Check, EvalContext, Flag, Outcome
+from mlsec_gates.gates.model_eval.checks.base import (
+    Check,
+    EvalContext,
+    Flag,
+    Outcome,
+    time_left,
+)
 
 #: Numeric features with more distinct values than this are cut into quantile bins.
 _BINS = 10
@@ -40,7 +46,7 @@ class ExplainabilityCheck(Check):
         started = time.monotonic()
         s = self.settings
         rng = ctx.rng(2)
-        importance = _importance(ctx, s, rng)
+        importance, effort = _importance(ctx, s, rng, deadline)
         ranked = sorted(importance, key=lambda r: -r["importance"])
         top = [r for r in ranked[: s["top_features"]] if r["importance"] >= s["min_importance"]]
         proxies = _proxies(ctx, [r["feature"] for r in ranked])
@@ -107,6 +113,7 @@ class ExplainabilityCheck(Check):
             flags,
             {
                 "method": "permutation importance (accuracy drop)",
+                **effort,
                 "importance": ranked,
                 "top_share": round(share, 4),
                 "wrong_rows_explained": local,
@@ -128,10 +135,21 @@ class _Scored:
         return self.ctx.model.predict(frame)
 
 
-def _importance(ctx: EvalContext, s: dict[str, Any], rng: np.random.Generator) -> list[dict]:
+def _importance(
+    ctx: EvalContext, s: dict[str, Any], rng: np.random.Generator, deadline: float
+) -> tuple[list[dict], dict[str, int]]:
+    """Permutation importance, with fewer shuffles (then rows) when the budget is short."""
     from sklearn.inspection import permutation_importance
 
     rows = _sample(len(ctx.frame), s["max_rows"], rng)
+    clock = time.monotonic()
+    ctx.model.predict(ctx.frame.iloc[rows][ctx.features])
+    per_pass = (time.monotonic() - clock) * len(ctx.features)  # one shuffle of every feature
+    affordable = time_left(deadline) * 0.8
+    repeats = int(min(s["repeats"], max(1, affordable // max(per_pass, 1e-9))))
+    if per_pass > affordable:  # even one shuffle is too slow: fewer rows (at least 200)
+        keep = max(200, int(len(rows) * affordable / per_pass))
+        rows = np.sort(rng.choice(rows, size=min(keep, len(rows)), replace=False))
     frame = ctx.frame.iloc[rows][ctx.features].reset_index(drop=True)
     truth = ctx.y[rows]
     result = permutation_importance(
@@ -139,11 +157,11 @@ def _importance(ctx: EvalContext, s: dict[str, Any], rng: np.random.Generator) -
         frame,
         truth,
         scoring=lambda est, x, y: float(np.mean(est.predict(x) == y)),
-        n_repeats=s["repeats"],
+        n_repeats=repeats,
         random_state=int(rng.integers(2**31)),
         n_jobs=1,
     )
-    return [
+    ranked = [
         {
             "feature": feature,
             "importance": round(float(mean), 5),
@@ -153,6 +171,7 @@ def _importance(ctx: EvalContext, s: dict[str, Any], rng: np.random.Generator) -
             ctx.features, result.importances_mean, result.importances_std, strict=True
         )
     ]
+    return ranked, {"rows": len(rows), "repeats": repeats}
 
 
 def _proxies(ctx: EvalContext, features: list[str]) -> dict[str, dict[str, float]]:
