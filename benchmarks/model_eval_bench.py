@@ -252,10 +252,13 @@ def detect_part(folder: Path) -> list[dict]:
         y_all = pd.concat([y_tr, y_te]).to_numpy().copy()
         unfavourable = values[0]
         y_all[(sex == 1) & (rng.random(len(y_all)) < 0.6)] = unfavourable
-        x_all = pd.concat([x_tr, x_te]).assign(sex=sex)
-        x_all["district"] = sex * 3 + rng.normal(0, 0.5, len(x_all))
+        x_all = pd.concat([x_tr, x_te]).assign(planted_group=sex)
+        x_all["planted_district"] = sex * 3 + rng.normal(0, 0.5, len(x_all))
         half = len(x_tr)
-        for problem, inputs in (("unfair labels", ["sex"]), ("proxy", ["district"])):
+        for problem, inputs in (
+            ("unfair labels", ["planted_group"]),
+            ("proxy", ["planted_district"]),
+        ):
             features = [*x_tr.columns, *inputs]
             model = trees(random_state=0).fit(x_all[features][:half], y_all[:half])
             result, checks, seconds = evaluate(
@@ -263,7 +266,7 @@ def detect_part(folder: Path) -> list[dict]:
                 x_all[half:],
                 y_all[half:],
                 folder,
-                sensitive=["sex"],
+                sensitive=["planted_group"],
                 policy=fair_explain,
             )
             rules = {f.rule_id for f in result.findings}
