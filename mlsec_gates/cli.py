@@ -476,6 +476,9 @@ def _parser() -> argparse.ArgumentParser:
     _provenance_parsers(sub)
     _chain_parsers(sub)
     _drift_parsers(sub)
+    from mlsec_gates._cli_model_eval import add_parser as _model_eval_parser
+
+    _model_eval_parser(sub, _common_options, _gate_options, _progress_printer)
     return parser
 
 

@@ -181,6 +181,122 @@ class DriftPolicy(_Strict):
     poison: PoisonPolicy = PoisonPolicy()
 
 
+class FairnessCheck(_Strict):
+    """The model-eval gate's fairness check (fairlearn's metrics per sensitive group).
+
+    A disparity fails the check only when it is past its threshold *and* statistically
+    significant (two-proportion z-test, Bonferroni over the comparisons, level ``alpha``), so
+    sampling noise in small groups does not fail clean models.
+    """
+
+    enabled: bool = True
+    positive_label: str | None = None
+    """The favourable prediction, as text; None: ``1``/``true``/``yes`` when a label is one of
+    those, else the less frequent label. Multiclass without it: each class one-vs-rest."""
+    min_group_size: int = Field(default=30, ge=2, strict=True)
+    """Rows a group needs to be judged; smaller groups are reported as too small."""
+    min_demographic_parity_ratio: float | None = Field(default=0.8, gt=0, le=1)
+    """Lowest selection rate over highest (the four-fifths rule); None: not checked."""
+    max_demographic_parity_difference: float | None = Field(default=None, gt=0, le=1)
+    """Largest gap in selection rate; None: reported, not checked."""
+    max_equalized_odds_difference: float | None = Field(default=0.2, gt=0, le=1)
+    """Largest gap in true- or false-positive rate; None: reported, not checked."""
+    intersectional: bool = True
+    """Also judge the combinations of the sensitive columns (e.g. sex x race)."""
+    numeric_bins: int = Field(default=4, ge=2, le=20, strict=True)
+    """A numeric sensitive column with more than 10 values is cut into this many quantiles."""
+    alpha: float = Field(default=0.01, gt=0, lt=0.5)
+    """Significance level of a disparity, shared by every comparison of the check."""
+
+
+class ExplainabilityCheck(_Strict):
+    """The model-eval gate's explainability check (permutation importance, proxies)."""
+
+    enabled: bool = True
+    top_features: int = Field(default=3, ge=1, strict=True)
+    """A sensitive column or proxy among this many most important features is flagged."""
+    proxy_threshold: float = Field(default=0.5, gt=0, le=1)
+    """A feature is a proxy of a sensitive column when it explains at least this share of the
+    column's entropy (mutual information / entropy, on quantile bins)."""
+    min_importance: float = Field(default=0.01, ge=0)
+    """Accuracy drop below which a feature does not count as used, whatever its rank."""
+    dominance_share: float | None = Field(default=None, gt=0, le=1)
+    """Flag one feature carrying at least this share of the total importance; None: the
+    dominance is reported, not checked."""
+    repeats: int = Field(default=5, ge=1, le=50, strict=True)
+    max_rows: int = Field(default=2000, ge=50, strict=True)
+    """Rows sampled for permutation importance."""
+    local_explanations: int = Field(default=5, ge=0, le=50, strict=True)
+    """Misclassified rows explained one by one (which features moved each prediction)."""
+
+
+class RobustnessCheck(_Strict):
+    """The model-eval gate's robustness check: random noise, and an evasion attack (ART).
+
+    Perturbations are in units of each numeric feature's standard deviation on the
+    evaluation data; text features are left as they are.
+    """
+
+    enabled: bool = True
+    noise_scale: float = Field(default=0.1, gt=0)
+    """Standard deviation of the Gaussian noise, in feature SDs."""
+    max_noise_accuracy_drop: float = Field(default=0.05, ge=0, le=1)
+    epsilon: float = Field(default=0.1, gt=0)
+    """Largest change of any feature (L-infinity, in feature SDs) the attack may make."""
+    max_attack_accuracy_drop: float = Field(default=0.25, ge=0, le=1)
+    """Largest accuracy drop allowed under the attack at ``epsilon``."""
+    attack: Literal["auto", "hopskipjump", "pgd", "none"] = "auto"
+    """``auto``: projected gradient descent for differentiable models (logistic regression,
+    SVM, TorchScript), HopSkipJump (decision-based, black-box) for everything else."""
+    attack_rows: int = Field(default=20, ge=1, strict=True)
+    """Most correctly classified rows attacked (fewer when the time budget runs out)."""
+    max_queries: int = Field(default=2500, ge=360, strict=True)
+    """Model queries per attacked row (HopSkipJump; about 120 per iteration)."""
+
+
+class BackdoorCheck(_Strict):
+    """The model-eval gate's backdoor check: a feature value that flips predictions."""
+
+    enabled: bool = True
+    min_flip_rate: float = Field(default=0.5, gt=0, le=1)
+    """Share of rows not already in the target class that the trigger must flip."""
+    min_excess: float = Field(default=0.3, gt=0, le=1)
+    """How much more the trigger must flip than the feature's own values in the data do."""
+    rows: int = Field(default=500, ge=20, strict=True)
+    """Evaluation rows the candidates are tried on."""
+    max_candidates: int = Field(default=64, ge=4, strict=True)
+    """Candidate values tried per feature (split thresholds first, then quantiles)."""
+    pairs: bool = True
+    """Also try pairs of the most promising single values (rare value combinations)."""
+
+
+class ModelEvalPolicy(_Strict):
+    """Options of the model-eval gate: fairness, explainability, robustness, backdoors.
+
+    Each check can be switched off (``enabled: false``). ``budget_seconds`` is the time the
+    checks may take together; each sizes its work to its share.
+    """
+
+    on_fail: OnFail | None = None
+    """Overrides the top-level ``on_fail`` for this gate."""
+    label_column: str | None = None
+    """Default for ``--label-column``."""
+    sensitive_columns: tuple[str, ...] = ()
+    """Default for ``--sensitive-columns``."""
+    feature_columns: tuple[str, ...] = ()
+    """The model's inputs; empty: the names the model records, else every other column."""
+    budget_seconds: float = Field(default=40, gt=0, le=86_400)
+    """Time the four checks may take together (``--budget``)."""
+    memory_mb: int = Field(default=4096, ge=256, strict=True)
+    """Address space of the child process that loads the model."""
+    threads: int = Field(default=1, ge=1, strict=True)
+    """BLAS/OpenMP threads of the child process."""
+    fairness: FairnessCheck = FairnessCheck()
+    explainability: ExplainabilityCheck = ExplainabilityCheck()
+    robustness: RobustnessCheck = RobustnessCheck()
+    backdoor: BackdoorCheck = BackdoorCheck()
+
+
 class EthicalConsideration(_Strict):
     """One ethical consideration of a model card, and how it is mitigated."""
 
@@ -283,6 +399,7 @@ class GatesPolicy(_Strict):
     sbom: SbomPolicy = SbomPolicy()
     sign: SignPolicy = SignPolicy()
     verify: SignPolicy = SignPolicy()
+    model_eval: ModelEvalPolicy = ModelEvalPolicy()
 
 
 class WaiverEntry(_Strict):
@@ -300,7 +417,7 @@ class WaiverEntry(_Strict):
     expires: date
     """Last day on which the waiver applies, inclusive, in UTC (``2026-12-31`` covers runs up
     to 2026-12-31T23:59:59Z)."""
-    gate: Literal["validate", "drift", "scan", "sbom", "sign", "verify"] | None = None
+    gate: Literal["validate", "drift", "scan", "sbom", "sign", "verify", "model_eval"] | None = None
     """Only for this gate; None: any gate."""
     created_at: str | None = None
     """When ``mlsec-gates waive`` wrote it (UTC, ISO 8601)."""
@@ -344,6 +461,20 @@ class ChainScanStep(_Strict):
     targets: tuple[str, ...] = ()
 
 
+class ChainModelEvalStep(_Strict):
+    """The ``model_eval`` step of ``chain``; no ``model``: the train step's ``model_dir``.
+
+    The train step's folder must then hold exactly one model file.
+    """
+
+    model: str | None = None
+    data: str = Field(min_length=1)
+    """Held-out evaluation data with the label."""
+    label_column: str | None = None
+    sensitive_columns: tuple[str, ...] = ()
+    budget: float | None = Field(default=None, gt=0)
+
+
 class ChainSbomStep(_Strict):
     """The ``sbom`` step of ``chain``; no ``model_dir``: the train step's."""
 
@@ -365,7 +496,7 @@ class ChainSignStep(_Strict):
 
 
 class ChainPolicy(_Strict):
-    """The standard gate chain: validate -> drift -> train -> scan -> sbom -> sign.
+    """The standard gate chain: validate -> drift -> train -> scan -> model_eval -> sbom -> sign.
 
     ``mlsec-gates run``, the Airflow task group and the KFP sub-pipeline all run it from this
     section (:func:`mlsec_gates.chain.plan_chain`). Omitted steps are skipped.
@@ -375,6 +506,7 @@ class ChainPolicy(_Strict):
     drift: ChainDriftStep | None = None
     train: ChainTrainStep | None = None
     scan: ChainScanStep | None = None
+    model_eval: ChainModelEvalStep | None = None
     sbom: ChainSbomStep | None = None
     sign: ChainSignStep | None = None
 
@@ -388,6 +520,8 @@ class ChainPolicy(_Strict):
             step = getattr(self, name)
             if step is not None and not (step.model_dir or trained):
                 raise ValueError(f"{name} needs model_dir (or a train step)")
+        if self.model_eval is not None and not (self.model_eval.model or trained):
+            raise ValueError("model_eval needs model (or a train step)")
         if self.sign is not None and not (self.sign.key or self.sign.kms_key_id):
             raise ValueError("sign needs key or kms_key_id")
         return self

@@ -1,4 +1,4 @@
-"""The standard gate chain: validate -> drift -> train -> scan -> sbom -> sign, from one policy.
+"""The standard gate chain: validate -> drift -> train -> scan -> model_eval -> sbom -> sign.
 
 Example:
     >>> from mlsec_gates.chain import plan_chain, run_chain

@@ -20,7 +20,15 @@ from mlsec_gates.result import GateResult
 from mlsec_gates.storage import S3Options, Storage
 
 #: The order of the standard chain; a step the policy omits is skipped.
-STEP_ORDER: tuple[str, ...] = ("validate", "drift", "train", "scan", "sbom", "sign")
+STEP_ORDER: tuple[str, ...] = (
+    "validate",
+    "drift",
+    "train",
+    "scan",
+    "model_eval",
+    "sbom",
+    "sign",
+)
 
 #: Step -> (module, entry function, name of its first positional argument).
 _ENTRY: dict[str, tuple[str, str, str]] = {
@@ -28,6 +36,7 @@ _ENTRY: dict[str, tuple[str, str, str]] = {
     "drift": ("mlsec_gates.gates.drift", "drift_gate", "current"),
     "train": ("mlsec_gates.chain.train", "train_gate", "command"),
     "scan": ("mlsec_gates.gates.scan", "scan_gate", "targets"),
+    "model_eval": ("mlsec_gates.gates.model_eval", "model_eval_gate", "model"),
     "sbom": ("mlsec_gates.gates.sbom", "sbom_gate", "model"),
     "sign": ("mlsec_gates.gates.sign", "sign_gate", "model"),
 }
@@ -43,7 +52,7 @@ class ChainStep:
     """
 
     gate: str
-    """``validate``, ``drift``, ``train``, ``scan``, ``sbom`` or ``sign``."""
+    """``validate``, ``drift``, ``train``, ``scan``, ``model_eval``, ``sbom`` or ``sign``."""
     task_id: str
     """Task id for orchestrators, and the step's report subfolder."""
     kwargs: Mapping[str, Any]
@@ -177,6 +186,17 @@ def _kwargs(chain: ChainPolicy) -> list[tuple[str, dict[str, Any]]]:
         )
     if chain.scan:
         out.append(("scan", {"targets": list(chain.scan.targets) or [str(model)]}))
+    if chain.model_eval:
+        e = chain.model_eval
+        evaluated = _set(
+            model=e.model or str(model),
+            data=e.data,
+            label_column=e.label_column,
+            budget=e.budget,
+        )
+        if e.sensitive_columns:
+            evaluated["sensitive_columns"] = list(e.sensitive_columns)
+        out.append(("model_eval", evaluated))
     bom: str | None = None
     if chain.sbom:
         s = chain.sbom

@@ -19,6 +19,7 @@ component bodies, at run time.
 
 from mlsec_gates.components._image import IMAGE, with_base_image
 from mlsec_gates.components.drift import poison_drift
+from mlsec_gates.components.model_eval import model_eval
 from mlsec_gates.components.sbom import model_sbom
 from mlsec_gates.components.scan import artifact_scan, artifact_scan_uri
 from mlsec_gates.components.sign import model_signing
@@ -31,6 +32,7 @@ __all__ = [
     "artifact_scan_uri",
     "data_validation",
     "data_validation_uri",
+    "model_eval",
     "model_sbom",
     "model_signing",
     "poison_drift",

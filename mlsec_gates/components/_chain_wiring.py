@@ -13,6 +13,7 @@ from kfp.dsl import Dataset, Model
 
 from mlsec_gates.components.chain import _RUN, gate_verdict, hold_chain, train_hook
 from mlsec_gates.components.drift import poison_drift
+from mlsec_gates.components.model_eval import model_eval
 from mlsec_gates.components.sbom import model_sbom
 from mlsec_gates.components.scan import artifact_scan_uri
 from mlsec_gates.components.sign import model_signing
@@ -69,6 +70,10 @@ def _gate_task(step: Any, common: dict, done: dict) -> Any:
             raise ConfigError("KFP chain: chain.scan takes one target (a file, folder or prefix)")
         return artifact_scan_uri(model_uri=kw["targets"][0], **common)
     model = dsl.importer(artifact_uri=kw["model"], artifact_class=Model).output
+    if step.gate == "model_eval":
+        data = dsl.importer(artifact_uri=kw["data"], artifact_class=Dataset).output
+        extra = {k: kw[k] for k in ("label_column", "sensitive_columns", "budget") if k in kw}
+        return model_eval(model=model, data=data, **extra, **common)
     if step.gate == "sbom":
         evidence = {
             name: done[gate].outputs["report_json"]

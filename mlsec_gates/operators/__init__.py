@@ -8,6 +8,7 @@ from mlsec_gates.operators.base import GateOperator
 from mlsec_gates.operators.chain import ChainReportOperator, security_gates
 from mlsec_gates.operators.drift import PoisonDriftGateOperator
 from mlsec_gates.operators.links import GateReportLink
+from mlsec_gates.operators.model_eval import ModelEvalGateOperator
 from mlsec_gates.operators.notifier import GateReportNotifier
 from mlsec_gates.operators.sbom import SbomGateOperator
 from mlsec_gates.operators.scan import ArtifactScanGateOperator
@@ -23,6 +24,7 @@ __all__ = [
     "GateOperator",
     "GateReportLink",
     "GateReportNotifier",
+    "ModelEvalGateOperator",
     "PoisonDriftGateOperator",
     "SbomGateOperator",
     "SignArtifactsOperator",

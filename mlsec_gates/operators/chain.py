@@ -45,6 +45,7 @@ OPERATORS: dict[str, tuple[str, str]] = {
     "drift": ("mlsec_gates.operators.drift", "PoisonDriftGateOperator"),
     "train": ("mlsec_gates.operators.train", "TrainHookOperator"),
     "scan": ("mlsec_gates.operators.scan", "ArtifactScanGateOperator"),
+    "model_eval": ("mlsec_gates.operators.model_eval", "ModelEvalGateOperator"),
     "sbom": ("mlsec_gates.operators.sbom", "SbomGateOperator"),
     "sign": ("mlsec_gates.operators.sign", "SignArtifactsOperator"),
 }

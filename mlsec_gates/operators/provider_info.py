@@ -29,6 +29,7 @@ def get_provider_info() -> dict[str, Any]:
                     "mlsec_gates.operators.scan",
                     "mlsec_gates.operators.validate",
                     "mlsec_gates.operators.drift",
+                    "mlsec_gates.operators.model_eval",
                     "mlsec_gates.operators.sbom",
                     "mlsec_gates.operators.sign",
                     "mlsec_gates.operators.verify",

@@ -367,6 +367,7 @@ def _drift_chart(details: Mapping[str, Any]) -> list[dict[str, str]]:
         c
         for c in details.get("checks", [])
         if isinstance(c, Mapping)
+        and "column" in c  # per-column checks (the model-eval gate's checks have none)
         and isinstance(c.get("statistic"), (int, float))
         and isinstance(c.get("threshold"), (int, float))
         and c.get("threshold", 0) > 0

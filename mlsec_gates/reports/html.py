@@ -32,6 +32,7 @@ def _template() -> jinja2.Template:
     env.filters["evidence_view"] = evidence_view
     env.filters["pretty_json"] = lambda v: json.dumps(v, indent=2, default=str, ensure_ascii=False)
     env.filters["histogram_svg"] = _histogram_svg
+    env.filters["svg_data_uri"] = _svg_data_uri
     return env.get_template("report.html.j2")
 
 
@@ -65,6 +66,14 @@ def _histogram_svg(data: Any) -> Markup:
     from mlsec_gates.gates.drift.plots import histogram_svg
 
     return Markup(histogram_svg(data) if isinstance(data, dict) else "")
+
+
+def _svg_data_uri(svg: Any) -> str:
+    """An SVG plot as a ``data:`` URI for ``<img>`` (an image never runs script)."""
+    import base64
+
+    text = svg if isinstance(svg, str) else ""
+    return "data:image/svg+xml;base64," + base64.b64encode(text.encode()).decode()
 
 
 def _cell(value: Any) -> str:

@@ -1,4 +1,4 @@
-"""The five security pillars the gates cover, and which pillar each gate and rule belongs to.
+"""The security pillars the gates cover, and which pillar each gate and rule belongs to.
 
 The combined report groups findings by pillar so an on-call person sees *which threat* a
 failure is about, not only which tool said no (docs/threat-model.md has the full model).
@@ -47,6 +47,15 @@ PILLARS: tuple[Pillar, ...] = (
         "environment in a data-only format (safetensors).",
     ),
     Pillar(
+        "model-behaviour",
+        "Trustworthy and robust model behaviour",
+        "A model can discriminate between groups, lean on a protected attribute through a "
+        "proxy, flip under tiny input changes, or obey a backdoor trigger planted through "
+        "its training data, while its accuracy looks fine.",
+        "Do not publish: read the failed check's evidence (groups, features, trigger), fix the "
+        "data or the training, evaluate again; waive only with a recorded justification.",
+    ),
+    Pillar(
         "supply-chain",
         "Supply chain and SBOM",
         "Without a bill of materials nobody can tell which data, code and packages went into "
@@ -71,6 +80,7 @@ _GATE_PILLAR: dict[str, str] = {
     "drift": "poisoning-drift",
     "poison": "poisoning-drift",
     "scan": "artifact-code-execution",
+    "model_eval": "model-behaviour",
     "sbom": "supply-chain",
     "sign": "integrity-provenance",
     "verify": "integrity-provenance",

@@ -33,6 +33,11 @@ HEAVY = (
     "numpy",
     "cyclonedx",
     "model_signing",
+    "fairlearn",
+    "art",
+    "onnxruntime",
+    "shap",
+    "scipy",
 )
 
 

@@ -200,3 +200,30 @@ def test_soft_chain_is_held_at_drift_and_the_run_succeeds(
     assert list(root.glob("*/hold-chain*"))
     assert not list(root.glob("*/release"))
     assert not (tmp_path / "work" / "model").exists()
+
+
+def test_model_eval_step_compiles_after_scan(tmp_path: Path) -> None:
+    """The chain's model_eval step: the model_eval component between scan and sbom."""
+    from kfp import compiler
+
+    from mlsec_gates.components.chain import security_gates_pipeline
+
+    policy = (
+        "chain:\n"
+        "  train: {command: [python, train.py, '{model_dir}'], model_dir: /models/m}\n"
+        "  scan: {}\n"
+        "  model_eval: {data: /data/holdout.csv, label_column: y, sensitive_columns: [sex]}\n"
+        "  sbom: {}\n"
+    )
+    out = tmp_path / "chain.yaml"
+    compiler.Compiler().compile(security_gates_pipeline(policy), str(out))
+    spec = yaml.safe_load(out.read_text())
+    tasks = _tasks(spec)
+    evaluate = next(t for t in tasks.values() if t["taskInfo"]["name"] == "model_eval")
+    assert evaluate["componentRef"]["name"].startswith("comp-model-eval")
+    assert evaluate["inputs"]["parameters"]["sensitive_columns"]["runtimeValue"]["constant"] == [
+        "sex"
+    ]
+    publish = spec["root"]["dag"]["tasks"]["publish-report"]
+    steps = publish["inputs"]["parameters"]["steps"]["runtimeValue"]["constant"]
+    assert steps == ["train", "scan", "model_eval", "sbom"]

@@ -34,6 +34,7 @@ GATE_FUNCTIONS = {
     "sign_gate",
     "verify_gate",
     "drift_gate",
+    "model_eval_gate",
 }
 
 
@@ -45,6 +46,7 @@ def test_something_to_compile() -> None:
         "artifact_scan_uri",
         "data_validation",
         "data_validation_uri",
+        "model_eval",
         "model_sbom",
         "model_signing",
         "poison_drift",
@@ -155,6 +157,7 @@ def test_component_compiles(name: str, tmp_path: Path) -> None:
         "artifact_scan_uri": ("parameters", "model_uri"),
         "data_validation": ("artifacts", "data"),
         "data_validation_uri": ("parameters", "data_uri"),
+        "model_eval": ("artifacts", "model"),
         "model_sbom": ("artifacts", "model"),
         "model_signing": ("artifacts", "model"),
         "poison_drift": ("artifacts", "current"),
@@ -213,6 +216,7 @@ def test_with_base_image(tmp_path: Path) -> None:
 
 def test_import_stays_light() -> None:
     heavy = ["fickling", "numpy", "pandas", "torch", "boto3", "sklearn", "jinja2", "pydantic"]
+    heavy += ["fairlearn", "art", "onnxruntime", "scipy"]
     heavy += ["great_expectations", "pyarrow", "cyclonedx", "model_signing"]
     code = (
         "import sys, mlsec_gates.components\n"

@@ -62,6 +62,13 @@ def test_policy_doc_lists_every_key_with_its_default() -> None:
         assert f"`gates.validate.{key}`" in text, key
     for key in ("sample_rows", "max_in_memory_rows", "chunk_rows"):
         assert f"`{getattr(defaults.gates.validate_, key)}`" in text, key
+    section = defaults.gates.model_eval
+    for key in type(section).model_fields:
+        value = getattr(section, key)
+        for sub in type(value).model_fields if hasattr(type(value), "model_fields") else ():
+            assert f"`gates.model_eval.{key}.{sub}`" in text, f"{key}.{sub}"
+        if not hasattr(type(value), "model_fields"):
+            assert f"`gates.model_eval.{key}`" in text, key
     for key in type(defaults.storage.s3).model_fields:
         assert f"`storage.s3.{key}`" in text, key
     for key in ("version", "on_fail"):

@@ -312,9 +312,15 @@ def _model_card(inputs: BomInputs, dataset_refs: list[str]) -> dict[str, Any]:
         for report in inputs.reports
         for name, value in (("status", report.status), *report.metrics)
     ]
+    evaluated = [json.loads(r.model_card) for r in inputs.reports if r.model_card]
+    metrics += [m for parts in evaluated for m in parts["performanceMetrics"]]
     if metrics:
         out["quantitativeAnalysis"] = {"performanceMetrics": metrics}
     considerations = _considerations(card)
+    for key in ("fairnessAssessments", "technicalLimitations"):
+        entries = [entry for parts in evaluated for entry in parts[key]]
+        if entries:
+            considerations[key] = [*considerations.get(key, []), *entries]
     if considerations:
         out["considerations"] = considerations
     props = [

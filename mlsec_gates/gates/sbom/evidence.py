@@ -38,6 +38,9 @@ class GateReport:
     """``(name, value as text)`` pairs, sorted by name."""
     subjects: tuple[str, ...]
     """Paths or URIs the report is about."""
+    model_card: str = ""
+    """JSON of the model-card entries a model-eval report contributes (see
+    :func:`mlsec_gates.gates.model_eval.card.model_card_parts`); empty for other gates."""
 
     @property
     def passed(self) -> bool:
@@ -79,7 +82,17 @@ def read_gate_report(uri: str, *, storage: Storage) -> GateReport:
         summary=str(data.get("summary", "")),
         metrics=tuple(sorted((str(k), _text(v)) for k, v in metrics.items())),
         subjects=tuple(str(s["path"]) for s in subjects if isinstance(s, dict) and s.get("path")),
+        model_card=_model_card(data),
     )
+
+
+def _model_card(data: dict[str, Any]) -> str:
+    """The model-card entries of a model-eval report, as JSON text ("" for other gates)."""
+    if data["gate"] != "model_eval":
+        return ""
+    from mlsec_gates.gates.model_eval.card import model_card_parts
+
+    return json.dumps(model_card_parts(data), sort_keys=True)
 
 
 def _text(value: Any) -> str:

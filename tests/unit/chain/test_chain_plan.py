@@ -18,6 +18,7 @@ chain:
   sign: {key: k.pem}
   sbom: {requirements: req.lock}
   scan: {}
+  model_eval: {data: holdout.csv, label_column: species, sensitive_columns: [sex]}
   train: {command: [python, train.py, "{model_dir}"], model_dir: build/model}
   drift: {reference: ref.csv, current: cur.csv, label_column: species}
   validate: {data: cur.csv, suite: suite.yaml}
@@ -36,6 +37,13 @@ def test_steps_come_in_chain_order_with_defaults_between_them() -> None:
     }
     assert by["train"].kwargs["command"] == ["python", "train.py", "{model_dir}"]
     assert by["scan"].kwargs == {"targets": ["build/model"]}
+    assert by["model_eval"].kwargs == {
+        "model": "build/model",
+        "data": "holdout.csv",
+        "label_column": "species",
+        "sensitive_columns": ["sex"],
+    }
+    assert by["model_eval"].function == "mlsec_gates.gates.model_eval:model_eval_gate"
     assert by["sbom"].kwargs == {
         "model": "build/model",
         "datasets": ["cur.csv"],
@@ -78,6 +86,10 @@ def test_a_policy_path_is_kept_so_each_task_rereads_it(tmp_path: Path) -> None:
     [
         ("on_fail: warn\n", r"gates\.yaml: chain: no step configured"),
         ("chain:\n  scan: {}\n", r"^gates\.yaml:1: chain: scan needs targets"),
+        (
+            "chain:\n  model_eval: {data: d.csv}\n",
+            r"^gates\.yaml:1: chain: model_eval needs model",
+        ),
         ("chain:\n  sign: {key: k.pem}\n", r"^gates\.yaml:1: chain: sign needs model_dir"),
         (
             "chain:\n  sign: {model_dir: m}\n",

@@ -38,7 +38,8 @@ def clean_run(chain_inputs: ChainInputs, tmp_path_factory: pytest.TempPathFactor
 
 
 def test_a_clean_chain_passes_end_to_end(clean_run: ChainResult) -> None:
-    assert [r.gate for r in clean_run.results] == list(STEP_ORDER)
+    # model_eval needs a real model; it runs in tests/airflow/test_model_eval_operator.py
+    assert [r.gate for r in clean_run.results] == [s for s in STEP_ORDER if s != "model_eval"]
     assert all(r.status is Status.PASS for r in clean_run.results), [
         r.summary for r in clean_run.results
     ]
