@@ -32,6 +32,8 @@ from .allowlist_data import (
     TORCH_DTYPE_PATTERN,
 )
 
+from .allowlist_packages import package_allowed
+
 try:  # Python 2 -> 3 names, exactly what the unpickler applies for protocols < 3.
     import _compat_pickle
 
@@ -115,6 +117,8 @@ def builtin_allowed(module: str, name: str) -> bool:
     if TORCH_CLASS_PATTERN.fullmatch(full) or NUMPY_TYPE_PATTERN.fullmatch(full):
         return True
     if nmod == "torch" and TORCH_DTYPE_PATTERN.fullmatch(nname):
+        return True
+    if package_allowed(nmod, nname):
         return True
     if "." in nname or not nname[:1].isupper() or not nname.isidentifier():
         return False

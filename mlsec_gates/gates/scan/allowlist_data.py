@@ -12,6 +12,7 @@ global is (CRITICAL "known code execution" versus HIGH "unknown") and what the f
 
 from __future__ import annotations
 
+import builtins
 import re
 
 try:  # fickling's own denylist of modules (every dotted component is checked).
@@ -49,6 +50,14 @@ MODULE_ALIASES: dict[str, str] = {
     "_sqlite3": "sqlite3",
     "torch.serialization": "torch.serialization",
 }
+
+#: Built-in exception classes: data (``args`` and ``__dict__``), pickled with fitted
+#: search objects and error records.
+BUILTIN_EXCEPTIONS: frozenset[str] = frozenset(
+    name
+    for name, obj in vars(builtins).items()
+    if isinstance(obj, type) and issubclass(obj, BaseException) and not name.startswith("_")
+)
 
 #: Exact ``module.qualname`` globals that real ML artefacts use and that cannot run code.
 ALLOWED_GLOBALS: frozenset[str] = frozenset(
@@ -201,20 +210,48 @@ ALLOWED_GLOBALS: frozenset[str] = frozenset(
         "decimal.Decimal",
         "fractions.Fraction",
         "uuid.UUID",
+        # value objects whose construction only stores what it is given
+        "types.SimpleNamespace",
+        "types.NoneType",
+        "types.EllipsisType",
+        "types.NotImplementedType",
+        "argparse.Namespace",
+        "pathlib.PurePosixPath",
+        "pathlib.PureWindowsPath",
+        "pathlib.PurePath",
+        "pathlib.PosixPath",
+        "pathlib.WindowsPath",
+        "pathlib.Path",
+        "re._compile",
+        *[f"builtins.{name}" for name in sorted(BUILTIN_EXCEPTIONS)],
+        # time zones: the database entry is looked up by validated key, never by path
+        "datetime.tzinfo",
+        "zoneinfo.ZoneInfo",
+        "zoneinfo.ZoneInfo._unpickle",
+        "zoneinfo._zoneinfo.ZoneInfo._unpickle",
+        "pytz._p",
+        "pytz._UTC",
+        "pytz.UTC",
+        "pytz.utc",
+        "dateutil.tz.tz.tzutc",
+        "dateutil.tz.tz.tzoffset",
+        "dateutil.tz.tz.tzlocal",
+        "dateutil.tz.tz.tzrange",
+        "dateutil.tz.tz.tzstr",
+        "dateutil.tz.tz._ttinfo",
+        "dateutil.tz.tz.tzfile",
+        "dateutil.relativedelta.relativedelta",
     ]
 )
 
-#: ``module.`` prefixes under which CamelCase class names are accepted (first version:
-#: estimator / layer classes; constructing them does not run code).
-ALLOWED_CLASS_PREFIXES: tuple[str, ...] = (
-    "torch.nn.modules.",
-    "sklearn.",
-    "pandas.core.",
-)
+#: ``module.`` prefixes under which CamelCase class names are accepted (layer classes;
+#: constructing them does not run code). scikit-learn, pandas, NumPy, SciPy and the other
+#: numeric packages are judged by :mod:`.allowlist_packages`.
+ALLOWED_CLASS_PREFIXES: tuple[str, ...] = ("torch.nn.modules.",)
 
 #: Module components that disqualify a class-prefix match (test helpers, vendored code).
 EXCLUDED_COMPONENTS = frozenset(
-    {"tests", "test", "_testing", "testing", "externals", "_build_utils"}
+    {"tests", "test", "_testing", "testing", "conftest", "externals", "_build_utils", "_vendor"}
 )
 
 #: Modules (and all their submodules) whose globals execute code, touch the system or load
@@ -572,10 +609,71 @@ ARGUMENT_SHAPES: dict[str, tuple[tuple[str, ...], int]] = {
     "collections.OrderedDict": (("list",), 0),
     "numpy.core.multiarray._reconstruct": (("class", "ints", "bytes"), 3),
     "numpy._core.multiarray._reconstruct": (("class", "ints", "bytes"), 3),
-    "numpy.dtype": (("str", "flag", "flag"), 1),
+    "numpy.dtype": (("str-or-class", "flag", "flag"), 1),
     "numpy.core.multiarray.scalar": (("dtype", "bytes"), 1),
     "numpy._core.multiarray.scalar": (("dtype", "bytes"), 1),
+    "re._compile": (("bytes", "int"), 2),
+    "dateutil.tz.tz.tzfile": (("none", "str"), 1),
+    "zoneinfo.ZoneInfo._unpickle": (("str", "flag"), 2),
+    "zoneinfo._zoneinfo.ZoneInfo._unpickle": (("str", "flag"), 2),
+    "pytz._p": (("str", "any", "any", "any"), 1),
 }
+
+# --------------------------------------------------------------------------- generic constructs
+
+#: Generic callables that are harmless only with certain arguments. Each import is accepted
+#: when *every* occurrence of it on the stack is consumed by a call whose arguments fit
+#: (checked by :func:`.pickle_shapes.conditional_call`); any other use (passed along, stored,
+#: wrong arguments) leaves the import to the deny tables, which block all of them.
+CONDITIONAL_GLOBALS: frozenset[str] = frozenset(
+    {
+        "builtins.getattr",  # getattr(str, 'lower'): a method of a built-in data type
+        "functools.partial",  # partial(f, ...) of an allowlisted function, state checked
+        "builtins.type",  # type(None), type(Ellipsis), type(NotImplemented)
+        "dill._dill._load_type",  # dill's name for a built-in data type (dill-hooked pickler)
+        "numpy.core._ufunc_reconstruct",  # ufunc by (module, name) of an allowlisted ufunc
+        "numpy._core._ufunc_reconstruct",
+    }
+)
+
+#: Built-in data types whose public methods ``getattr`` may fetch (method descriptors).
+GETATTR_TYPES: dict[str, frozenset[str]] = {
+    f"builtins.{t.__name__}": frozenset(n for n in dir(t) if not n.startswith("_"))
+    for t in (str, bytes, bytearray, int, float, complex, list, tuple, dict, set, frozenset)
+}
+
+#: Names ``dill._dill._load_type`` resolves that are plain data types -> the same global.
+DILL_TYPES: dict[str, str] = {
+    **{
+        name: f"builtins.{name}"
+        for name in (
+            "bool",
+            "bytearray",
+            "bytes",
+            "complex",
+            "dict",
+            "float",
+            "frozenset",
+            "int",
+            "list",
+            "object",
+            "range",
+            "set",
+            "slice",
+            "str",
+            "tuple",
+        )
+    },
+    **{name: f"builtins.{name}" for name in BUILTIN_EXCEPTIONS},
+    "NoneType": "types.NoneType",
+    "EllipsisType": "types.EllipsisType",
+    "NotImplementedType": "types.NotImplementedType",
+}
+
+#: Modules whose ufuncs ``_ufunc_reconstruct(module, name)`` may name.
+UFUNC_MODULES: frozenset[str] = frozenset(
+    {"numpy", "numpy.core.umath", "numpy._core.umath", "scipy.special", "scipy.special._ufuncs"}
+)
 
 # --------------------------------------------------------------------------- Sleepy Pickle
 

@@ -271,9 +271,11 @@ class _Scan:
             return  # blocked already: a second reading cannot change the verdict
         if not cross_check_wanted(stop - start, report.opcodes, suspicious=bool(found)):
             return
-        view = fickling_imports(bytes(buf[start:stop]), max_opcodes=self.settings.max_opcodes)
+        theirs: set[tuple[str, str]] = set()
+        for piece in _fickling_pieces(buf, start, stop, report.inline):
+            theirs |= fickling_imports(piece, max_opcodes=self.settings.max_opcodes).imports
         ours = {(ev.module, ev.name) for ev in report.events if isinstance(ev, GlobalEvent)}
-        for module, name in sorted(view.imports - ours):
+        for module, name in sorted(theirs - ours):
             if module.startswith("_malformed"):
                 continue  # fickling's placeholder for computed operands: ComputedGlobal covers it
             self.add(
@@ -294,6 +296,8 @@ class _Scan:
         for ev in report.events:
             offset = ev.offset - base
             if isinstance(ev, GlobalEvent):
+                if report.accepted(ev.module, ev.name, ev.stream):
+                    continue  # a generic construct used only with arguments that fit
                 self._report_global(
                     ev, offset, member, where, payloads.get((ev.module, ev.name, ev.stream))
                 )
@@ -928,6 +932,34 @@ class _Scan:
         failed = any(isinstance(e, ErrorEvent) and e.stream == 0 for e in report.events)
         if has_import and not failed:
             self._report_pickle(report, start, member)
+
+
+def _fickling_pieces(
+    buf: Any, start: int, stop: int, inline: list[tuple[int, int, bool]]
+) -> list[bytes]:
+    """The byte streams fickling can read as pickles: joblib's inline arrays taken out.
+
+    joblib writes each array's raw bytes (or, for object arrays, a separate pickle with its
+    own memo) right after the wrapper's BUILD; fickling does not know this and would read
+    array bytes as opcodes and resolve the inner pickle's memo references against the outer
+    memo. The outer stream without the arrays, and each inner pickle on its own, are what
+    the unpickler actually executes.
+    """
+    spans = sorted((a, b, obj) for a, b, obj in inline if start <= a <= b <= stop)
+    if not spans:
+        return [bytes(buf[start:stop])]
+    outer = bytearray()
+    pieces: list[bytes] = []
+    cursor = start
+    for begin, end, holds_pickle in spans:
+        if begin < cursor:
+            continue
+        outer += buf[cursor:begin]
+        if holds_pickle:
+            pieces.append(bytes(buf[begin:end]))
+        cursor = end
+    outer += buf[cursor:stop]
+    return [bytes(outer), *pieces]
 
 
 def _describe_event(ev: Any, where: str) -> tuple[type[rules.Rule], str, dict[str, Any]]:
