@@ -551,7 +551,7 @@ def _pandas_objects() -> dict[str, Any]:
         objs["s_datetime_pytz"] = pd.Series(
             pd.date_range("2024-01-01", periods=n, tz=pytz.timezone("Asia/Tokyo"))
         )
-    except ImportError:
+    except Exception:
         pass
     try:
         from dateutil import tz as dtz
@@ -560,7 +560,7 @@ def _pandas_objects() -> dict[str, Any]:
             pd.date_range("2024-01-01", periods=n, tz=dtz.gettz("Europe/London"))
         )
         objs["py_datetime_dateutil"] = dt.datetime(2024, 5, 1, tzinfo=dtz.tzutc())
-    except ImportError:
+    except Exception:  # dateutil missing, or this pandas rejects its zones
         pass
     try:
         import pyarrow  # noqa: F401
@@ -573,7 +573,7 @@ def _pandas_objects() -> dict[str, Any]:
         objs["df_pyarrow_backed"] = pd.DataFrame(
             {"a": ["x", "y", None], "b": [1.5, None, 2.0]}
         ).convert_dtypes(dtype_backend="pyarrow")
-    except (ImportError, TypeError, ValueError):
+    except Exception:  # pyarrow missing or too old for this pandas
         pass
     objs["py_datetime_zoneinfo"] = dt.datetime(2024, 5, 1, tzinfo=zoneinfo.ZoneInfo("UTC"))
     return objs

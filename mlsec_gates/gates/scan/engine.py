@@ -73,6 +73,8 @@ from .pickle_analysis import (
 )
 from .ranged import RANGED_FORMATS, RangedBuffer, materialise
 from .safetensors import check_safetensors
+from .torchscript import check_code as check_torchscript_code
+from .torchscript import is_torchscript, torchscript_global
 
 __all__ = ["FileVerdict", "ScanSettings", "scan_file", "verdict_for"]
 
@@ -153,6 +155,7 @@ class _Scan:
         self.findings: list[Finding] = []
         self.keep: list[Any] = []
         self.budget = ExpansionBudget(settings.max_expanded_bytes, settings.max_ratio)
+        self.torchscript = False  # inside a TorchScript archive (its own unpickler)
 
     # ------------------------------------------------------------------ helpers
     def add(
@@ -388,6 +391,8 @@ class _Scan:
         if call is not None:
             evidence.update(payload=call.payload, call_offset=call.offset, call_opcode=call.opcode)
             called = f", called as {call.payload}"
+        if self.torchscript and torchscript_global(ev.module, ev.name):
+            return  # resolved by torch.jit.load's C++ unpickler, which imports no Python
         reason = scanner_reason(ev.module, ev.name)
         rule: type[rules.Rule] = rules.ScannerDeactivation
         if reason is None:
@@ -784,6 +789,8 @@ class _Scan:
         npy_members = 0
         file_members = 0
         is_skops = False
+        is_script = is_torchscript(names)
+        outer_torchscript, self.torchscript = self.torchscript, is_script
         for entry in entries:
             name = entry.name
             full = _join(member, name)
@@ -855,6 +862,10 @@ class _Scan:
             if is_torch and _TORCH_STORAGE.match(name):
                 self._scan_storage(mbuf, mstart, mend, full)
                 continue
+            if is_script and name.endswith(".py") and "/code/" in f"/{name}":
+                text = bytes(mbuf[mstart:mend]).decode("utf-8", "replace")
+                self._observe(check_torchscript_code(text, "TorchScript code"), full)
+                continue
             if name == "schema.json" and self._scan_skops(mbuf, mstart, mend, full):
                 is_skops = True
                 continue
@@ -864,8 +875,11 @@ class _Scan:
             kind = self.scan_region(mbuf, mstart, mend, full, depth + 1, top=False)
             if kind == "numpy-npy":
                 npy_members += 1
+        self.torchscript = outer_torchscript
         if directory.archive_end is not None and directory.archive_end < end:
             self._scan_after_archive(buf, directory.archive_end, end, member, depth)
+        if is_script:
+            return "torchscript"
         if is_torch:
             return "pytorch-zip"
         if is_skops:
