@@ -633,6 +633,8 @@ CONDITIONAL_GLOBALS: frozenset[str] = frozenset(
         "dill._dill._load_type",  # dill's name for a built-in data type (dill-hooked pickler)
         "numpy.core._ufunc_reconstruct",  # ufunc by (module, name) of an allowlisted ufunc
         "numpy._core._ufunc_reconstruct",
+        "torch.fx.graph_module.reduce_graph_module",  # runs fx-generated code: checked as code
+        "torch.fx._symbolic_trace.Tracer",  # only as the tracer of an accepted GraphModule
     }
 )
 

@@ -93,6 +93,7 @@ from .pickle_ops import (
     render,
     text_value,
 )
+from .torch_fx import graph_module_ok
 from .pickle_shapes import INVALID, conditional_call, partial_state_ok, shape_mismatch
 
 _NO_FRAME = sys.maxsize
@@ -324,7 +325,10 @@ class Walker:
             return Called(func, args, pos)
         full = func.full
         if func.conditional:
-            value = conditional_call(func, args, opcode, self._ref)
+            if full == "torch.fx.graph_module.reduce_graph_module":
+                value = self._graph_module(func, args, opcode)
+            else:
+                value = conditional_call(func, args, opcode, self._ref)
             if value is not INVALID:
                 key = (func.module, func.name, self.stream)
                 self.report.fitting[key] = self.report.fitting.get(key, 0) + 1
@@ -351,6 +355,30 @@ class Walker:
         result = Called(func, args, pos)
         self._untrusted_call(func, args, result, opcode, pos)
         return result
+
+    def _graph_module(self, func: GlobalRef, args: Any, opcode: str) -> Any:
+        """``reduce_graph_module(body, import_block)`` whose code is fx's own dialect."""
+        if opcode != "REDUCE" or not isinstance(args, tuple) or len(args) != 2:
+            return INVALID
+        if not graph_module_ok(args[0], args[1], self._text):
+            return INVALID
+        tracer = args[0].get("_tracer_cls")
+        if isinstance(tracer, GlobalRef) and tracer.conditional:
+            key = (tracer.module, tracer.name, self.stream)
+            self.report.fitting[key] = self.report.fitting.get(key, 0) + 1
+        return Called(func, args)
+
+    def _text(self, value: Any) -> str | None:
+        """The string a symbolic value stands for (long ones read from the buffer)."""
+        if isinstance(value, str):
+            return value
+        if isinstance(value, StrRef) and value.length <= 16 << 20:
+            try:
+                raw = bytes(self.buf[value.start : value.start + value.length])
+                return decode_text(raw, value.encoding)
+            except Exception:
+                return None
+        return None
 
     def _untrusted_call(self, func: GlobalRef, args: Any, result: Called, opcode: str, pos: int):
         full = func.full
