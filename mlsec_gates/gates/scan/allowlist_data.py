@@ -49,6 +49,8 @@ MODULE_ALIASES: dict[str, str] = {
     "_codecs": "codecs",
     "_sqlite3": "sqlite3",
     "torch.serialization": "torch.serialization",
+    # scikit-learn < 1.6 pickled its Cython loss classes under the bare extension name
+    "_loss": "sklearn._loss._loss",
 }
 
 #: Built-in exception classes: data (``args`` and ``__dict__``), pickled with fitted

@@ -53,6 +53,7 @@ from .hdf5_isolated import ReaderFailed
 from .keras import check_config as check_keras_config
 from .keras import check_hdf5
 from .keras import parse_config as parse_keras_config
+from .native_models import check_catboost_cbm, check_xgboost_ubj
 from .observations import FormatError
 from .onnx_model import check_onnx
 from .pickle_analysis import (
@@ -218,6 +219,8 @@ class _Scan:
             return self._scan_onnx(buf, start, end, member)
         if fmt == "gguf":
             return self._scan_gguf(buf, start, end, member)
+        if fmt in ("xgboost-ubj", "catboost-cbm"):
+            return self._scan_native(buf, start, end, member, fmt)
         if fmt in UNSUPPORTED_ARCHIVES:
             return self.unsupported(
                 fmt, f"{fmt} archive is not unpacked by the scanner: members not checked", member
@@ -666,6 +669,15 @@ class _Scan:
             return "gguf"
         self._observe(header.observations, member)
         return "gguf"
+
+    def _scan_native(self, buf: Any, start: int, end: int, member: str | None, fmt: str) -> str:
+        """A data-only native model format: its structure must hold (see native_models)."""
+        check = check_xgboost_ubj if fmt == "xgboost-ubj" else check_catboost_cbm
+        try:
+            check(buf, start, end)
+        except FormatError as exc:
+            self._malformed(rules.NativeModelMalformed, f"malformed {fmt} model", exc, member)
+        return fmt
 
     # ------------------------------------------------------------------ text / json
     def _scan_json(self, buf: Any, start: int, end: int, member: str | None) -> str:

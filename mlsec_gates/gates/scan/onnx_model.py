@@ -228,8 +228,8 @@ def _external(
     if ("location", location) in reported:
         seen = reported_extents.get(location)
         if seen is not None:
-            seen["extent"] = None if extent is None or seen["extent"] is None else max(
-                seen["extent"], extent
+            seen["extent"] = (
+                None if extent is None or seen["extent"] is None else max(seen["extent"], extent)
             )
             seen["tensors"] += 1
         return []

@@ -609,6 +609,18 @@ class OnnxExternalDataShort(Rule):
     )
 
 
+class NativeModelMalformed(Rule):
+    """A file that starts like an XGBoost UBJSON or CatBoost ``.cbm`` model is malformed."""
+
+    id: ClassVar[str] = "scan.native.malformed"
+    severity: ClassVar[Severity] = Severity.HIGH
+    remediation: ClassVar[str] = "Re-export the model with the library's save_model."
+    why: ClassVar[str] = (
+        "These formats hold only trees and parameters; a file that claims one but does not "
+        "parse is not what it says it is."
+    )
+
+
 # --------------------------------------------------------------------------- torchscript
 _TORCHSCRIPT_WHY = (
     "torch.jit.load compiles and runs the archive's code/ with TorchScript; its pickles "
@@ -877,6 +889,7 @@ RULES: tuple[type[Rule], ...] = (
     OnnxCustomDomain,
     OnnxExternalData,
     OnnxExternalDataShort,
+    NativeModelMalformed,
     TorchScriptSideEffect,
     TorchScriptCustomOp,
     TorchScriptUnparseable,

@@ -24,22 +24,85 @@ TRACER = "torch.fx._symbolic_trace.Tracer"
 _IMPORT_ROOTS = frozenset({"torch", "math", "operator"})
 _SAFE_NAMES = frozenset(
     {
-        "torch", "operator", "math", "inf", "nan", "device", "fx_pytree", "pytree", "self",
-        "getattr", "NoneType", "None", "True", "False", "len", "int", "float", "bool",
-        "slice", "tuple", "list", "dict", "range", "type", "Ellipsis",
+        "torch",
+        "operator",
+        "math",
+        "inf",
+        "nan",
+        "device",
+        "fx_pytree",
+        "pytree",
+        "self",
+        "getattr",
+        "NoneType",
+        "None",
+        "True",
+        "False",
+        "len",
+        "int",
+        "float",
+        "bool",
+        "slice",
+        "tuple",
+        "list",
+        "dict",
+        "range",
+        "type",
+        "Ellipsis",
     }
 )
 _NODES = (
-    ast.Module, ast.FunctionDef, ast.arguments, ast.arg, ast.Assign, ast.AnnAssign,
-    ast.Return, ast.Expr, ast.Delete, ast.Pass, ast.Name, ast.Constant, ast.Attribute,
-    ast.Call, ast.keyword, ast.Tuple, ast.List, ast.Dict, ast.Subscript, ast.Slice,
-    ast.Starred, ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp, ast.Load, ast.Store,
-    ast.Del, ast.operator, ast.unaryop, ast.cmpop, ast.boolop, ast.Import, ast.ImportFrom,
-    ast.alias, ast.IfExp,
+    ast.Module,
+    ast.FunctionDef,
+    ast.arguments,
+    ast.arg,
+    ast.Assign,
+    ast.AnnAssign,
+    ast.Return,
+    ast.Expr,
+    ast.Delete,
+    ast.Pass,
+    ast.Name,
+    ast.Constant,
+    ast.Attribute,
+    ast.Call,
+    ast.keyword,
+    ast.Tuple,
+    ast.List,
+    ast.Dict,
+    ast.Subscript,
+    ast.Slice,
+    ast.Starred,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.Compare,
+    ast.BoolOp,
+    ast.Load,
+    ast.Store,
+    ast.Del,
+    ast.operator,
+    ast.unaryop,
+    ast.cmpop,
+    ast.boolop,
+    ast.Import,
+    ast.ImportFrom,
+    ast.alias,
+    ast.IfExp,
 )
-_TORCH_DENIED = ("torch.hub", "torch.jit", "torch.distributed", "torch.utils", "torch.package",
-                 "torch.serialization", "torch.classes", "torch.library", "torch._dynamo",
-                 "torch._inductor", "torch.compiler", "torch.multiprocessing")
+_TORCH_DENIED = (
+    "torch.hub",
+    "torch.jit",
+    "torch.distributed",
+    "torch.utils",
+    "torch.package",
+    "torch.serialization",
+    "torch.classes",
+    "torch.library",
+    "torch._dynamo",
+    "torch._inductor",
+    "torch.compiler",
+    "torch.multiprocessing",
+)
 
 
 def _dotted(node: ast.AST) -> str | None:
@@ -90,9 +153,10 @@ def code_ok(source: str) -> bool:
             parts = name.split(".")
             if parts[:2] == ["torch", "ops"] and len(parts) > 2 and parts[2] not in STANDARD_OPS:
                 return False
-            if parts[:2] == ["torch", "_C"] and (len(parts) < 3 or parts[2] not in (
-                "_nn", "_fft", "_linalg", "_special", "_VariableFunctions"
-            )):
+            if parts[:2] == ["torch", "_C"] and (
+                len(parts) < 3
+                or parts[2] not in ("_nn", "_fft", "_linalg", "_special", "_VariableFunctions")
+            ):
                 return False
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):

@@ -101,8 +101,10 @@ def is_torchscript(names: list[str]) -> bool:
 
 def torchscript_global(module: str, name: str) -> bool:
     """A global the TorchScript unpickler resolves without Python."""
-    return module == "__torch__" or module.startswith("__torch__.") or (
-        f"{module}.{name}" in TORCHSCRIPT_GLOBALS
+    return (
+        module == "__torch__"
+        or module.startswith("__torch__.")
+        or (f"{module}.{name}" in TORCHSCRIPT_GLOBALS)
     )
 
 
@@ -141,30 +143,44 @@ def check_code(text: str, where: str) -> list[Observation]:
 
     for node in ast.walk(tree):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
-            mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [
-                node.module or ""
-            ]
+            mods = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+            )
             for mod in mods:
                 if mod.split(".")[0] not in ("__torch__", "torch"):
-                    add(rules.TorchScriptSideEffect, f"import {mod}",
+                    add(
+                        rules.TorchScriptSideEffect,
+                        f"import {mod}",
                         f"TorchScript code imports {mod}: not TorchScript, only a Python "
-                        "loader would run it")
+                        "loader would run it",
+                    )
         elif isinstance(node, ast.Name) and node.id in FORBIDDEN_NAMES:
-            add(rules.TorchScriptSideEffect, node.id,
-                f"TorchScript code names {node.id}, which TorchScript cannot reach")
+            add(
+                rules.TorchScriptSideEffect,
+                node.id,
+                f"TorchScript code names {node.id}, which TorchScript cannot reach",
+            )
         elif isinstance(node, ast.Call):
             name = _dotted(node.func)
             if name is None:
                 continue
             parts = name.split(".")
             if parts[-1] in SIDE_EFFECTS or "distributed" in parts or "rpc" in parts:
-                add(rules.TorchScriptSideEffect, name,
+                add(
+                    rules.TorchScriptSideEffect,
+                    name,
                     f"TorchScript code calls {name}, an operation with effects outside "
-                    "the model (files, remote calls or code loading)")
+                    "the model (files, remote calls or code loading)",
+                )
             elif parts[0] == "ops" and len(parts) > 2 and parts[1] not in STANDARD_OPS:
-                add(rules.TorchScriptCustomOp, f"ops.{parts[1]}",
+                add(
+                    rules.TorchScriptCustomOp,
+                    f"ops.{parts[1]}",
                     f"TorchScript code calls the custom operator {name}: native code from "
-                    "a library the loading process must provide")
+                    "a library the loading process must provide",
+                )
         elif isinstance(node, ast.Attribute):
             name = _dotted(node)
             if name and ".classes." in f".{name}.":
@@ -172,7 +188,10 @@ def check_code(text: str, where: str) -> list[Observation]:
                 idx = parts.index("classes")
                 ns = parts[idx + 1] if idx + 1 < len(parts) else None
                 if ns is not None and ns not in STANDARD_CLASSES:
-                    add(rules.TorchScriptCustomOp, f"classes.{ns}",
+                    add(
+                        rules.TorchScriptCustomOp,
+                        f"classes.{ns}",
                         f"TorchScript code uses the custom class {name}: native code from a "
-                        "library the loading process must provide")
+                        "library the loading process must provide",
+                    )
     return found
