@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import inspect
-import io
 import json
 import os
 import pickle
@@ -29,7 +28,7 @@ import platform
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -685,14 +684,14 @@ def numpy_scipy(zoo: Zoo) -> None:
         for fmt in ("p2.pkl", "p4.pkl", "p5.pkl"):
             zoo.add("numpy", key, f"{key}.{fmt}", lambda p, o=obj, f=fmt: dump(o, p, f))
         if isinstance(obj, np.ndarray) and not isinstance(obj, np.ma.MaskedArray):
-            zoo.add("numpy", key, f"{key}.npy", lambda p, o=obj: np.save(open(p, "wb"), o))
+            zoo.add("numpy", key, f"{key}.npy", lambda p, o=obj: np.save(str(p), o))
     arrays = {k: v for k, v in _numpy_objects().items() if type(v) is np.ndarray}
-    zoo.add("numpy", "npz_bundle", "bundle.npz", lambda p: np.savez(open(p, "wb"), **arrays))
+    zoo.add("numpy", "npz_bundle", "bundle.npz", lambda p: np.savez(str(p), **arrays))
     zoo.add(
         "numpy",
         "npz_bundle_c",
         "bundle_c.npz",
-        lambda p: np.savez_compressed(open(p, "wb"), **arrays),
+        lambda p: np.savez_compressed(str(p), **arrays),
     )
     try:
         objs = _scipy_objects()
@@ -705,7 +704,7 @@ def numpy_scipy(zoo: Zoo) -> None:
         for fmt in ("p2.pkl", "p5.pkl", "joblib"):
             zoo.add("scipy", key, f"{key}.{fmt}", lambda p, o=obj, f=fmt: dump(o, p, f))
         if key.startswith("sparse_") and key[7:] in ("csr", "csc", "coo", "bsr", "dia"):
-            zoo.add("scipy", key, f"{key}.npz", lambda p, o=obj: sparse.save_npz(open(p, "wb"), o))
+            zoo.add("scipy", key, f"{key}.npz", lambda p, o=obj: sparse.save_npz(str(p), o))
 
 
 # --------------------------------------------------------------------------- statsmodels
@@ -865,9 +864,10 @@ def onnx_models(zoo: Zoo) -> None:
 
     for seed, n in ((0, 8), (1, 64), (2, 128)):
         key = f"mlp{n}"
-        zoo.add("onnx", key, f"{key}.onnx", lambda p, m=model(seed, n): onnx.save_model(m, p))
+        built = model(seed, n)
+        zoo.add("onnx", key, f"{key}.onnx", lambda p, m=built: onnx.save_model(m, p))
 
-        def external(folder: Path, m: Any = model(seed, n), k: str = key) -> None:
+        def external(folder: Path, m: Any = built, k: str = key) -> None:
             onnx.save_model(
                 m,
                 folder / f"{k}.onnx",
@@ -879,7 +879,7 @@ def onnx_models(zoo: Zoo) -> None:
 
         zoo.add_dir("onnx", key + "_ext", f"{key}_external", external)
 
-        def split(folder: Path, m: Any = model(seed, n), k: str = key) -> None:
+        def split(folder: Path, m: Any = built, k: str = key) -> None:
             onnx.save_model(
                 m,
                 folder / f"{k}.onnx",

@@ -31,7 +31,6 @@ from .allowlist_data import (
     TORCH_CLASS_PATTERN,
     TORCH_DTYPE_PATTERN,
 )
-
 from .allowlist_packages import package_allowed
 
 try:  # Python 2 -> 3 names, exactly what the unpickler applies for protocols < 3.

@@ -93,8 +93,8 @@ from .pickle_ops import (
     render,
     text_value,
 )
-from .torch_fx import graph_module_ok
 from .pickle_shapes import INVALID, conditional_call, partial_state_ok, shape_mismatch
+from .torch_fx import graph_module_ok
 
 _NO_FRAME = sys.maxsize
 _I4_FROM = I4.unpack_from
