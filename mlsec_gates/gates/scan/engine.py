@@ -91,7 +91,7 @@ class ScanSettings:
     max_members: int = 10_000
     """Zip members per archive."""
     max_depth: int = 3
-    """Container nesting (zip in zip, compressed pickle, npz...)."""
+    """Archive nesting (zip, tar, 7z, npz levels); compression wrappers are not levels."""
     max_opcodes: int = 50_000_000
     """Opcodes per pickle stream; beyond that the stream is quarantined (resource limit)."""
     max_expanded_bytes: int = 16 * 1024**3
@@ -125,6 +125,8 @@ def verdict_for(findings: tuple[Finding, ...] | list[Finding]) -> str:
     return "pass"
 
 
+_MAX_WRAPPERS = 8
+"""Compression wrappers around one region (gzip of bz2 of ...); they add no archive level."""
 _MAX_NESTED_PICKLES = 4
 """Pickles nested in pickles (via loader calls) are scanned this many levels deep."""
 _TORCH_STORAGE = re.compile(r"^(.*/)?data/\d+$")
@@ -749,15 +751,17 @@ class _Scan:
                 offset=0,
                 evidence={"format": fmt, "error": problem},
             )
-        if depth + 1 > self.settings.max_depth:
+        if inner_member.count("-decompressed>") > _MAX_WRAPPERS:
             self.add(
                 rules.ResourceLimit,
-                f"{fmt} data nested deeper than {self.settings.max_depth} levels: not scanned",
+                f"{fmt} data inside more than {_MAX_WRAPPERS} compression wrappers: not scanned",
                 member=member,
-                evidence={"max_depth": self.settings.max_depth},
+                evidence={"max_wrappers": _MAX_WRAPPERS},
             )
             return fmt
-        inner_kind = self.scan_region(inner, 0, size, inner_member, depth + 1, top=top)
+        # A compression wrapper is not an archive level: ``x.tar.gz`` is one container,
+        # as for every loader (max_depth counts zip/tar/7z/npz levels only).
+        inner_kind = self.scan_region(inner, 0, size, inner_member, depth, top=top)
         if inner_kind in ("joblib", "pickle"):
             return "joblib" if inner_kind == "joblib" else f"{fmt}-pickle"
         return f"{fmt}+{inner_kind}"
