@@ -73,7 +73,10 @@ def _cell(value: Any) -> str:
 
 def render_html(result: GateResult) -> str:
     """One page: status banner, what was checked, each finding with where, why and how to fix."""
+    from mlsec_gates.reports.grouping import group_findings
+
     by_subject: dict[str, list[object]] = {}
     for finding in sorted(result.findings, key=lambda f: f.severity, reverse=True):
         by_subject.setdefault(finding.location.uri, []).append(finding)
-    return _template().render(r=result, data=result.to_dict(), by_subject=by_subject)
+    grouped = {path: group_findings(found) for path, found in by_subject.items()}  # type: ignore[arg-type]
+    return _template().render(r=result, data=result.to_dict(), by_subject=grouped)
