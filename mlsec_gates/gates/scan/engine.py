@@ -19,7 +19,7 @@ import mmap
 import re
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, BinaryIO
 
@@ -73,6 +73,7 @@ from .pickle_analysis import (
     analyse_region,
 )
 from .ranged import RANGED_FORMATS, RangedBuffer, materialise
+from .remediation import blocked_advice, producer_of, unknown_global_advice
 from .safetensors import check_safetensors
 from .torchscript import check_code as check_torchscript_code
 from .torchscript import is_torchscript, torchscript_global
@@ -159,6 +160,7 @@ class _Scan:
         self.keep: list[Any] = []
         self.budget = ExpansionBudget(settings.max_expanded_bytes, settings.max_ratio)
         self.torchscript = False  # inside a TorchScript archive (its own unpickler)
+        self.modules: set[str] = set()  # every module a pickle of this file imports from
 
     # ------------------------------------------------------------------ helpers
     def add(
@@ -304,6 +306,7 @@ class _Scan:
         for ev in report.events:
             offset = ev.offset - base
             if isinstance(ev, GlobalEvent):
+                self.modules.add(ev.module)
                 if report.accepted(ev.module, ev.name, ev.stream):
                     continue  # a generic construct used only with arguments that fit
                 self._report_global(
@@ -1116,5 +1119,21 @@ def scan_file(
 
 
 def _verdict(kind: str, scan: _Scan) -> FileVerdict:
-    findings = tuple(scan.findings)
+    findings = tuple(_with_producer_advice(scan.findings, scan.modules, kind))
     return FileVerdict(kind=kind, verdict=verdict_for(findings), findings=findings)
+
+
+def _with_producer_advice(findings: list[Finding], modules: set[str], kind: str) -> list[Finding]:
+    """Pickle findings with remediation for the library that wrote the file."""
+    if not modules:
+        return findings
+    producer = producer_of(modules, kind)
+    out = []
+    for finding in findings:
+        if finding.rule_id == rules.UnknownGlobal.id and finding.evidence.get("global"):
+            advice = unknown_global_advice(str(finding.evidence["global"]), producer)
+            finding = replace(finding, remediation=advice)
+        elif finding.remediation == rules.Rule.remediation:
+            finding = replace(finding, remediation=blocked_advice(producer))
+        out.append(finding)
+    return out
