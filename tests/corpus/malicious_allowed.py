@@ -62,6 +62,33 @@ def dill_hooked_then_os(m: str) -> bytes:
     return dumps(first) + dumps(Call(G("os", "system"), (sh(m),)))
 
 
+def dill_partial_swapped(m: str) -> bytes:
+    """dill's ``_load_type('PartialType')(numpy.add)`` with a state that swaps the function."""
+    partial_type = Call(G("dill._dill", "_load_type"), ("PartialType",))
+    method = Call(G("builtins", "getattr"), (_ARRAY, "tofile"))
+    part = Build(Call(partial_type, (G("numpy", "add"),)), (method, (m,), None, None))
+    return dumps(Call(part, ()))
+
+
+def dill_partial_of_system(m: str) -> bytes:
+    """dill's partial type over ``posix.system`` (through its STACK_GLOBAL import)."""
+    partial_type = Call(G("dill._dill", "_load_type"), ("PartialType",))
+    return dumps(Call(Call(partial_type, (G("posix", "system"), sh(m))), ()))
+
+
+def dill_getattr_eval(m: str) -> bytes:
+    """``dill._dill._getattr`` evals a name cut from its third argument: an eval gadget."""
+    evil = f"x'x'x'__import__('os').system({sh(m)!r})#'"
+    return dumps(Call(G("dill._dill", "_getattr"), (G("builtins", "str"), "lower", evil)))
+
+
+def dill_method_binds_foreign(m: str) -> bytes:
+    """dill's ``MethodType`` binding a non-method function to an allowlisted instance."""
+    method_type = Call(G("dill._dill", "_load_type"), ("MethodType",))
+    instance = Call(G("sklearn.preprocessing._data", "StandardScaler"), ())
+    return dumps(Call(method_type, (G("numpy", "add"), instance)))
+
+
 def type_builds_class(m: str) -> bytes:
     """``type('X', (), {...})``: three-argument type() creates a class."""
     return dumps(Call(G("builtins", "type"), ("X", (), {"__init__": G("os", "system")})))
@@ -197,6 +224,10 @@ VARIANTS = (
     ("partial_state_os.pkl", partial_state_os, "block", True, ("os.system",)),
     ("dill_load_type_code.pkl", dill_code_type, "block", False, ("dill._dill._load_type",)),
     ("dill_hooked_then_os.joblib", dill_hooked_then_os, "block", True, ("os.system",)),
+    ("dill_partial_swapped.joblib", dill_partial_swapped, "block", True, ()),
+    ("dill_partial_of_system.joblib", dill_partial_of_system, "block", True, ("posix.system",)),
+    ("dill_getattr_eval.joblib", dill_getattr_eval, "block", True, ("dill._dill._getattr",)),
+    ("dill_method_binds_foreign.joblib", dill_method_binds_foreign, "block", False, ()),
     ("type_builds_class.pkl", type_builds_class, "block", False, ()),
     ("ufunc_reconstruct_os.pkl", ufunc_reconstruct_os, "block", True, ()),
     ("ufunc_reconstruct_save.pkl", ufunc_reconstruct_numpy_save, "block", True, ()),

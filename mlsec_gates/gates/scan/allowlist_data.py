@@ -242,6 +242,9 @@ ALLOWED_GLOBALS: frozenset[str] = frozenset(
         "dateutil.tz.tz.tzstr",
         "dateutil.tz.tz._ttinfo",
         "dateutil.tz.tz.tzfile",
+        "dateutil.tz._tzfile.tzfile",
+        "dateutil.tz._tzfile._unpickle",
+        "dateutil.tz._tzfile._ttinfo",
         "dateutil.relativedelta.relativedelta",
     ]
 )
@@ -616,6 +619,8 @@ ARGUMENT_SHAPES: dict[str, tuple[tuple[str, ...], int]] = {
     "numpy._core.multiarray.scalar": (("dtype", "bytes"), 1),
     "re._compile": (("bytes", "int"), 2),
     "dateutil.tz.tz.tzfile": (("none", "str"), 1),
+    "dateutil.tz._tzfile.tzfile": (("none", "str"), 1),
+    "dateutil.tz._tzfile._unpickle": (("class", "any", "any", "any"), 4),
     "zoneinfo.ZoneInfo._unpickle": (("str", "flag"), 2),
     "zoneinfo._zoneinfo.ZoneInfo._unpickle": (("str", "flag"), 2),
     "pytz._p": (("str", "any", "any", "any"), 1),
@@ -633,6 +638,7 @@ CONDITIONAL_GLOBALS: frozenset[str] = frozenset(
         "functools.partial",  # partial(f, ...) of an allowlisted function, state checked
         "builtins.type",  # type(None), type(Ellipsis), type(NotImplemented)
         "dill._dill._load_type",  # dill's name for a built-in data type (dill-hooked pickler)
+        "dill._dill._getattr",  # dill's getattr of a method descriptor (evals its repr: checked)
         "numpy.core._ufunc_reconstruct",  # ufunc by (module, name) of an allowlisted ufunc
         "numpy._core._ufunc_reconstruct",
         "torch.fx.graph_module.reduce_graph_module",  # runs fx-generated code: checked as code

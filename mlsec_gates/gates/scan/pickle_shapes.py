@@ -156,6 +156,10 @@ def conditional_call(
         return INVALID
     if full == "builtins.getattr":
         return _getattr(targs, make_ref)
+    if full == "dill._dill._getattr":
+        return _dill_getattr(targs)
+    if full == "types.MethodType":
+        return _method(func, targs)
     if full == "functools.partial":
         if len(targs) >= 1 and _plain_ref(targs[0]):
             return Called(func, targs)
@@ -167,6 +171,14 @@ def conditional_call(
             return make_ref(*_CONSTANT_TYPES[targs[0].full].split("."))
         return INVALID
     if full == "dill._dill._load_type":
+        if targs == ("MethodType",):
+            return GlobalRef("dill._dill", "_load_type.MethodType", "types.MethodType", False, True)
+        if targs == ("PartialType",):
+            # functools.partial under dill's name: a conditional global of its own, so every
+            # use of it must fit as for an imported partial (the walker registers it)
+            return GlobalRef(
+                "dill._dill", "_load_type.PartialType", "functools.partial", False, True
+            )
         if len(targs) == 1 and isinstance(targs[0], str) and targs[0] in DILL_TYPES:
             module, _, name = DILL_TYPES[targs[0]].rpartition(".")
             return make_ref(module, name)
@@ -213,6 +225,41 @@ def _getattr(targs: tuple[Any, ...], make_ref: Callable[[str, str], GlobalRef]) 
     if cls is owner:
         return make_ref(cls.module, dotted)
     return Called(make_ref(cls.module, dotted), targs)  # a bound method
+
+
+def _dill_getattr(targs: tuple[Any, ...]) -> Any:
+    """``dill._dill._getattr(type, name, repr_str)`` exactly as dill writes it.
+
+    dill ``eval``s a name cut from ``repr_str``, so the call is accepted only when all
+    three are what dill writes for a public method of a built-in data type (``str, 'lower',
+    "<method 'lower' of 'str' objects>"``); anything else is an eval gadget.
+    """
+    if len(targs) != 3 or not isinstance(targs[0], GlobalRef):
+        return INVALID
+    owner, name, text = targs
+    if not isinstance(name, str) or name not in GETATTR_TYPES.get(owner.full, ()):
+        return INVALID
+    if text != f"<method '{name}' of '{owner.full.rpartition('.')[2]}' objects>":
+        return INVALID
+    return Called(owner, targs)
+
+
+def _method(func: GlobalRef, targs: tuple[Any, ...]) -> Any:
+    """``MethodType(Class.meth, Cls(...))``: dill's bound methods.
+
+    Accepted when the function is an allowlisted *method* (a dotted ``Class.meth`` of a
+    data package, e.g. an inherited ``rv_discrete._entropy``) and the instance was built by
+    calling an allowlisted class: nothing from outside the allowlist gets bound (the Sleepy
+    Pickle pattern binds a foreign function to a model).
+    """
+    if len(targs) != 2:
+        return INVALID
+    fn, inst = targs
+    if not (_plain_ref(fn) and isinstance(inst, Called) and _plain_ref(inst.func)):
+        return INVALID
+    if "." not in fn.name:
+        return INVALID
+    return Called(func, targs)
 
 
 def partial_state_ok(state: Any) -> bool:

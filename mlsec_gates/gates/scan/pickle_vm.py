@@ -332,6 +332,12 @@ class Walker:
             if value is not INVALID:
                 key = (func.module, func.name, self.stream)
                 self.report.fitting[key] = self.report.fitting.get(key, 0) + 1
+                if isinstance(value, GlobalRef) and value.conditional:
+                    # a construct that evaluates to another conditional global: judged as
+                    # an import of it, every use of which must fit in turn
+                    self.report.add_global(value.module, value.name, opcode, pos, self.stream)
+                    self.has_cond = True
+                    self._pushed(value)
                 return value
         if func.trusted:
             if full in ARGUMENT_SHAPES:
