@@ -14,6 +14,9 @@ Each file gets a manifest row (``OUT/manifest.json``): path, family, key (the ob
 holds: every format of one object shares a key), half (``tune`` or ``holdout``, from a hash
 of the key, so an estimator's files are all in one half), stack and the producing library
 versions. Families whose library is missing are skipped and listed under ``skipped``.
+The ``fresh`` family is a second held-out half (``half: fresh``): objects added only after
+the allowlist was frozen on the tuning half, because the first held-out half was spent on
+fixes (see ``benchmarks/scan_zoo.py``).
 """
 
 from __future__ import annotations
@@ -105,7 +108,7 @@ class Zoo:
                 "path": path.relative_to(self.out).as_posix(),
                 "family": family,
                 "key": key,
-                "half": half_of(f"{family}:{key}"),
+                "half": "fresh" if family == "fresh" else half_of(f"{family}:{key}"),
                 "stack": self.stack,
             }
         )
@@ -1006,6 +1009,207 @@ def torch_models(zoo: Zoo) -> None:
         )
 
 
+# --------------------------------------------------------------------------- fresh held-out
+
+
+def _fresh_objects() -> dict[str, Callable[[], Any]]:
+    """Objects written only after the allowlist was frozen: the second held-out half."""
+    import numpy as np
+
+    d = _data()
+
+    def imputer_power() -> Any:
+        from sklearn.impute import SimpleImputer
+        from sklearn.linear_model import SGDRegressor
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import PowerTransformer, QuantileTransformer
+
+        X = d["X"].copy()
+        X[::5, 2] = np.nan
+        return make_pipeline(
+            SimpleImputer(), PowerTransformer(), QuantileTransformer(n_quantiles=10), SGDRegressor()
+        ).fit(X, d["y_reg"])
+
+    def voting_bagging() -> Any:
+        from sklearn.ensemble import BaggingClassifier, VotingClassifier
+        from sklearn.naive_bayes import GaussianNB
+        from sklearn.neighbors import KNeighborsClassifier
+
+        return VotingClassifier(
+            [
+                ("bag", BaggingClassifier(KNeighborsClassifier(3), n_estimators=3)),
+                ("nb", GaussianNB()),
+            ],
+            voting="soft",
+        ).fit(d["X"], d["y_clf"])
+
+    def spline_ridge() -> Any:
+        from sklearn.linear_model import RidgeCV
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import KBinsDiscretizer, SplineTransformer
+
+        return make_pipeline(SplineTransformer(n_knots=4), KBinsDiscretizer(3), RidgeCV()).fit(
+            d["X"], d["y_reg"]
+        )
+
+    def target_encoder_frame() -> Any:
+        from sklearn.compose import ColumnTransformer
+        from sklearn.ensemble import GradientBoostingRegressor
+        from sklearn.pipeline import Pipeline
+        from sklearn.preprocessing import TargetEncoder
+
+        df = _frame()
+        pre = ColumnTransformer(
+            [("te", TargetEncoder(target_type="continuous", cv=2), ["city", "kind"])],
+            remainder="passthrough",
+            verbose_feature_names_out=False,
+        )
+        return Pipeline([("pre", pre), ("gb", GradientBoostingRegressor(n_estimators=5))]).fit(
+            df, np.arange(48.0)
+        )
+
+    def kernel_svc_search() -> Any:
+        from sklearn.kernel_approximation import Nystroem
+        from sklearn.metrics import make_scorer, mean_absolute_error
+        from sklearn.model_selection import GridSearchCV
+        from sklearn.pipeline import make_pipeline
+        from sklearn.svm import LinearSVR
+
+        pipe = make_pipeline(Nystroem(n_components=10), LinearSVR())
+        scorer = make_scorer(mean_absolute_error, greater_is_better=False)
+        return GridSearchCV(pipe, {"linearsvr__C": [0.5, 1]}, scoring=scorer, cv=2).fit(
+            d["X"], d["y_reg"]
+        )
+
+    def text_variants() -> Any:
+        from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+        from sklearn.naive_bayes import MultinomialNB
+        from sklearn.pipeline import make_pipeline, make_union
+
+        docs = ["Red apple", "green pear", "RED cherry", "yellow banana"] * 5
+        union = make_union(
+            TfidfVectorizer(tokenizer=str.split, token_pattern=None, lowercase=False),
+            CountVectorizer(analyzer="char_wb", ngram_range=(2, 3)),
+        )
+        return make_pipeline(union, MultinomialNB()).fit(docs, [0, 1, 0, 1] * 5)
+
+    def rounding_functions() -> Any:
+        from functools import partial
+
+        from sklearn.feature_selection import SelectFromModel
+        from sklearn.linear_model import Lasso
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import FunctionTransformer
+
+        return make_pipeline(
+            FunctionTransformer(np.exp),
+            FunctionTransformer(partial(np.round, decimals=2)),
+            SelectFromModel(Lasso(alpha=0.01)),
+        ).fit(d["X"], d["y_reg"])
+
+    def mixture() -> Any:
+        from sklearn.decomposition import PCA
+        from sklearn.mixture import GaussianMixture
+        from sklearn.pipeline import make_pipeline
+
+        return make_pipeline(PCA(2), GaussianMixture(2, random_state=0)).fit(d["X"])
+
+    def frozen_discrete() -> Any:
+        from scipy import stats
+
+        return [
+            stats.binom(10, 0.3),
+            stats.nbinom(5, 0.5),
+            stats.geom(0.2),
+            stats.randint(0, 5),
+            stats.bernoulli(0.4),
+        ]
+
+    def frozen_continuous() -> Any:
+        from scipy import stats
+
+        return {
+            "expon": stats.expon(scale=2),
+            "beta": stats.beta(2, 3),
+            "lognorm": stats.lognorm(0.5),
+            "t": stats.t(4),
+        }
+
+    def interpolators() -> Any:
+        from scipy import interpolate
+
+        x = np.linspace(0, 1, 10)
+        grid = interpolate.RegularGridInterpolator((x, x), np.outer(x, x))
+        return {
+            "grid": grid,
+            "uspline": interpolate.UnivariateSpline(x, np.sin(x)),
+            "akima": interpolate.Akima1DInterpolator(x, np.cos(x)),
+        }
+
+    def frame_periods() -> Any:
+        import pandas as pd
+
+        frame = pd.DataFrame(
+            {
+                "p": pd.period_range("2024-01", periods=4, freq="M"),
+                "iv": pd.interval_range(0, 4),
+                "cd": pd.Categorical(pd.date_range("2024", periods=4)),
+                "lists": [[1, 2], [], [3], None],
+                "i8": pd.array([1, None, 3, 4], dtype="Int8"),
+                "u64": pd.array([1, 2, None, 4], dtype="UInt64"),
+            }
+        )
+        frame.attrs["source"] = "fresh"
+        return frame
+
+    def offsets_fresh() -> Any:
+        import pandas as pd
+
+        return [
+            pd.DateOffset(hours=3),
+            pd.offsets.QuarterEnd(startingMonth=2),
+            pd.offsets.BusinessHour(),
+            pd.offsets.YearBegin(2),
+        ]
+
+    def dateutil_kolkata() -> Any:
+        import pandas as pd
+        from dateutil import tz as dtz
+
+        return pd.Series(pd.date_range("2024-01-01", periods=4, tz=dtz.gettz("Asia/Kolkata")))
+
+    return {
+        "imputer_power": imputer_power,
+        "voting_bagging": voting_bagging,
+        "spline_ridge": spline_ridge,
+        "target_encoder_frame": target_encoder_frame,
+        "kernel_svc_search": kernel_svc_search,
+        "text_variants": text_variants,
+        "rounding_functions": rounding_functions,
+        "mixture": mixture,
+        "frozen_discrete": frozen_discrete,
+        "frozen_continuous": frozen_continuous,
+        "interpolators": interpolators,
+        "frame_periods": frame_periods,
+        "offsets_fresh": offsets_fresh,
+        "dateutil_kolkata": dateutil_kolkata,
+    }
+
+
+def fresh(zoo: Zoo) -> None:
+    """The second held-out half: new objects in every pickle/joblib form (half ``fresh``)."""
+    for key, make in _fresh_objects().items():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                obj = make()
+        except Exception as exc:
+            zoo.failed.append(f"fresh/{key}: {type(exc).__name__}: {exc}"[:200])
+            continue
+        for fmt in ALL_FORMATS:
+            zoo.add("fresh", key, f"{key}.{fmt}", lambda p, f=fmt, o=obj: dump(o, p, f))
+
+
 FAMILIES: dict[str, tuple[str, Callable[[Zoo], None]]] = {
     "sklearn-estimator": ("sklearn", sklearn_estimators),
     "sklearn-pipeline": ("sklearn", sklearn_pipelines),
@@ -1016,6 +1220,7 @@ FAMILIES: dict[str, tuple[str, Callable[[Zoo], None]]] = {
     "onnx": ("onnx", onnx_models),
     "keras": ("keras", keras_models),
     "torch": ("torch", torch_models),
+    "fresh": ("sklearn", fresh),
 }
 _VERSIONED = (
     "numpy",

@@ -37,7 +37,7 @@ def zoo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
             "--formats",
             "rotate",
             "--families",
-            "sklearn-estimator,sklearn-pipeline,pandas,numpy,statsmodels",
+            "sklearn-estimator,sklearn-pipeline,pandas,numpy,statsmodels,fresh",
         ],
     }
     roots = []
@@ -70,7 +70,7 @@ def _all(zoo: dict[str, dict]) -> list[tuple[str, dict, object]]:
 
 
 def test_zoo_is_broad(zoo: dict[str, dict]) -> None:
-    assert {"project", "project-airflow", "old", "current", "torch"} <= set(zoo)
+    assert {"project", "project-airflow", "old", "current", "torch", "old-fresh"} <= set(zoo)
     families = {(stack, row["family"]) for stack, row, _ in _all(zoo)}
     for family in ("sklearn-estimator", "sklearn-pipeline", "pandas", "numpy", "scipy"):
         assert ("project", family) in families
@@ -93,11 +93,14 @@ def test_no_benign_file_is_blocked(zoo: dict[str, dict]) -> None:
     assert not blocked, "\n".join(blocked[:20])
 
 
-@pytest.mark.parametrize("half", ["tune", "holdout"])
-def test_at_least_99_5_percent_pass_in_each_half(zoo: dict[str, dict], half: str) -> None:
+@pytest.mark.parametrize(("half", "at_least"), [("tune", 1500), ("holdout", 1500), ("fresh", 250)])
+def test_at_least_99_5_percent_pass_in_each_half(
+    zoo: dict[str, dict], half: str, at_least: int
+) -> None:
+    """``holdout`` was spent on four fixes (see benchmarks/scan_zoo.py); ``fresh`` is not."""
     rows = [(stack, row, subj) for stack, row, subj in _all(zoo) if row["half"] == half]
     failed = [f"{stack}/{row['path']}" for stack, row, subj in rows if subj.verdict != "pass"]
-    assert len(rows) >= 1500
+    assert len(rows) >= at_least
     assert len(failed) <= 0.005 * len(rows), f"{len(failed)}/{len(rows)}: {failed[:20]}"
 
 
