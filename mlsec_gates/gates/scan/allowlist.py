@@ -30,6 +30,7 @@ from .allowlist_data import (
     SCANNER_MODULES,
     TORCH_CLASS_PATTERN,
     TORCH_DTYPE_PATTERN,
+    fickling_unsafe_modules,
 )
 from .allowlist_packages import package_allowed
 
@@ -103,6 +104,11 @@ def dangerous_reason(module: str, name: str) -> str | None:
         for pattern in DANGEROUS_PATTERNS:
             if pattern.search(full):
                 return "known loader / code-execution callable"
+    if not builtin_allowed(module, name):
+        for mod in (module, nmod):
+            for prefix in _module_prefixes(mod):
+                if prefix in fickling_unsafe_modules():
+                    return f"module {prefix} can execute code or touch the system (fickling)"
     return None
 
 

@@ -14,11 +14,8 @@ from __future__ import annotations
 
 import builtins
 import re
+from functools import lru_cache
 
-try:  # fickling's own denylist of modules (every dotted component is checked).
-    from fickling.fickle import UNSAFE_IMPORTS as _FICKLING_UNSAFE
-except Exception:  # pragma: no cover - fickling missing or broken
-    _FICKLING_UNSAFE = frozenset()
 
 #: Private / alternative module names mapped to the public module they expose.
 MODULE_ALIASES: dict[str, str] = {
@@ -453,8 +450,21 @@ DANGEROUS_MODULES: frozenset[str] = frozenset(
         "crypt",
         "nis",
     }
-    | {name for name in _FICKLING_UNSAFE if "." not in name and name.isidentifier()}
 )
+
+
+@lru_cache(maxsize=1)
+def fickling_unsafe_modules() -> frozenset[str]:
+    """fickling's own denylist of modules (``fickle.UNSAFE_IMPORTS``), imported on first use.
+
+    Consulted only for globals no allowlist accepts, so scanning a benign file never pays for
+    importing fickling (a cold-start cost of the CLI).
+    """
+    try:
+        from fickling.fickle import UNSAFE_IMPORTS
+    except Exception:  # pragma: no cover - fickling missing or broken
+        return frozenset()
+    return frozenset(n for n in UNSAFE_IMPORTS if "." not in n and n.isidentifier())
 
 #: Exact callables that are dangerous although their module is not listed as a whole.
 DANGEROUS_CALLABLES: frozenset[str] = frozenset(
