@@ -466,6 +466,7 @@ def fickling_unsafe_modules() -> frozenset[str]:
         return frozenset()
     return frozenset(n for n in UNSAFE_IMPORTS if "." not in n and n.isidentifier())
 
+
 #: Exact callables that are dangerous although their module is not listed as a whole.
 DANGEROUS_CALLABLES: frozenset[str] = frozenset(
     {

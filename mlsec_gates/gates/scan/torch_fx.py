@@ -17,7 +17,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from .torchscript import SIDE_EFFECTS, STANDARD_OPS
+from .torchscript import SIDE_EFFECTS, STANDARD_OPS, dotted_name
 
 #: The tracer class fx records; anything else would run its own ``trace`` on load.
 TRACER = "torch.fx._symbolic_trace.Tracer"
@@ -105,17 +105,6 @@ _TORCH_DENIED = (
 )
 
 
-def _dotted(node: ast.AST) -> str | None:
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return None
-
-
 def code_ok(source: str) -> bool:
     """Is ``source`` in the dialect fx generates (imports + forward functions)?"""
     try:
@@ -147,7 +136,7 @@ def code_ok(source: str) -> bool:
                 return False
             if node.attr in SIDE_EFFECTS:
                 return False
-            name = _dotted(node) or ""
+            name = dotted_name(node) or ""
             if any(name == d or name.startswith(d + ".") for d in _TORCH_DENIED):
                 return False
             parts = name.split(".")

@@ -108,7 +108,8 @@ def torchscript_global(module: str, name: str) -> bool:
     )
 
 
-def _dotted(node: ast.AST) -> str | None:
+def dotted_name(node: ast.AST) -> str | None:
+    """``a.b.c`` for a chain of attribute accesses on a name, else None."""
     parts: list[str] = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
@@ -163,7 +164,7 @@ def check_code(text: str, where: str) -> list[Observation]:
                 f"TorchScript code names {node.id}, which TorchScript cannot reach",
             )
         elif isinstance(node, ast.Call):
-            name = _dotted(node.func)
+            name = dotted_name(node.func)
             if name is None:
                 continue
             parts = name.split(".")
@@ -182,7 +183,7 @@ def check_code(text: str, where: str) -> list[Observation]:
                     "a library the loading process must provide",
                 )
         elif isinstance(node, ast.Attribute):
-            name = _dotted(node)
+            name = dotted_name(node)
             if name and ".classes." in f".{name}.":
                 parts = name.split(".")
                 idx = parts.index("classes")
