@@ -16,7 +16,6 @@ import builtins
 import re
 from functools import lru_cache
 
-
 #: Private / alternative module names mapped to the public module they expose.
 MODULE_ALIASES: dict[str, str] = {
     "posix": "os",
@@ -455,7 +454,7 @@ DANGEROUS_MODULES: frozenset[str] = frozenset(
 
 @lru_cache(maxsize=1)
 def fickling_unsafe_modules() -> frozenset[str]:
-    """fickling's own denylist of modules (``fickle.UNSAFE_IMPORTS``), imported on first use.
+    """Fickling's own denylist of modules (``fickle.UNSAFE_IMPORTS``), imported on first use.
 
     Consulted only for globals no allowlist accepts, so scanning a benign file never pays for
     importing fickling (a cold-start cost of the CLI).
