@@ -92,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
             }
             for name, (wall, cpu) in med.items():
                 print(
-                    f"  {name:<16} wall {wall:7.3f} s   cpu {cpu:7.3f} s   exit {sorted(codes[name])}"
+                    f"  {name:<16} wall {wall:7.3f} s   cpu {cpu:7.3f} s   "
+                    f"exit {sorted(codes[name])}"
                 )
             ours, peer = med["mlsec-gates"], med["picklescan"]
             print(
