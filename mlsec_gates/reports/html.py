@@ -23,7 +23,21 @@ def template_environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        bytecode_cache=_bytecode_cache(),
     )
+
+
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Jinja's own per-user template cache, or None where it cannot be set up.
+
+    Compiling the report template is the largest single cost of a CLI run on a small file
+    (``benchmarks/scan_cold_start.py``). Jinja's default directory is private to the user
+    (created 0700 and checked for ownership); the cache is keyed by the template's source.
+    """
+    try:
+        return jinja2.FileSystemBytecodeCache()
+    except (OSError, RuntimeError):
+        return None
 
 
 @cache
