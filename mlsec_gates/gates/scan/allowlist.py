@@ -19,6 +19,7 @@ from .allowlist_data import (
     ALLOWED_CLASS_PREFIXES,
     ALLOWED_GLOBALS,
     ARGUMENT_SHAPES,
+    CONDITIONAL_GLOBALS,
     DANGEROUS_ATTRIBUTES,
     DANGEROUS_CALLABLES,
     DANGEROUS_INNER_MODULES,
@@ -32,7 +33,7 @@ from .allowlist_data import (
     TORCH_DTYPE_PATTERN,
     fickling_unsafe_modules,
 )
-from .allowlist_packages import package_allowed
+from .allowlist_packages import excluded_reason, package_allowed
 
 try:  # Python 2 -> 3 names, exactly what the unpickler applies for protocols < 3.
     import _compat_pickle
@@ -183,6 +184,13 @@ def explain_global(
     if reason is not None:
         return "block", f"{full}{alias}: {reason} (scanner deactivation)", None
     reason = dangerous_reason(module, name)
+    if reason is not None and f"{nmod}.{nname}" in CONDITIONAL_GLOBALS:
+        return (
+            "block",
+            f"{full}{alias}: {reason}; accepted only where every use is a call with the "
+            "arguments its serialiser writes (see docs/scan.md, generic constructs)",
+            None,
+        )
     if reason is not None:
         return "block", f"{full}{alias}: {reason}", None
     if builtin_allowed(module, name):
@@ -196,6 +204,14 @@ def explain_global(
         return "pass", f"{full}{alias}: on the project allowlist ({policy})", None
     if not (is_identifier_path(module) and is_identifier_path(name)):
         return "quarantine", f"{full!r} is not a well-formed dotted name", None
+    acting = excluded_reason(nmod, nname)
+    if acting is not None:
+        return (
+            "quarantine",
+            f"{full}{alias}: left out of the built-in allowlist because {acting}; "
+            "do not allowlist it unless you have read what it does",
+            None,
+        )
     return (
         "quarantine",
         f"{full}{alias}: not on the allowlist (default-deny: importing it may run code)",

@@ -346,3 +346,16 @@ def package_allowed(module: str, name: str) -> bool:
         if part in rule.excluded_names or _acting(part):
             return False
     return True
+
+
+def excluded_reason(module: str, name: str) -> str | None:
+    """Why a package rule leaves ``module.name`` out (it acts), or None; for ``--explain``."""
+    rule = _BY_ROOT.get(module.partition(".")[0])
+    if rule is None or rule.only is not None:
+        return None
+    if _excluded_module(module, rule.excluded_modules):
+        return "its module does IO, evaluates code or changes process-wide state"
+    for part in name.split("."):
+        if part in rule.excluded_names or _acting(part):
+            return f"{part} acts outside the model (IO, evaluation or global configuration)"
+    return None
