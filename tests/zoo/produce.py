@@ -452,19 +452,23 @@ def _pipelines() -> dict[str, Callable[[], Any]]:
     }
 
 
-def sklearn_pipelines(zoo: Zoo) -> None:
-    """Composites (ColumnTransformer, GridSearchCV, TfidfVectorizer, FunctionTransformer...)."""
-    for index, (key, make) in enumerate(_pipelines().items()):
+def _every_form(zoo: Zoo, family: str, makers: dict[str, Callable[[], Any]]) -> None:
+    """Build each object (a producer error is recorded) and write it in every form."""
+    for key, make in makers.items():
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 obj = make()
         except Exception as exc:
-            zoo.failed.append(f"sklearn-pipeline/{key}: {type(exc).__name__}: {exc}"[:200])
+            zoo.failed.append(f"{family}/{key}: {type(exc).__name__}: {exc}"[:200])
             continue
         for fmt in ALL_FORMATS:
-            zoo.add("sklearn-pipeline", key, f"{key}.{fmt}", lambda p, f=fmt, o=obj: dump(o, p, f))
-        del index
+            zoo.add(family, key, f"{key}.{fmt}", lambda p, f=fmt, o=obj: dump(o, p, f))
+
+
+def sklearn_pipelines(zoo: Zoo) -> None:
+    """Composites (ColumnTransformer, GridSearchCV, TfidfVectorizer, FunctionTransformer...)."""
+    _every_form(zoo, "sklearn-pipeline", _pipelines())
 
 
 # --------------------------------------------------------------------------- pandas
@@ -1198,16 +1202,7 @@ def _fresh_objects() -> dict[str, Callable[[], Any]]:
 
 def fresh(zoo: Zoo) -> None:
     """The second held-out half: new objects in every pickle/joblib form (half ``fresh``)."""
-    for key, make in _fresh_objects().items():
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                obj = make()
-        except Exception as exc:
-            zoo.failed.append(f"fresh/{key}: {type(exc).__name__}: {exc}"[:200])
-            continue
-        for fmt in ALL_FORMATS:
-            zoo.add("fresh", key, f"{key}.{fmt}", lambda p, f=fmt, o=obj: dump(o, p, f))
+    _every_form(zoo, "fresh", _fresh_objects())
 
 
 FAMILIES: dict[str, tuple[str, Callable[[Zoo], None]]] = {
