@@ -11,7 +11,8 @@ only parses the files.
 - picklescan 1.0.5: ``scanner.scan_file_path`` (library); infected => block, scan error =>
   error, otherwise pass (suspicious-only results pass, as in its default non-strict mode).
 - modelscan 0.8.8: conflicts with this venv (rich pin), so the script creates
-  ``~/.cache/mlsec-gates/bench-venvs/modelscan`` (``pip install modelscan==0.8.8``) and runs
+  ``~/.cache/mlsec-gates/bench-venvs/modelscan`` (or ``$MLSEC_MODELSCAN_VENV``;
+  ``pip install modelscan==0.8.8``) and runs
   its CLI once over the corpus with ``-r json``; any issue => block, error => error, files
   it neither scanned nor reported => skip (scored as pass: that is what its exit code says).
 - fickling 0.1.12 default: ``scan_zip_archive`` for zips else ``scan_file`` (graceful),
@@ -48,7 +49,10 @@ from benchmarks._corpus import EXPECTATIONS, met, read_labels  # noqa: E402
 from benchmarks._corpus import fickling_default as fickling_scan  # noqa: E402
 from mlsec_gates.gates.scan.engine import scan_file  # noqa: E402
 
-MODELSCAN_VENV = Path.home() / ".cache" / "mlsec-gates" / "bench-venvs" / "modelscan"
+MODELSCAN_VENV = Path(
+    os.environ.get("MLSEC_MODELSCAN_VENV")
+    or Path.home() / ".cache" / "mlsec-gates" / "bench-venvs" / "modelscan"
+)
 MODELSCAN_VERSION = "0.8.8"
 
 Verdict = tuple[str, str]  # (verdict, why)

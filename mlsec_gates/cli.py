@@ -852,6 +852,9 @@ def _print_summary(result: GateResult, *, quiet: bool) -> None:
 
 def run() -> NoReturn:
     """Console-script wrapper."""
+    # This process is ours: skip pydantic's plugin discovery (an entry-point scan of every
+    # installed distribution, a large part of the start-up) unless the user configured it.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     sys.exit(main())
 
 

@@ -23,7 +23,21 @@ def template_environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        bytecode_cache=_bytecode_cache(),
     )
+
+
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Jinja's own per-user template cache, or None where it cannot be set up.
+
+    Compiling the report template is the largest single cost of a CLI run on a small file
+    (``benchmarks/scan_cold_start.py``). Jinja's default directory is private to the user
+    (created 0700 and checked for ownership); the cache is keyed by the template's source.
+    """
+    try:
+        return jinja2.FileSystemBytecodeCache()
+    except (OSError, RuntimeError):
+        return None
 
 
 @cache
@@ -82,7 +96,10 @@ def _cell(value: Any) -> str:
 
 def render_html(result: GateResult) -> str:
     """One page: status banner, what was checked, each finding with where, why and how to fix."""
+    from mlsec_gates.reports.grouping import group_findings
+
     by_subject: dict[str, list[object]] = {}
     for finding in sorted(result.findings, key=lambda f: f.severity, reverse=True):
         by_subject.setdefault(finding.location.uri, []).append(finding)
-    return _template().render(r=result, data=result.to_dict(), by_subject=by_subject)
+    grouped = {path: group_findings(found) for path, found in by_subject.items()}  # type: ignore[arg-type]
+    return _template().render(r=result, data=result.to_dict(), by_subject=grouped)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mlsec_gates.reports.grouping import group_findings
 from mlsec_gates.result import GateResult
 
 _MAX_FINDINGS = 10
@@ -22,20 +23,25 @@ def render_markdown(result: GateResult) -> str:
             "Counts: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items())
         )
         lines.append("")
-    worst = sorted(result.findings, key=lambda f: f.severity, reverse=True)[:_MAX_FINDINGS]
-    if worst:
+    ordered = sorted(result.findings, key=lambda f: f.severity, reverse=True)
+    groups = group_findings(ordered)
+    shown = groups[:_MAX_FINDINGS]
+    if shown:
         lines += ["| severity | rule | where | what |", "|---|---|---|---|"]
         lines += [
             _row(
-                f.severity.label + (f" (waived: {f.waiver.id})" if f.waiver else ""),
-                f"`{f.rule_id}`",
-                _code(str(f.location)),
-                _text(f.message),
+                g.finding.severity.label
+                + (f" (waived: {g.finding.waiver.id})" if g.finding.waiver else ""),
+                f"`{g.finding.rule_id}`",
+                _code(g.locations[0]) + (f" and {g.count - 1} more" if g.count > 1 else ""),
+                (f"x{g.count} " if g.count > 1 else "") + _text(g.finding.message),
             )
-            for f in worst
+            for g in shown
         ]
-        if len(result.findings) > len(worst):
-            lines.append(f"\n... and {len(result.findings) - len(worst)} more in the full report.")
+        rest = sum(g.count for g in groups[_MAX_FINDINGS:])
+        if rest:
+            lines.append(f"\n... and {rest} more in the full report.")
+        worst = [g.finding for g in shown]
         fixes = list(dict.fromkeys(f.remediation for f in worst if f.remediation))[:3]
         if fixes:
             lines += ["", "What to do:"] + [f"- {fix}" for fix in fixes]

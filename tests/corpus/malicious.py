@@ -30,6 +30,7 @@ from typing import Any
 from tests.fixtures.pickles import _torch_data_pkl, legacy_torch_checkpoint, torch_zip_checkpoint
 
 from .assembler import Build, Call, G, Raw, dumps, emit, p0_call, program, uni
+from .malicious_allowed import VARIANTS
 
 Builder = Callable[[str], bytes]
 """Takes the marker path, returns the sample bytes."""
@@ -82,6 +83,7 @@ ITEMS: dict[str, str] = {
     "onnx-external-data": "ONNX external_data traversal",
     "gguf-template": "GGUF chat-template SSTI/triggers",
     "safetensors-header": "safetensors header/polyglot",
+    "allowed-variant": "Payload variants of constructs the allowlist accepts (issue 11)",
 }
 
 # --------------------------------------------------------------------------- payload bits
@@ -1340,6 +1342,10 @@ def catalogue() -> list[Sample]:
         ),
     ]
     s += _gadgets()
+    s += [
+        _c(name, "allowed-variant", build, expect, marker=marker, payload=payload)
+        for name, build, expect, marker, payload in VARIANTS
+    ]
     return [replace(x, rule=x.rule or RULES.get(x.name, ())) for x in s]
 
 

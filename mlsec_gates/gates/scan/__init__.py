@@ -133,6 +133,7 @@ def run_scan(
         StorageError: S3 refused access.
     """
     from mlsec_gates.gates.scan.engine import scan_file
+    from mlsec_gates.gates.scan.external_data import resolve_external_data
 
     started = now()
     policy = policy or Policy()
@@ -171,6 +172,7 @@ def run_scan(
         if progress:
             progress(index, len(files), path)
 
+    subjects, findings = resolve_external_data(subjects, findings)
     verdicts = [s.verdict for s in subjects]
     n_block, n_quarantine = verdicts.count("block"), verdicts.count("quarantine")
     incomplete = not subjects or any(f.rule_id == rules.NothingScanned.id for f in findings)

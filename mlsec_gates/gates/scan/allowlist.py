@@ -19,6 +19,7 @@ from .allowlist_data import (
     ALLOWED_CLASS_PREFIXES,
     ALLOWED_GLOBALS,
     ARGUMENT_SHAPES,
+    CONDITIONAL_GLOBALS,
     DANGEROUS_ATTRIBUTES,
     DANGEROUS_CALLABLES,
     DANGEROUS_INNER_MODULES,
@@ -30,7 +31,9 @@ from .allowlist_data import (
     SCANNER_MODULES,
     TORCH_CLASS_PATTERN,
     TORCH_DTYPE_PATTERN,
+    fickling_unsafe_modules,
 )
+from .allowlist_packages import excluded_reason, package_allowed
 
 try:  # Python 2 -> 3 names, exactly what the unpickler applies for protocols < 3.
     import _compat_pickle
@@ -102,6 +105,11 @@ def dangerous_reason(module: str, name: str) -> str | None:
         for pattern in DANGEROUS_PATTERNS:
             if pattern.search(full):
                 return "known loader / code-execution callable"
+    if not builtin_allowed(module, name):
+        for mod in (module, nmod):
+            for prefix in _module_prefixes(mod):
+                if prefix in fickling_unsafe_modules():
+                    return f"module {prefix} can execute code or touch the system (fickling)"
     return None
 
 
@@ -115,6 +123,8 @@ def builtin_allowed(module: str, name: str) -> bool:
     if TORCH_CLASS_PATTERN.fullmatch(full) or NUMPY_TYPE_PATTERN.fullmatch(full):
         return True
     if nmod == "torch" and TORCH_DTYPE_PATTERN.fullmatch(nname):
+        return True
+    if package_allowed(nmod, nname):
         return True
     if "." in nname or not nname[:1].isupper() or not nname.isidentifier():
         return False
@@ -174,6 +184,13 @@ def explain_global(
     if reason is not None:
         return "block", f"{full}{alias}: {reason} (scanner deactivation)", None
     reason = dangerous_reason(module, name)
+    if reason is not None and f"{nmod}.{nname}" in CONDITIONAL_GLOBALS:
+        return (
+            "block",
+            f"{full}{alias}: {reason}; accepted only where every use is a call with the "
+            "arguments its serialiser writes (see docs/scan.md, generic constructs)",
+            None,
+        )
     if reason is not None:
         return "block", f"{full}{alias}: {reason}", None
     if builtin_allowed(module, name):
@@ -187,6 +204,14 @@ def explain_global(
         return "pass", f"{full}{alias}: on the project allowlist ({policy})", None
     if not (is_identifier_path(module) and is_identifier_path(name)):
         return "quarantine", f"{full!r} is not a well-formed dotted name", None
+    acting = excluded_reason(nmod, nname)
+    if acting is not None:
+        return (
+            "quarantine",
+            f"{full}{alias}: left out of the built-in allowlist because {acting}; "
+            "do not allowlist it unless you have read what it does",
+            None,
+        )
     return (
         "quarantine",
         f"{full}{alias}: not on the allowlist (default-deny: importing it may run code)",

@@ -12,12 +12,9 @@ global is (CRITICAL "known code execution" versus HIGH "unknown") and what the f
 
 from __future__ import annotations
 
+import builtins
 import re
-
-try:  # fickling's own denylist of modules (every dotted component is checked).
-    from fickling.fickle import UNSAFE_IMPORTS as _FICKLING_UNSAFE
-except Exception:  # pragma: no cover - fickling missing or broken
-    _FICKLING_UNSAFE = frozenset()
+from functools import lru_cache
 
 #: Private / alternative module names mapped to the public module they expose.
 MODULE_ALIASES: dict[str, str] = {
@@ -48,7 +45,17 @@ MODULE_ALIASES: dict[str, str] = {
     "_codecs": "codecs",
     "_sqlite3": "sqlite3",
     "torch.serialization": "torch.serialization",
+    # scikit-learn < 1.6 pickled its Cython loss classes under the bare extension name
+    "_loss": "sklearn._loss._loss",
 }
+
+#: Built-in exception classes: data (``args`` and ``__dict__``), pickled with fitted
+#: search objects and error records.
+BUILTIN_EXCEPTIONS: frozenset[str] = frozenset(
+    name
+    for name, obj in vars(builtins).items()
+    if isinstance(obj, type) and issubclass(obj, BaseException) and not name.startswith("_")
+)
 
 #: Exact ``module.qualname`` globals that real ML artefacts use and that cannot run code.
 ALLOWED_GLOBALS: frozenset[str] = frozenset(
@@ -201,20 +208,51 @@ ALLOWED_GLOBALS: frozenset[str] = frozenset(
         "decimal.Decimal",
         "fractions.Fraction",
         "uuid.UUID",
+        # value objects whose construction only stores what it is given
+        "types.SimpleNamespace",
+        "types.NoneType",
+        "types.EllipsisType",
+        "types.NotImplementedType",
+        "argparse.Namespace",
+        "pathlib.PurePosixPath",
+        "pathlib.PureWindowsPath",
+        "pathlib.PurePath",
+        "pathlib.PosixPath",
+        "pathlib.WindowsPath",
+        "pathlib.Path",
+        "re._compile",
+        *[f"builtins.{name}" for name in sorted(BUILTIN_EXCEPTIONS)],
+        # time zones: the database entry is looked up by validated key, never by path
+        "datetime.tzinfo",
+        "zoneinfo.ZoneInfo",
+        "zoneinfo.ZoneInfo._unpickle",
+        "zoneinfo._zoneinfo.ZoneInfo._unpickle",
+        "pytz._p",
+        "pytz._UTC",
+        "pytz.UTC",
+        "pytz.utc",
+        "dateutil.tz.tz.tzutc",
+        "dateutil.tz.tz.tzoffset",
+        "dateutil.tz.tz.tzlocal",
+        "dateutil.tz.tz.tzrange",
+        "dateutil.tz.tz.tzstr",
+        "dateutil.tz.tz._ttinfo",
+        "dateutil.tz.tz.tzfile",
+        "dateutil.tz._tzfile.tzfile",
+        "dateutil.tz._tzfile._unpickle",
+        "dateutil.tz._tzfile._ttinfo",
+        "dateutil.relativedelta.relativedelta",
     ]
 )
 
-#: ``module.`` prefixes under which CamelCase class names are accepted (first version:
-#: estimator / layer classes; constructing them does not run code).
-ALLOWED_CLASS_PREFIXES: tuple[str, ...] = (
-    "torch.nn.modules.",
-    "sklearn.",
-    "pandas.core.",
-)
+#: ``module.`` prefixes under which CamelCase class names are accepted (layer classes;
+#: constructing them does not run code). scikit-learn, pandas, NumPy, SciPy and the other
+#: numeric packages are judged by :mod:`.allowlist_packages`.
+ALLOWED_CLASS_PREFIXES: tuple[str, ...] = ("torch.nn.modules.",)
 
 #: Module components that disqualify a class-prefix match (test helpers, vendored code).
 EXCLUDED_COMPONENTS = frozenset(
-    {"tests", "test", "_testing", "testing", "externals", "_build_utils"}
+    {"tests", "test", "_testing", "testing", "conftest", "externals", "_build_utils", "_vendor"}
 )
 
 #: Modules (and all their submodules) whose globals execute code, touch the system or load
@@ -411,8 +449,22 @@ DANGEROUS_MODULES: frozenset[str] = frozenset(
         "crypt",
         "nis",
     }
-    | {name for name in _FICKLING_UNSAFE if "." not in name and name.isidentifier()}
 )
+
+
+@lru_cache(maxsize=1)
+def fickling_unsafe_modules() -> frozenset[str]:
+    """Fickling's own denylist of modules (``fickle.UNSAFE_IMPORTS``), imported on first use.
+
+    Consulted only for globals no allowlist accepts, so scanning a benign file never pays for
+    importing fickling (a cold-start cost of the CLI).
+    """
+    try:
+        from fickling.fickle import UNSAFE_IMPORTS
+    except Exception:  # pragma: no cover - fickling missing or broken
+        return frozenset()
+    return frozenset(n for n in UNSAFE_IMPORTS if "." not in n and n.isidentifier())
+
 
 #: Exact callables that are dangerous although their module is not listed as a whole.
 DANGEROUS_CALLABLES: frozenset[str] = frozenset(
@@ -572,10 +624,76 @@ ARGUMENT_SHAPES: dict[str, tuple[tuple[str, ...], int]] = {
     "collections.OrderedDict": (("list",), 0),
     "numpy.core.multiarray._reconstruct": (("class", "ints", "bytes"), 3),
     "numpy._core.multiarray._reconstruct": (("class", "ints", "bytes"), 3),
-    "numpy.dtype": (("str", "flag", "flag"), 1),
+    "numpy.dtype": (("str-or-class", "flag", "flag"), 1),
     "numpy.core.multiarray.scalar": (("dtype", "bytes"), 1),
     "numpy._core.multiarray.scalar": (("dtype", "bytes"), 1),
+    "re._compile": (("bytes", "int"), 2),
+    "dateutil.tz.tz.tzfile": (("none", "str"), 1),
+    "dateutil.tz._tzfile.tzfile": (("none", "str"), 1),
+    "dateutil.tz._tzfile._unpickle": (("class", "any", "any", "any"), 4),
+    "zoneinfo.ZoneInfo._unpickle": (("str", "flag"), 2),
+    "zoneinfo._zoneinfo.ZoneInfo._unpickle": (("str", "flag"), 2),
+    "pytz._p": (("str", "any", "any", "any"), 1),
 }
+
+# --------------------------------------------------------------------------- generic constructs
+
+#: Generic callables that are harmless only with certain arguments. Each import is accepted
+#: when *every* occurrence of it on the stack is consumed by a call whose arguments fit
+#: (checked by :func:`.pickle_shapes.conditional_call`); any other use (passed along, stored,
+#: wrong arguments) leaves the import to the deny tables, which block all of them.
+CONDITIONAL_GLOBALS: frozenset[str] = frozenset(
+    {
+        "builtins.getattr",  # getattr(str, 'lower'): a method of a built-in data type
+        "functools.partial",  # partial(f, ...) of an allowlisted function, state checked
+        "builtins.type",  # type(None), type(Ellipsis), type(NotImplemented)
+        "dill._dill._load_type",  # dill's name for a built-in data type (dill-hooked pickler)
+        "dill._dill._getattr",  # dill's getattr of a method descriptor (evals its repr: checked)
+        "numpy.core._ufunc_reconstruct",  # ufunc by (module, name) of an allowlisted ufunc
+        "numpy._core._ufunc_reconstruct",
+        "torch.fx.graph_module.reduce_graph_module",  # runs fx-generated code: checked as code
+        "torch.fx._symbolic_trace.Tracer",  # only as the tracer of an accepted GraphModule
+    }
+)
+
+#: Built-in data types whose public methods ``getattr`` may fetch (method descriptors).
+GETATTR_TYPES: dict[str, frozenset[str]] = {
+    f"builtins.{t.__name__}": frozenset(n for n in dir(t) if not n.startswith("_"))
+    for t in (str, bytes, bytearray, int, float, complex, list, tuple, dict, set, frozenset)
+}
+
+#: Names ``dill._dill._load_type`` resolves that are plain data types -> the same global.
+DILL_TYPES: dict[str, str] = {
+    **{
+        name: f"builtins.{name}"
+        for name in (
+            "bool",
+            "bytearray",
+            "bytes",
+            "complex",
+            "dict",
+            "float",
+            "frozenset",
+            "int",
+            "list",
+            "object",
+            "range",
+            "set",
+            "slice",
+            "str",
+            "tuple",
+        )
+    },
+    **{name: f"builtins.{name}" for name in BUILTIN_EXCEPTIONS},
+    "NoneType": "types.NoneType",
+    "EllipsisType": "types.EllipsisType",
+    "NotImplementedType": "types.NotImplementedType",
+}
+
+#: Modules whose ufuncs ``_ufunc_reconstruct(module, name)`` may name.
+UFUNC_MODULES: frozenset[str] = frozenset(
+    {"numpy", "numpy.core.umath", "numpy._core.umath", "scipy.special", "scipy.special._ufuncs"}
+)
 
 # --------------------------------------------------------------------------- Sleepy Pickle
 

@@ -30,6 +30,7 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -207,11 +208,12 @@ def _finding_to_json(finding: Finding) -> dict[str, Any]:
         "detail": finding.location.detail,
         "evidence": finding.evidence,
         "identity": finding.identity,
+        "remediation": finding.remediation,  # producer-specific advice (remediation.py)
     }
 
 
 def _finding_from_json(item: dict[str, Any], uri: str) -> Finding:
-    """Rebuild a finding; remediation and threat come from today's rule catalogue.
+    """Rebuild a finding; threat from today's rule catalogue, the stored (producer) remediation.
 
     Raises:
         KeyError: unknown rule (the entry is then ignored).
@@ -228,4 +230,7 @@ def _finding_from_json(item: dict[str, Any], uri: str) -> Finding:
         uri=uri, member=item["member"], offset=item["offset"], detail=item["detail"]
     )
     finding = rule.finding(item["message"], location, evidence, identity=item["identity"])
+    advice = item.get("remediation")
+    if isinstance(advice, str) and advice and advice != finding.remediation:
+        finding = replace(finding, remediation=advice)
     return finding

@@ -19,7 +19,7 @@ import mmap
 import re
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, BinaryIO
 
@@ -53,6 +53,7 @@ from .hdf5_isolated import ReaderFailed
 from .keras import check_config as check_keras_config
 from .keras import check_hdf5
 from .keras import parse_config as parse_keras_config
+from .native_models import check_catboost_cbm, check_xgboost_ubj
 from .observations import FormatError
 from .onnx_model import check_onnx
 from .pickle_analysis import (
@@ -72,7 +73,10 @@ from .pickle_analysis import (
     analyse_region,
 )
 from .ranged import RANGED_FORMATS, RangedBuffer, materialise
+from .remediation import blocked_advice, producer_of, unknown_global_advice
 from .safetensors import check_safetensors
+from .torchscript import check_code as check_torchscript_code
+from .torchscript import is_torchscript, torchscript_global
 
 __all__ = ["FileVerdict", "ScanSettings", "scan_file", "verdict_for"]
 
@@ -88,7 +92,7 @@ class ScanSettings:
     max_members: int = 10_000
     """Zip members per archive."""
     max_depth: int = 3
-    """Container nesting (zip in zip, compressed pickle, npz...)."""
+    """Archive nesting (zip, tar, 7z, npz levels); compression wrappers are not levels."""
     max_opcodes: int = 50_000_000
     """Opcodes per pickle stream; beyond that the stream is quarantined (resource limit)."""
     max_expanded_bytes: int = 16 * 1024**3
@@ -122,6 +126,8 @@ def verdict_for(findings: tuple[Finding, ...] | list[Finding]) -> str:
     return "pass"
 
 
+_MAX_WRAPPERS = 8
+"""Compression wrappers around one region (gzip of bz2 of ...); they add no archive level."""
 _MAX_NESTED_PICKLES = 4
 """Pickles nested in pickles (via loader calls) are scanned this many levels deep."""
 _TORCH_STORAGE = re.compile(r"^(.*/)?data/\d+$")
@@ -153,6 +159,8 @@ class _Scan:
         self.findings: list[Finding] = []
         self.keep: list[Any] = []
         self.budget = ExpansionBudget(settings.max_expanded_bytes, settings.max_ratio)
+        self.torchscript = False  # inside a TorchScript archive (its own unpickler)
+        self.modules: set[str] = set()  # every module a pickle of this file imports from
 
     # ------------------------------------------------------------------ helpers
     def add(
@@ -215,6 +223,8 @@ class _Scan:
             return self._scan_onnx(buf, start, end, member)
         if fmt == "gguf":
             return self._scan_gguf(buf, start, end, member)
+        if fmt in ("xgboost-ubj", "catboost-cbm"):
+            return self._scan_native(buf, start, end, member, fmt)
         if fmt in UNSUPPORTED_ARCHIVES:
             return self.unsupported(
                 fmt, f"{fmt} archive is not unpacked by the scanner: members not checked", member
@@ -271,9 +281,11 @@ class _Scan:
             return  # blocked already: a second reading cannot change the verdict
         if not cross_check_wanted(stop - start, report.opcodes, suspicious=bool(found)):
             return
-        view = fickling_imports(bytes(buf[start:stop]), max_opcodes=self.settings.max_opcodes)
+        theirs: set[tuple[str, str]] = set()
+        for piece in _fickling_pieces(buf, start, stop, report.inline):
+            theirs |= fickling_imports(piece, max_opcodes=self.settings.max_opcodes).imports
         ours = {(ev.module, ev.name) for ev in report.events if isinstance(ev, GlobalEvent)}
-        for module, name in sorted(view.imports - ours):
+        for module, name in sorted(theirs - ours):
             if module.startswith("_malformed"):
                 continue  # fickling's placeholder for computed operands: ComputedGlobal covers it
             self.add(
@@ -294,6 +306,9 @@ class _Scan:
         for ev in report.events:
             offset = ev.offset - base
             if isinstance(ev, GlobalEvent):
+                self.modules.add(ev.module)
+                if report.accepted(ev.module, ev.name, ev.stream):
+                    continue  # a generic construct used only with arguments that fit
                 self._report_global(
                     ev, offset, member, where, payloads.get((ev.module, ev.name, ev.stream))
                 )
@@ -384,6 +399,8 @@ class _Scan:
         if call is not None:
             evidence.update(payload=call.payload, call_offset=call.offset, call_opcode=call.opcode)
             called = f", called as {call.payload}"
+        if self.torchscript and torchscript_global(ev.module, ev.name):
+            return  # resolved by torch.jit.load's C++ unpickler, which imports no Python
         reason = scanner_reason(ev.module, ev.name)
         rule: type[rules.Rule] = rules.ScannerDeactivation
         if reason is None:
@@ -658,6 +675,15 @@ class _Scan:
         self._observe(header.observations, member)
         return "gguf"
 
+    def _scan_native(self, buf: Any, start: int, end: int, member: str | None, fmt: str) -> str:
+        """A data-only native model format: its structure must hold (see native_models)."""
+        check = check_xgboost_ubj if fmt == "xgboost-ubj" else check_catboost_cbm
+        try:
+            check(buf, start, end)
+        except FormatError as exc:
+            self._malformed(rules.NativeModelMalformed, f"malformed {fmt} model", exc, member)
+        return fmt
+
     # ------------------------------------------------------------------ text / json
     def _scan_json(self, buf: Any, start: int, end: int, member: str | None) -> str:
         try:
@@ -728,15 +754,17 @@ class _Scan:
                 offset=0,
                 evidence={"format": fmt, "error": problem},
             )
-        if depth + 1 > self.settings.max_depth:
+        if inner_member.count("-decompressed>") > _MAX_WRAPPERS:
             self.add(
                 rules.ResourceLimit,
-                f"{fmt} data nested deeper than {self.settings.max_depth} levels: not scanned",
+                f"{fmt} data inside more than {_MAX_WRAPPERS} compression wrappers: not scanned",
                 member=member,
-                evidence={"max_depth": self.settings.max_depth},
+                evidence={"max_wrappers": _MAX_WRAPPERS},
             )
             return fmt
-        inner_kind = self.scan_region(inner, 0, size, inner_member, depth + 1, top=top)
+        # A compression wrapper is not an archive level: ``x.tar.gz`` is one container,
+        # as for every loader (max_depth counts zip/tar/7z/npz levels only).
+        inner_kind = self.scan_region(inner, 0, size, inner_member, depth, top=top)
         if inner_kind in ("joblib", "pickle"):
             return "joblib" if inner_kind == "joblib" else f"{fmt}-pickle"
         return f"{fmt}+{inner_kind}"
@@ -780,6 +808,8 @@ class _Scan:
         npy_members = 0
         file_members = 0
         is_skops = False
+        is_script = is_torchscript(names)
+        outer_torchscript, self.torchscript = self.torchscript, is_script
         for entry in entries:
             name = entry.name
             full = _join(member, name)
@@ -851,6 +881,10 @@ class _Scan:
             if is_torch and _TORCH_STORAGE.match(name):
                 self._scan_storage(mbuf, mstart, mend, full)
                 continue
+            if is_script and name.endswith(".py") and "/code/" in f"/{name}":
+                text = bytes(mbuf[mstart:mend]).decode("utf-8", "replace")
+                self._observe(check_torchscript_code(text, "TorchScript code"), full)
+                continue
             if name == "schema.json" and self._scan_skops(mbuf, mstart, mend, full):
                 is_skops = True
                 continue
@@ -860,8 +894,11 @@ class _Scan:
             kind = self.scan_region(mbuf, mstart, mend, full, depth + 1, top=False)
             if kind == "numpy-npy":
                 npy_members += 1
+        self.torchscript = outer_torchscript
         if directory.archive_end is not None and directory.archive_end < end:
             self._scan_after_archive(buf, directory.archive_end, end, member, depth)
+        if is_script:
+            return "torchscript"
         if is_torch:
             return "pytorch-zip"
         if is_skops:
@@ -928,6 +965,34 @@ class _Scan:
         failed = any(isinstance(e, ErrorEvent) and e.stream == 0 for e in report.events)
         if has_import and not failed:
             self._report_pickle(report, start, member)
+
+
+def _fickling_pieces(
+    buf: Any, start: int, stop: int, inline: list[tuple[int, int, bool]]
+) -> list[bytes]:
+    """The byte streams fickling can read as pickles: joblib's inline arrays taken out.
+
+    joblib writes each array's raw bytes (or, for object arrays, a separate pickle with its
+    own memo) right after the wrapper's BUILD; fickling does not know this and would read
+    array bytes as opcodes and resolve the inner pickle's memo references against the outer
+    memo. The outer stream without the arrays, and each inner pickle on its own, are what
+    the unpickler actually executes.
+    """
+    spans = sorted((a, b, obj) for a, b, obj in inline if start <= a <= b <= stop)
+    if not spans:
+        return [bytes(buf[start:stop])]
+    outer = bytearray()
+    pieces: list[bytes] = []
+    cursor = start
+    for begin, end, holds_pickle in spans:
+        if begin < cursor:
+            continue
+        outer += buf[cursor:begin]
+        if holds_pickle:
+            pieces.append(bytes(buf[begin:end]))
+        cursor = end
+    outer += buf[cursor:stop]
+    return [bytes(outer), *pieces]
 
 
 def _describe_event(ev: Any, where: str) -> tuple[type[rules.Rule], str, dict[str, Any]]:
@@ -1054,5 +1119,21 @@ def scan_file(
 
 
 def _verdict(kind: str, scan: _Scan) -> FileVerdict:
-    findings = tuple(scan.findings)
+    findings = tuple(_with_producer_advice(scan.findings, scan.modules, kind))
     return FileVerdict(kind=kind, verdict=verdict_for(findings), findings=findings)
+
+
+def _with_producer_advice(findings: list[Finding], modules: set[str], kind: str) -> list[Finding]:
+    """Pickle findings with remediation for the library that wrote the file."""
+    if not modules:
+        return findings
+    producer = producer_of(modules, kind)
+    out = []
+    for finding in findings:
+        if finding.rule_id == rules.UnknownGlobal.id and finding.evidence.get("global"):
+            advice = unknown_global_advice(str(finding.evidence["global"]), producer)
+            finding = replace(finding, remediation=advice)
+        elif finding.remediation == rules.Rule.remediation:
+            finding = replace(finding, remediation=blocked_advice(producer))
+        out.append(finding)
+    return out

@@ -31,6 +31,7 @@ import ast
 import contextlib
 import io
 from dataclasses import dataclass
+from typing import Any
 
 #: Regions up to this size and opcode count are always cross-checked (< ~0.1 s of fickling).
 ALWAYS_CROSS_CHECK_BYTES = 256 * 1024
@@ -89,14 +90,34 @@ def fickling_imports(data: bytes, *, max_opcodes: int, max_streams: int = 1000) 
     return FicklingView(imports=frozenset(found), streams=count)
 
 
-def _imports(pickled: object, interpreter_cls: type, limits: object) -> set[tuple[str, str]]:
-    """``(module, name)`` of every import fickling's interpreter records for one stream."""
+def _imports(pickled: Any, interpreter_cls: type, limits: object) -> set[tuple[str, str]]:
+    """``(module, name)`` of every import fickling reads from *literal* operands in one stream.
+
+    fickling turns a ``STACK_GLOBAL`` whose operands are not string constants into an
+    import of a synthetic name (``_var0.dtype``, ``NumpyArrayWrapper.dtype``: the text of an
+    attribute access it modelled, e.g. inside joblib's inline array bytes, which it reads as
+    opcodes). Such a name was never written in the file, so it is not an import the walker
+    could have missed; a computed name is the walker's own ``ComputedGlobal`` finding.
+    Only ``GLOBAL``/``INST`` operands and ``STACK_GLOBAL`` with two string constants on
+    fickling's stack count.
+    """
     interpreter = interpreter_cls(pickled, limits=limits)
+    out: set[tuple[str, str]] = set()
+    steps = 0
     with contextlib.suppress(Exception):  # a malformed stream ends early; keep what was seen
         while True:
+            nxt = pickled[steps] if steps < len(pickled) else None
+            literal = True
+            if type(nxt).__name__ == "StackGlobal":
+                top = interpreter.stack[-2:]
+                literal = len(top) == 2 and all(
+                    isinstance(v, ast.Constant) and isinstance(v.value, str) for v in top
+                )
+            before = len(interpreter.module_body)
             interpreter.step()
-    out: set[tuple[str, str]] = set()
-    for stmt in interpreter.module_body:
-        if isinstance(stmt, ast.ImportFrom) and stmt.module:
-            out.update((stmt.module, alias.name) for alias in stmt.names)
+            steps += 1
+            if literal:
+                for stmt in interpreter.module_body[before:]:
+                    if isinstance(stmt, ast.ImportFrom) and stmt.module:
+                        out.update((stmt.module, alias.name) for alias in stmt.names)
     return out

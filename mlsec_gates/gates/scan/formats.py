@@ -14,6 +14,7 @@ from typing import Any
 
 from .archives import looks_like_tar
 from .gguf import MAGIC as GGUF_MAGIC
+from .native_models import CBM_MAGIC, looks_like_xgboost_ubj
 from .onnx_model import looks_like_onnx
 from .pickle_analysis import sniff_pickle
 from .safetensors import looks_like_safetensors
@@ -38,7 +39,8 @@ def _head(buf: Any, start: int, end: int, n: int) -> bytes:
 def sniff(buf: Any, start: int, end: int, *, skip_compressed: bool = False) -> str:
     """Return the format of ``buf[start:end]``.
 
-    One of ``empty``, ``zip``, ``npy``, ``safetensors``, ``gguf``, ``hdf5``, ``onnx``, a
+    One of ``empty``, ``zip``, ``npy``, ``safetensors``, ``gguf``, ``hdf5``, ``onnx``,
+    ``xgboost-ubj``, ``catboost-cbm``, a
     compression name (:data:`COMPRESSED`), an archive name (:data:`ARCHIVES`,
     :data:`UNSUPPORTED_ARCHIVES`), ``pickle`` (binary pickle with PROTO), ``pickle-text``
     (protocol 0/1 pickle without PROTO), ``json``, ``text`` or ``unknown``.
@@ -63,6 +65,10 @@ def sniff(buf: Any, start: int, end: int, *, skip_compressed: bool = False) -> s
         return "rar"
     if looks_like_tar(head):
         return "tar"
+    if head[:4] == CBM_MAGIC:
+        return "catboost-cbm"
+    if looks_like_xgboost_ubj(head):
+        return "xgboost-ubj"
     if not skip_compressed:
         kind = _compression(head)
         if kind:

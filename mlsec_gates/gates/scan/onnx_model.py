@@ -94,9 +94,10 @@ def check_onnx(buf: Any, start: int, end: int) -> list[Observation]:
     local = {(_text(f.domain), _text(f.name)) for f in model.functions}
     found: list[Observation] = []
     reported: set[tuple[str, str]] = set()
+    extents: dict[str, dict[str, Any]] = {}
     for where, graph_nodes, tensors in _graphs(model):
         for tensor_where, tensor in tensors:
-            found.extend(_external(tensor, f"{where}/{tensor_where}", reported))
+            found.extend(_external(tensor, f"{where}/{tensor_where}", reported, extents))
         for node in graph_nodes:
             domain, op_type = _text(node.domain), _text(node.op_type)
             if domain in STANDARD_DOMAINS or (domain, op_type) in local:
@@ -200,7 +201,12 @@ def unsafe_location(location: str | bytes) -> str | None:
     return None
 
 
-def _external(tensor: Any, where: str, reported: set[tuple[str, str]]) -> list[Observation]:
+def _external(
+    tensor: Any,
+    where: str,
+    reported: set[tuple[str, str]],
+    reported_extents: dict[str, dict[str, Any]],
+) -> list[Observation]:
     if not tensor.external_data and tensor.data_location != 1:
         return []
     entries = {_text(e.key): e.value for e in tensor.external_data}
@@ -218,18 +224,37 @@ def _external(tensor: Any, where: str, reported: set[tuple[str, str]]) -> list[O
                 {"tensor": name, "location": location, "problem": problem},
             )
         ]
+    extent = _extent(entries)
     if ("location", location) in reported:
+        seen = reported_extents.get(location)
+        if seen is not None:
+            seen["extent"] = (
+                None if extent is None or seen["extent"] is None else max(seen["extent"], extent)
+            )
+            seen["tensors"] += 1
         return []
     reported.add(("location", location))
+    evidence = {"tensor": name, "location": location, "extent": extent, "tensors": 1}
+    reported_extents[location] = evidence
     return [
         Observation(
             rules.OnnxExternalData,
             f"tensor data is stored in the external file {location!r}",
             None,
             where,
-            {"tensor": name, "location": location},
+            evidence,
         )
     ]
+
+
+def _extent(entries: dict[str, Any]) -> int | None:
+    """End of a tensor's bytes in its external file (``offset + length``), None if unknown."""
+    try:
+        offset = int(_text(entries.get("offset", b"0")) or 0)
+        length = int(_text(entries["length"]))
+    except (KeyError, ValueError):
+        return None
+    return offset + length if offset >= 0 and length >= 0 else None
 
 
 __all__ = ["STANDARD_DOMAINS", "check_onnx", "looks_like_onnx", "unsafe_location"]

@@ -224,6 +224,20 @@ class PickleReport:
     joblib: bool = False
     end: int = 0
     seen: set[tuple[str, str, int]] = field(default_factory=set)
+    uses: dict[tuple[str, str, int], int] = field(default_factory=dict)
+    """Conditional globals (module, name, stream): times pushed on the stack."""
+    fitting: dict[tuple[str, str, int], int] = field(default_factory=dict)
+    """Conditional globals: times consumed by a call whose arguments fit."""
+    misused: set[tuple[str, str, int]] = field(default_factory=set)
+    """Conditional globals whose result was later given a state that does not fit."""
+    inline: list[tuple[int, int, bool]] = field(default_factory=list)
+    """joblib arrays written inline after their wrapper: (start, end, holds a pickle)."""
+
+    def accepted(self, module: str, name: str, stream: int) -> bool:
+        """A conditional global every use of which was a call with fitting arguments."""
+        key = (module, name, stream)
+        uses = self.uses.get(key, 0)
+        return bool(uses) and self.fitting.get(key, 0) == uses and key not in self.misused
 
     def add_global(
         self, module: str, name: str, opcode: str, offset: int, stream: int, index: int = -1

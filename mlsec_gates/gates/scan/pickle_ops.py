@@ -176,13 +176,16 @@ class GlobalRef:
     """An imported global on the symbolic stack.
 
     ``full`` is the normalised ``module.qualname`` (aliases resolved); ``trusted`` says the
-    built-in allowlist accepts it, so calls on it are not recorded as payloads.
+    built-in allowlist accepts it, so calls on it are not recorded as payloads;
+    ``conditional`` marks a generic construct accepted only with certain arguments (see
+    :data:`.allowlist_data.CONDITIONAL_GLOBALS`).
     """
 
     module: str
     name: str
     full: str
     trusted: bool
+    conditional: bool = False
 
     @property
     def raw(self) -> str:

@@ -36,6 +36,7 @@ from .allowlist_data import (
     BYTES_DECODERS,
     CODE_BUILDER_NAMES,
     CODE_BUILDERS,
+    CONDITIONAL_GLOBALS,
     HOOKED_METHODS,
     METHOD_BINDERS,
     NESTED_LOADERS,
@@ -92,7 +93,8 @@ from .pickle_ops import (
     render,
     text_value,
 )
-from .pickle_shapes import shape_mismatch
+from .pickle_shapes import INVALID, conditional_call, partial_state_ok, shape_mismatch
+from .torch_fx import graph_module_ok
 
 _NO_FRAME = sys.maxsize
 _I4_FROM = I4.unpack_from
@@ -151,6 +153,7 @@ class Walker:
         self.n_globals = 0
         self.frame_end = _NO_FRAME
         self.stop_value: Any = None
+        self.has_cond = False  # a conditional global was imported: count every GET of it
         self.table: list[Callable[[int], int]] = [self._invalid] * 256
         for code, handler in self._handlers().items():
             self.table[code] = handler
@@ -163,6 +166,7 @@ class Walker:
         result = StreamResult(start=pos, end=pos, stopped=False)
         buf, end, table, limit = self.buf, self.end, self.table, self.max_opcodes
         stack, memo, frame_end = self.stack, self.memo, self.frame_end
+        fast_get = not self.has_cond
         n = 0
         op = -1
         start = pos
@@ -183,10 +187,10 @@ class Walker:
                 elif op == 0x94 and stack:  # MEMOIZE
                     memo[len(memo)] = stack[-1]
                     pos += 1
-                elif op == 0x68 and pos + 2 <= end and buf[pos + 1] in memo:  # BINGET
-                    stack.append(memo[buf[pos + 1]])
+                elif op == 0x68 and fast_get and pos + 2 <= end and buf[pos + 1] in memo:
+                    stack.append(memo[buf[pos + 1]])  # BINGET
                     pos += 2
-                elif op == 0x6A and pos + 5 <= end:  # LONG_BINGET
+                elif op == 0x6A and fast_get and pos + 5 <= end:  # LONG_BINGET
                     stack.append(memo[_U4_FROM(buf, pos + 1)[0]])
                     pos += 5
                 elif op == 0x4A and pos + 5 <= end:  # BININT
@@ -199,6 +203,7 @@ class Walker:
                     self.n = n
                     pos = table[op](pos)
                     stack, frame_end = self.stack, self.frame_end
+                    fast_get = not self.has_cond
                 if pos >= frame_end:
                     self._leave_frame(start, pos, op)
                     frame_end = self.frame_end
@@ -271,14 +276,27 @@ class Walker:
         ref = self.refs.get(key)
         if ref is None:
             nmod, nname = normalise(module, name)
-            ref = GlobalRef(module, name, f"{nmod}.{nname}", builtin_allowed(module, name))
+            full = f"{nmod}.{nname}"
+            if full in CONDITIONAL_GLOBALS:
+                ref = GlobalRef(module, name, full, False, True)
+            else:
+                ref = GlobalRef(module, name, full, builtin_allowed(module, name))
             self.refs[key] = ref
         return ref
+
+    def _pushed(self, value: Any) -> None:
+        """Count one more stack occurrence of a conditional global."""
+        if isinstance(value, GlobalRef) and value.conditional:
+            key = (value.module, value.name, self.stream)
+            self.report.uses[key] = self.report.uses.get(key, 0) + 1
 
     def _import(self, module: str, name: str, opcode: str, offset: int) -> GlobalRef:
         ref = self._ref(module, name)
         self.report.add_global(module, name, opcode, offset, self.stream, self.n)
         self.n_globals += 1
+        if ref.conditional:
+            self.has_cond = True
+            self._pushed(ref)
         if self.mutated:
             self._note_reach(ref, offset)
         return ref
@@ -306,6 +324,21 @@ class Walker:
             )
             return Called(func, args, pos)
         full = func.full
+        if func.conditional:
+            if full == "torch.fx.graph_module.reduce_graph_module":
+                value = self._graph_module(func, args, opcode)
+            else:
+                value = conditional_call(func, args, opcode, self._ref)
+            if value is not INVALID:
+                key = (func.module, func.name, self.stream)
+                self.report.fitting[key] = self.report.fitting.get(key, 0) + 1
+                if isinstance(value, GlobalRef) and value.conditional:
+                    # a construct that evaluates to another conditional global: judged as
+                    # an import of it, every use of which must fit in turn
+                    self.report.add_global(value.module, value.name, opcode, pos, self.stream)
+                    self.has_cond = True
+                    self._pushed(value)
+                return value
         if func.trusted:
             if full in ARGUMENT_SHAPES:
                 expected = shape_mismatch(full, args)
@@ -328,6 +361,30 @@ class Walker:
         result = Called(func, args, pos)
         self._untrusted_call(func, args, result, opcode, pos)
         return result
+
+    def _graph_module(self, func: GlobalRef, args: Any, opcode: str) -> Any:
+        """``reduce_graph_module(body, import_block)`` whose code is fx's own dialect."""
+        if opcode != "REDUCE" or not isinstance(args, tuple) or len(args) != 2:
+            return INVALID
+        if not graph_module_ok(args[0], args[1], self._text):
+            return INVALID
+        tracer = args[0].get("_tracer_cls")
+        if isinstance(tracer, GlobalRef) and tracer.conditional:
+            key = (tracer.module, tracer.name, self.stream)
+            self.report.fitting[key] = self.report.fitting.get(key, 0) + 1
+        return Called(func, args)
+
+    def _text(self, value: Any) -> str | None:
+        """The string a symbolic value stands for (long ones read from the buffer)."""
+        if isinstance(value, str):
+            return value
+        if isinstance(value, StrRef) and value.length <= 16 << 20:
+            try:
+                raw = bytes(self.buf[value.start : value.start + value.length])
+                return decode_text(raw, value.encoding)
+            except Exception:
+                return None
+        return None
 
     def _untrusted_call(self, func: GlobalRef, args: Any, result: Called, opcode: str, pos: int):
         full = func.full
@@ -488,9 +545,11 @@ class Walker:
 
     def _memo_get(self, idx: Any) -> None:
         try:
-            self.stack.append(self.memo[idx])
+            value = self.memo[idx]
         except KeyError:
             raise ParseError(f"memo key {idx!r} missing (GET before PUT)") from None
+        self.stack.append(value)
+        self._pushed(value)
 
     def _binget(self, pos: int) -> int:
         need(pos + 1, 1, self.end)
@@ -757,6 +816,7 @@ class Walker:
         if not self.stack:
             raise ParseError("DUP on an empty stack")
         self.stack.append(self.stack[-1])
+        self._pushed(self.stack[-1])
         return pos + 1
 
     # framing and protocol
@@ -880,6 +940,15 @@ class Walker:
                     inst.elsize = state[5]
                 if isinstance(state[4], dict):
                     inst.fields = state[4]
+        elif (
+            isinstance(inst, Called)
+            and isinstance(inst.func, GlobalRef)
+            and inst.func.full == "functools.partial"
+        ):
+            if not partial_state_ok(state):
+                target = inst.func
+                self.report.misused.add((target.module, target.name, self.stream))
+                self._check_state(inst, state, pos)
         elif isinstance(inst, WrapperVal):
             inst.state = state
             if pos + 1 >= self.frame_end:  # joblib writes the array after closing the frame
@@ -949,6 +1018,8 @@ class Walker:
                     )
                 )
                 raise ParseError("nested object-array pickle could not be parsed")
+            if self.depth == 0:
+                self.report.inline.append((pos, nested.end, True))
             return nested.end
         if not isinstance(shape, tuple) or not all(
             isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in shape
@@ -958,9 +1029,12 @@ class Walker:
         if itemsize is None:
             raise ParseError(f"joblib array dtype {dtype.descr!r} has an unknown item size")
         count = math.prod(shape) if shape else 1
+        start = pos
         if state.get("numpy_array_alignment_bytes") is not None:
             need(pos, 1, self.end)
             pos += 1 + self.buf[pos]
         size = count * itemsize
         need(pos, size, self.end)
+        if self.depth == 0:
+            self.report.inline.append((start, pos + size, False))
         return pos + size

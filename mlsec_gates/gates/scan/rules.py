@@ -595,6 +595,73 @@ class OnnxExternalData(Rule):
     why: ClassVar[str] = "Tensor data outside the model file is not covered by this file's scan."
 
 
+class OnnxExternalDataShort(Rule):
+    """An ONNX model's external data file is shorter than the tensors it should hold."""
+
+    id: ClassVar[str] = "scan.onnx.external-data-short"
+    severity: ClassVar[Severity] = Severity.MEDIUM
+    remediation: ClassVar[str] = (
+        "Re-export the model with its external data (onnx.save_model(..., "
+        "save_as_external_data=True)) and ship the model and its data files together."
+    )
+    why: ClassVar[str] = (
+        "A truncated or replaced side file makes the model read bytes that are not its weights."
+    )
+
+
+class NativeModelMalformed(Rule):
+    """A file that starts like an XGBoost UBJSON or CatBoost ``.cbm`` model is malformed."""
+
+    id: ClassVar[str] = "scan.native.malformed"
+    severity: ClassVar[Severity] = Severity.HIGH
+    remediation: ClassVar[str] = "Re-export the model with the library's save_model."
+    why: ClassVar[str] = (
+        "These formats hold only trees and parameters; a file that claims one but does not "
+        "parse is not what it says it is."
+    )
+
+
+# --------------------------------------------------------------------------- torchscript
+_TORCHSCRIPT_WHY = (
+    "torch.jit.load compiles and runs the archive's code/ with TorchScript; its pickles "
+    "cannot import Python, but its operators can touch files, call remote hosts or run "
+    "native code from custom libraries."
+)
+
+
+class TorchScriptSideEffect(Rule):
+    """TorchScript code calls an operation with effects outside the model.
+
+    ``torch.from_file``, RPC (``rpc_sync``/``rpc_async``/``remote``), loading code or
+    libraries, or Python constructs TorchScript cannot compile (imports, ``exec``, ``open``).
+    """
+
+    id: ClassVar[str] = "scan.torchscript.side-effect"
+    severity: ClassVar[Severity] = Severity.CRITICAL
+    why: ClassVar[str] = _TORCHSCRIPT_WHY
+
+
+class TorchScriptCustomOp(Rule):
+    """TorchScript code uses a custom operator namespace or custom class (native code)."""
+
+    id: ClassVar[str] = "scan.torchscript.custom-op"
+    severity: ClassVar[Severity] = Severity.HIGH
+    remediation: ClassVar[str] = (
+        "Check which library provides the operator and that it is trusted; to accept it, "
+        "add `torch.ops.<namespace>.*` to `gates.scan.allow_globals` with a reason."
+    )
+    why: ClassVar[str] = _TORCHSCRIPT_WHY
+
+
+class TorchScriptUnparseable(Rule):
+    """A ``code/`` file of a TorchScript archive is not parseable source."""
+
+    id: ClassVar[str] = "scan.torchscript.unparseable"
+    severity: ClassVar[Severity] = Severity.HIGH
+    remediation: ClassVar[str] = "Re-export the model with torch.jit.save from a trusted source."
+    why: ClassVar[str] = _TORCHSCRIPT_WHY
+
+
 # --------------------------------------------------------------------------- gguf / templates
 class GgufMalformed(Rule):
     """A GGUF header, metadata table or tensor table is malformed or out of bounds."""
@@ -821,6 +888,11 @@ RULES: tuple[type[Rule], ...] = (
     OnnxExternalDataTraversal,
     OnnxCustomDomain,
     OnnxExternalData,
+    OnnxExternalDataShort,
+    NativeModelMalformed,
+    TorchScriptSideEffect,
+    TorchScriptCustomOp,
+    TorchScriptUnparseable,
     GgufMalformed,
     ChatTemplateInjection,
     ChatTemplateSuspicious,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import tarfile
+import zipfile
 
 import pytest
 
@@ -10,6 +12,7 @@ from mlsec_gates.gates.scan.archives import looks_like_tar, unsafe_name
 from mlsec_gates.gates.scan.containers import BombSuspected, ExpansionBudget, inflate
 from mlsec_gates.gates.scan.engine import FileVerdict, ScanSettings, scan_file
 from tests.fixtures import formats as fx
+from tests.fixtures import pickles as fx_pickles
 
 
 def scan(data: bytes, uri: str = "sample.bin", **settings: object) -> FileVerdict:
@@ -147,8 +150,35 @@ def test_budget_object() -> None:
     assert (out, size, problem) == (b"abc", 3, None)
 
 
-def test_nesting_depth_limit() -> None:
-    verdict = scan(fx.nested_gzip(fx.BENIGN_PICKLE, 5), max_depth=3)
+def test_compression_wrappers_are_bounded_but_not_levels() -> None:
+    """gzip of gzip... is no archive level; more than 8 wrappers is a resource limit."""
+    verdict = scan(fx.nested_gzip(fx.BENIGN_PICKLE, 9), max_depth=3)
     assert verdict.verdict == "quarantine"
     assert "scan.resource-limit" in rule_ids(verdict)
-    assert scan(fx.nested_gzip(fx.BENIGN_PICKLE, 2), max_depth=3).verdict == "pass"
+    assert scan(fx.nested_gzip(fx.BENIGN_PICKLE, 5), max_depth=1).verdict == "pass"
+
+
+def _zip_of(name: str, data: bytes) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        zf.writestr(name, data)
+    return out.getvalue()
+
+
+def _tar_gz_of(name: str, data: bytes) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as tf:
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def test_torch_payload_zip_tar_gz_zip_is_blocked_not_quarantined_for_depth() -> None:
+    """Issue 11: zip -> tar.gz -> torch zip is three archive levels; gzip is not a fourth."""
+    checkpoint = fx_pickles.torch_zip_checkpoint(inject=fx_pickles.os_system_p0()[:-1] + b"0")
+    nested = _zip_of("bundle.tar.gz", _tar_gz_of("model.pt", checkpoint))
+    verdict = scan(nested, max_depth=3)
+    assert verdict.verdict == "block", [f.message for f in verdict.findings]
+    assert "scan.resource-limit" not in rule_ids(verdict)
+    assert scan(nested, max_depth=2).verdict == "quarantine"  # the limit still holds
