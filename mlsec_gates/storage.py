@@ -537,10 +537,10 @@ def open_regular(path: str) -> Iterator[IO[bytes]]:
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "not a regular file"
+            kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a special file"
             if stat.S_ISDIR(mode):
                 kind = "a directory"
-            raise InputError(f"{name}: {kind}, not a regular file: refused")
+            raise InputError(f"{name}: cannot read: {kind}, not a regular file")
         os.set_blocking(fd, True)
         fh = os.fdopen(fd, "rb")
     except BaseException:

@@ -106,13 +106,16 @@ class TestWriteReports:
         assert [p.name for p in tmp_path.iterdir()] == ["reports"]
 
     def test_failed_rename_leaves_no_partial_or_temp_file(self, tmp_path: Path) -> None:
-        # A directory sits where the HTML report goes: the temp file is written, the rename
-        # fails, and the temp file must be removed again.
+        # A directory sits where the HTML report goes: every temp file is written, the JSON
+        # (published first) goes in place, the HTML rename fails, and no temp file is left.
         (tmp_path / "scan-report.html").mkdir()
         with pytest.raises(StorageError) as info:
             write_reports(_result(), str(tmp_path), storage=Storage())
         assert "scan-report.html: cannot write" in info.value.diagnostics()
-        assert [p.name for p in tmp_path.iterdir()] == ["scan-report.html"]
+        assert sorted(p.name for p in tmp_path.iterdir()) == [
+            "scan-report.html",
+            "scan-report.json",
+        ]
         assert list((tmp_path / "scan-report.html").iterdir()) == []
 
     def test_failure_mid_write_keeps_the_old_report_whole(
