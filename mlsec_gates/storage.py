@@ -404,6 +404,52 @@ class Storage:
             ) from None
         return _resolved(uri)
 
+    def read_with_etag(self, uri: str) -> tuple[bytes | None, str | None]:
+        """The bytes and ETag of an S3 object; ``(None, None)`` when it does not exist.
+
+        With :meth:`put_if_unchanged`, a read-modify-write that never loses a concurrent one.
+
+        Raises:
+            StorageError: S3 refused access or could not be reached.
+        """
+        bucket, key = split_s3_uri(uri)
+        try:
+            with self._s3_errors(uri):
+                response = self._client.get_object(Bucket=bucket, Key=key)
+                data = bytes(response["Body"].read())
+        except InputError as exc:
+            if str(exc).endswith("no such S3 object"):
+                return None, None
+            raise StorageError(exc.diagnostics()) from None
+        return data, response.get("ETag")
+
+    def put_if_unchanged(
+        self, uri: str, data: bytes, *, etag: str | None, content_type: str | None = None
+    ) -> bool:
+        """Put an S3 object only if it still has ``etag`` (None: only if it does not exist).
+
+        Returns:
+            True when written; False when another writer changed it first (412/409).
+
+        Raises:
+            StorageError: S3 refused access or could not be reached.
+        """
+        bucket, key = split_s3_uri(uri)
+        extra: dict[str, str] = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+        if content_type:
+            extra["ContentType"] = content_type
+        try:
+            with self._s3_errors(uri):
+                try:
+                    self._client.put_object(Bucket=bucket, Key=key, Body=data, **extra)
+                except Exception as exc:
+                    if _error_code(exc) in ("PreconditionFailed", "ConditionalRequestConflict"):
+                        return False
+                    raise
+        except InputError as exc:
+            raise StorageError(exc.diagnostics()) from None
+        return True
+
     def write_all(self, items: list[tuple[str, bytes, str | None]]) -> list[str]:
         """Write several files, all or none as far as a crash allows, in the order given.
 
