@@ -35,6 +35,7 @@ from xml.sax.saxutils import escape as xml_escape
 
 import jinja2
 
+from mlsec_gates.bounded import loads_json
 from mlsec_gates.chain.plan import STEP_ORDER
 from mlsec_gates.errors import InputError
 from mlsec_gates.reports.html import evidence_view, template_environment
@@ -426,7 +427,7 @@ def _report_files(where: str, storage: Storage) -> list[str]:
 
 def _load_report(uri: str, storage: Storage) -> dict[str, Any]:
     try:
-        data = json.loads(storage.read_text(uri))
+        data = loads_json(storage.read_text(uri))
     except ValueError as exc:
         raise InputError(f"{uri}: not JSON: {exc}") from None
     valid = (

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from mlsec_gates.bounded import loads_json
 from mlsec_gates.errors import ConfigError, InputError
 from mlsec_gates.gates._common import decide, now, run_and_report, tool_versions
 from mlsec_gates.gates.sbom import rules
@@ -304,7 +305,7 @@ def _model_config(artifact: Any, storage: Storage) -> dict[str, Any]:
     if artifact.single_file or entry is None or entry.size > 1024 * 1024:
         return {}
     try:
-        data = json.loads(storage.read_text(entry.uri))
+        data = loads_json(storage.read_text(entry.uri))
     except (InputError, json.JSONDecodeError):
         return {}
     return data if isinstance(data, dict) else {}

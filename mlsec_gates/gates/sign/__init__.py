@@ -39,6 +39,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from mlsec_gates.bounded import loads_json
 from mlsec_gates.errors import ConfigError
 from mlsec_gates.gates._common import decide, now, run_and_report, tool_versions
 from mlsec_gates.gates.sign import rules
@@ -263,7 +264,7 @@ def _load_provenance(provenance: Mapping[str, Any] | str, storage: Storage) -> M
     if isinstance(provenance, Mapping):
         return provenance
     try:
-        loaded = json.loads(storage.read_text(provenance))
+        loaded = loads_json(storage.read_text(provenance))
     except ValueError as exc:
         raise ConfigError(f"{provenance}: provenance is not JSON ({exc})") from None
     if not isinstance(loaded, dict):
