@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from mlsec_gates.errors import InputError
-from mlsec_gates.storage import Storage, split_s3_uri
+from mlsec_gates.storage import Storage, display_path, resolve_path, split_s3_uri
 
 __all__ = [
     "MODEL_SIGNING_IGNORE",
@@ -121,7 +121,7 @@ def model_name(root: str) -> str:
         return PurePosixPath(key).name or bucket
     name = Path(root).name
     if not name or name == "..":
-        name = Path(root).resolve().name
+        name = resolve_path(root).name
     return name
 
 
@@ -172,6 +172,11 @@ def list_tree(root: str, *, storage: Storage, ignore: Sequence[str] = ()) -> Tre
             empty.append(prefix.rstrip("/"))
         for entry in entries:
             rel = prefix + entry.name
+            if display_path(rel) != rel:
+                raise InputError(
+                    f"{display_path(entry.path)}: the file name is not UTF-8; signatures and "
+                    "SBOMs record names as text (model-signing cannot either): rename it"
+                )
             if _is_ignored(rel, ignore):
                 ignored.append(rel)
             elif entry.is_symlink():

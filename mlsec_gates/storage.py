@@ -95,6 +95,17 @@ def display_path(path: str) -> str:
     return raw.decode("utf-8", "backslashreplace")
 
 
+def resolve_path(path: str | Path) -> Path:
+    """``Path(path).resolve()``, with a symbolic link loop as a one-line :class:`InputError`.
+
+    (``Path.resolve`` raises ``RuntimeError`` on a loop, which no caller expects.)
+    """
+    try:
+        return Path(path).resolve()
+    except RuntimeError:
+        raise InputError(f"{display_path(str(path))}: symbolic link loop") from None
+
+
 def join(base: str, name: str) -> str:
     """Join a file name onto a local directory or an S3 prefix."""
     if base.startswith("s3://"):

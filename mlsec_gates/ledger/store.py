@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 from mlsec_gates.errors import StorageError
 from mlsec_gates.ledger.append import Appended, AppendRequest, LedgerStore, SignerFactory
 from mlsec_gates.ledger.entries import MalformedEntry, StoredEntry, decode_entry
+from mlsec_gates.storage import resolve_path
 
 if TYPE_CHECKING:
     from mlsec_gates.policy import LedgerPolicy
@@ -66,7 +67,7 @@ class LocalStore:
     named_slots = False
 
     def __init__(self, path: str) -> None:
-        self.path = Path(path).resolve()
+        self.path = resolve_path(path)
         self.uri = str(self.path)
         self.checkpoints_path = Path(f"{self.path}.checkpoints")
         self.index_path = Path(f"{self.path}.index")

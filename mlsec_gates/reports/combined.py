@@ -42,7 +42,7 @@ from mlsec_gates.reports.html import evidence_view, template_environment
 from mlsec_gates.reports.markdown import _code, _row, _text
 from mlsec_gates.reports.pillars import PILLARS, pillar_for
 from mlsec_gates.result import GateResult
-from mlsec_gates.storage import Storage, join
+from mlsec_gates.storage import Storage, join, resolve_path
 
 __all__ = ["COMBINED_SCHEMA_VERSION", "gather_reports", "write_combined_report"]
 
@@ -460,7 +460,7 @@ def _href(path: str | None, out_dir: str) -> str | None:
 
 
 def _absolute(path: str) -> str:
-    return str(Path(path).resolve())
+    return str(resolve_path(path))
 
 
 @cache

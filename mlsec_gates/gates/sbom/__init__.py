@@ -30,7 +30,7 @@ from mlsec_gates.gates._common import decide, now, run_and_report, tool_versions
 from mlsec_gates.gates.sbom import rules
 from mlsec_gates.policy import OnFail, Policy
 from mlsec_gates.result import Finding, GateResult, Location, Subject
-from mlsec_gates.storage import S3Options, Storage
+from mlsec_gates.storage import S3Options, Storage, resolve_path
 
 __all__ = ["default_bom_path", "run_sbom", "sbom_gate"]
 
@@ -239,7 +239,7 @@ def default_bom_path(model: str) -> str:
         return model.rstrip("/") + ".cdx.json"
     path = Path(model)
     if path.name in ("", ".", ".."):
-        path = path.resolve()
+        path = resolve_path(path)
     return str(path.with_name(path.name + ".cdx.json"))
 
 

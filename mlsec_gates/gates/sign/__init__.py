@@ -65,7 +65,7 @@ from mlsec_gates.signing.bundle import sign_bundle
 from mlsec_gates.signing.dsse import dsse_envelope
 from mlsec_gates.signing.intoto import model_signing_statement
 from mlsec_gates.signing.keys import key_hint, load_signer
-from mlsec_gates.storage import S3Options, Storage
+from mlsec_gates.storage import S3Options, Storage, resolve_path
 
 __all__ = ["default_signature_path", "run_sign", "run_verify", "sign_gate", "verify_gate"]
 
@@ -227,7 +227,7 @@ def default_signature_path(model: str) -> str:
         if stripped.count("/") < 3:  # s3://bucket
             raise ConfigError(f"{model}: a whole bucket has no sibling; give --out")
         return stripped + ".sig"
-    return str(Path(model).resolve()) + ".sig"
+    return str(resolve_path(model)) + ".sig"
 
 
 def inside_model(root: str, target: str) -> str | None:
@@ -242,7 +242,7 @@ def inside_model(root: str, target: str) -> str | None:
     if Path(root).is_file():
         return None
     try:
-        rel = Path(target).resolve().relative_to(Path(root).resolve())
+        rel = resolve_path(target).relative_to(resolve_path(root))
     except ValueError:
         return None
     return PurePosixPath(rel).as_posix()
