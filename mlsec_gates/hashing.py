@@ -204,6 +204,11 @@ def _list_s3(root: str, *, storage: Storage, ignore: Sequence[str]) -> TreeListi
     uris = storage.list_files(root)
     if uris == [root]:  # the root names one object
         return TreeListing(root=root, single_file=True, files=(".",))
+    if storage.is_ambiguous(root, uris):
+        raise InputError(
+            f"{root} is both an object and a prefix ({root}/...): ambiguous; give the prefix "
+            "with a trailing '/', or rename one of them"
+        )
     prefix = root.rstrip("/") + "/"
     files: list[str] = []
     ignored: list[str] = []

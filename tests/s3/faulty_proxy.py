@@ -91,7 +91,8 @@ def faulty_proxy(upstream: str) -> Iterator[FaultyProxy]:
             for key, value in response.getheaders():
                 if key.lower() not in ("transfer-encoding", "connection", "content-length"):
                     self.send_header(key, value)
-            self.send_header("Content-Length", str(len(data)))
+            length = response.getheader("Content-Length") if self.command == "HEAD" else None
+            self.send_header("Content-Length", length or str(len(data)))
             if action == "truncate":
                 self.send_header("Connection", "close")
                 self.end_headers()

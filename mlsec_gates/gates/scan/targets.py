@@ -146,7 +146,7 @@ def _link(path: str, listing: TargetListing) -> None:
 
 def _list_s3(target: str, storage: Storage) -> TargetListing:
     listing = TargetListing(files=storage.list_files(target))
-    if not target.endswith("/") and target in listing.files and len(listing.files) > 1:
+    if storage.is_ambiguous(target, listing.files):
         listing.notes[target] = (
             f"{target} is both an object and a prefix ({target}/...): ambiguous, so both "
             "were scanned"
