@@ -319,9 +319,33 @@ def _digest_local(rel: str, path: str) -> FileDigest:
         while n := fh.readinto(buf):
             digest.update(view[:n])
             size += n
+        _unchanged(path, info, os.fstat(fd), size)
     return FileDigest(
         path=rel, sha256=digest.hexdigest(), size=size, mode=stat.S_IMODE(info.st_mode)
     )
+
+
+def _unchanged(path: str, before: os.stat_result, after: os.stat_result, hashed: int) -> None:
+    """Refuse a digest of a file that changed while it was read (size, mtime, inode).
+
+    A writer racing the hash (a model being copied in place, or swapped under the verifier)
+    gives a digest of bytes that never existed together: it must not verify or be signed.
+    """
+    try:
+        now = os.stat(path, follow_symlinks=False)
+    except OSError:
+        now = None
+    same = (
+        now is not None
+        and hashed == before.st_size == after.st_size == now.st_size
+        and before.st_mtime_ns == after.st_mtime_ns == now.st_mtime_ns
+        and (before.st_dev, before.st_ino) == (now.st_dev, now.st_ino)
+    )
+    if not same:
+        raise InputError(
+            f"{path}: changed while it was being hashed (size, modification time or inode "
+            "differ before and after); hash it again once nothing writes to it"
+        )
 
 
 def _digest_stream(rel: str, uri: str, storage: Storage) -> FileDigest:
