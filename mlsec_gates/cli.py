@@ -251,6 +251,10 @@ def _run_command(args: argparse.Namespace) -> int:
 
         print("\n" + explain_result(result), end="")
     if result.status is Status.ERROR:
+        # The gate ran but could not decide: exit 2, with the reason as one line on stderr
+        # like every other exit 2 (the summary above stays on stdout for people).
+        reason = " ".join(result.summary.split()) or "the gate could not check its input"
+        print(f"mlsec-gates {args.command}: error: {reason}", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_PASS if result.passed else EXIT_FAIL
 
