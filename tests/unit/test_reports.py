@@ -118,6 +118,20 @@ class TestWriteReports:
         ]
         assert list((tmp_path / "scan-report.html").iterdir()) == []
 
+    def test_a_file_that_cannot_be_staged_publishes_nothing(self, tmp_path: Path) -> None:
+        # Issue 13 item 15: every report is written to a temporary name before any is
+        # published, so a failure (or a kill) while writing leaves no human report without
+        # the JSON verdict: here the JSON copy's folder is a file, and nothing appears.
+        (tmp_path / "blocker").write_text("a file")
+        with pytest.raises(StorageError):
+            write_reports(
+                _result(),
+                str(tmp_path / "reports"),
+                storage=Storage(),
+                json_copy=str(tmp_path / "blocker" / "copy.json"),
+            )
+        assert list((tmp_path / "reports").iterdir()) == []
+
     def test_failure_mid_write_keeps_the_old_report_whole(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
