@@ -16,9 +16,10 @@ extending file replace the base's, and errors still name the file and line that 
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import PurePosixPath
 from typing import Any, Literal
@@ -634,6 +635,15 @@ class _Expansion:
         if id(node) in self.open:
             raise ConfigError(f"{where}: invalid YAML: an alias refers to itself")
 
+    @contextlib.contextmanager
+    def inside(self, node: yaml.Node) -> Iterator[None]:
+        """While a mapping or list is being built (an alias to it from inside is a loop)."""
+        self.open.add(id(node))
+        try:
+            yield
+        finally:
+            self.open.discard(id(node))
+
 
 def _to_python(
     node: yaml.Node,
@@ -650,12 +660,33 @@ def _to_python(
     """
     lines[path] = node.start_mark.line + 1
     bounds.enter(node, path, lines[path], source)
-    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
-        bounds.open.add(id(node))
-        try:
-            return _collection(node, path, lines, source, bounds)
-        finally:
-            bounds.open.discard(id(node))
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        with bounds.inside(node):
+            for key_node, value_node in node.value:
+                line = key_node.start_mark.line + 1
+                if not isinstance(key_node, yaml.ScalarNode):
+                    raise ConfigError(f"{source}:{line}: invalid YAML: a key must be a plain value")
+                try:
+                    key = yaml.SafeLoader(" ").construct_object(key_node)
+                except (ValueError, yaml.YAMLError):
+                    raise ConfigError(f"{source}:{line}: invalid YAML: unreadable key") from None
+                if key in out:
+                    dotted = ".".join(str(p) for p in (*path, key))
+                    raise ConfigError(
+                        f"{source}:{line}: {dotted}: duplicate key (first set on line "
+                        f"{lines[(*path, key)]})"
+                    )
+                lines[(*path, key)] = line
+                out[key] = _to_python(value_node, (*path, key), lines, source, bounds)
+                lines[(*path, key)] = line
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        with bounds.inside(node):
+            return [
+                _to_python(item, (*path, i), lines, source, bounds)
+                for i, item in enumerate(node.value)
+            ]
     try:
         return yaml.SafeLoader(" ").construct_object(node)
     except ValueError as exc:  # a scalar YAML reads as a date or time but is not one: 2026-13-01
@@ -664,38 +695,6 @@ def _to_python(
     except yaml.YAMLError as exc:  # an unknown tag (!!python/object...): never constructed
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{source}:{lines[path]}: invalid YAML: {problem}") from None
-
-
-def _collection(
-    node: yaml.Node,
-    path: tuple[str | int, ...],
-    lines: dict[tuple[str | int, ...], int],
-    source: str,
-    bounds: _Expansion,
-) -> Any:
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            line = key_node.start_mark.line + 1
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise ConfigError(f"{source}:{line}: invalid YAML: a key must be a plain value")
-            try:
-                key = yaml.SafeLoader(" ").construct_object(key_node)
-            except (ValueError, yaml.YAMLError):
-                raise ConfigError(f"{source}:{line}: invalid YAML: unreadable key") from None
-            if key in out:
-                dotted = ".".join(str(p) for p in (*path, key))
-                raise ConfigError(
-                    f"{source}:{line}: {dotted}: duplicate key (first set on line "
-                    f"{lines[(*path, key)]})"
-                )
-            lines[(*path, key)] = line
-            out[key] = _to_python(value_node, (*path, key), lines, source, bounds)
-            lines[(*path, key)] = line
-        return out
-    return [
-        _to_python(item, (*path, i), lines, source, bounds) for i, item in enumerate(node.value)
-    ]
 
 
 def _describe(exc: ValidationError, origins: Origins, root: type[BaseModel] | None = None) -> str:
