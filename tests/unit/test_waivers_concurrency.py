@@ -49,7 +49,7 @@ def test_eight_concurrent_cli_waives_keep_eight_waivers(tmp_path: Path) -> None:
         for i in range(WRITERS)
     ]
     for proc in procs:
-        out, err = proc.communicate(timeout=120)
+        _out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
     kept = parse_waiver_file(target.read_text(), source=str(target))
     assert sorted(w.fingerprint for w in kept) == [_fingerprint(i) for i in range(WRITERS)]
