@@ -7,6 +7,7 @@ summary; all logic lives in :mod:`mlsec_gates.gates`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -205,16 +206,42 @@ exit status: 0 the combined report was written, 2 no gate report found, or a rea
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``mlsec-gates``; returns the exit status."""
+    for stream in (sys.stdout, sys.stderr):  # a name that is not UTF-8 never breaks printing
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        result: GateResult | Outcome = args.handler(args)
+        return _run_command(args)
     except Error as exc:
         print(f"mlsec-gates {args.command}: error: {exc.diagnostics()}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("mlsec-gates: interrupted", file=sys.stderr)
         return 130
+    except RecursionError:
+        print(
+            f"mlsec-gates {args.command}: error: an input is nested too deeply to be checked",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+    except MemoryError:
+        print(f"mlsec-gates {args.command}: error: out of memory", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:  # the CLI's one boundary: exit 1 means "gate failed", only that
+        text = str(exc).strip().splitlines()
+        detail = f": {text[0]}" if text else ""
+        print(
+            f"mlsec-gates {args.command}: internal error: {type(exc).__name__}{detail} "
+            "(nothing was decided; please report this)",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    """Run the subcommand, print its outcome and return the exit status."""
+    result: GateResult | Outcome = args.handler(args)
     if isinstance(result, Outcome):  # not a gate: validate-profile, ledger, lineage
         print(result.text)
         return result.code
@@ -224,6 +251,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print("\n" + explain_result(result), end="")
     if result.status is Status.ERROR:
+        # The gate ran but could not decide: exit 2, with the reason as one line on stderr
+        # like every other exit 2 (the summary above stays on stdout for people).
+        reason = " ".join(result.summary.split()) or "the gate could not check its input"
+        print(f"mlsec-gates {args.command}: error: {reason}", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_PASS if result.passed else EXIT_FAIL
 

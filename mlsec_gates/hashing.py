@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from mlsec_gates.errors import InputError
-from mlsec_gates.storage import Storage, split_s3_uri
+from mlsec_gates.storage import Storage, display_path, resolve_path, split_s3_uri
 
 __all__ = [
     "MODEL_SIGNING_IGNORE",
@@ -121,7 +121,7 @@ def model_name(root: str) -> str:
         return PurePosixPath(key).name or bucket
     name = Path(root).name
     if not name or name == "..":
-        name = Path(root).resolve().name
+        name = resolve_path(root).name
     return name
 
 
@@ -172,6 +172,11 @@ def list_tree(root: str, *, storage: Storage, ignore: Sequence[str] = ()) -> Tre
             empty.append(prefix.rstrip("/"))
         for entry in entries:
             rel = prefix + entry.name
+            if display_path(rel) != rel:
+                raise InputError(
+                    f"{display_path(entry.path)}: the file name is not UTF-8; signatures and "
+                    "SBOMs record names as text (model-signing cannot either): rename it"
+                )
             if _is_ignored(rel, ignore):
                 ignored.append(rel)
             elif entry.is_symlink():
@@ -199,6 +204,11 @@ def _list_s3(root: str, *, storage: Storage, ignore: Sequence[str]) -> TreeListi
     uris = storage.list_files(root)
     if uris == [root]:  # the root names one object
         return TreeListing(root=root, single_file=True, files=(".",))
+    if storage.is_ambiguous(root, uris):
+        raise InputError(
+            f"{root} is both an object and a prefix ({root}/...): ambiguous; give the prefix "
+            "with a trailing '/', or rename one of them"
+        )
     prefix = root.rstrip("/") + "/"
     files: list[str] = []
     ignored: list[str] = []
@@ -309,9 +319,33 @@ def _digest_local(rel: str, path: str) -> FileDigest:
         while n := fh.readinto(buf):
             digest.update(view[:n])
             size += n
+        _unchanged(path, info, os.fstat(fd), size)
     return FileDigest(
         path=rel, sha256=digest.hexdigest(), size=size, mode=stat.S_IMODE(info.st_mode)
     )
+
+
+def _unchanged(path: str, before: os.stat_result, after: os.stat_result, hashed: int) -> None:
+    """Refuse a digest of a file that changed while it was read (size, mtime, inode).
+
+    A writer racing the hash (a model being copied in place, or swapped under the verifier)
+    gives a digest of bytes that never existed together: it must not verify or be signed.
+    """
+    try:
+        now = os.stat(path, follow_symlinks=False)
+    except OSError:
+        now = None
+    same = (
+        now is not None
+        and hashed == before.st_size == after.st_size == now.st_size
+        and before.st_mtime_ns == after.st_mtime_ns == now.st_mtime_ns
+        and (before.st_dev, before.st_ino) == (now.st_dev, now.st_ino)
+    )
+    if not same:
+        raise InputError(
+            f"{path}: changed while it was being hashed (size, modification time or inode "
+            "differ before and after); hash it again once nothing writes to it"
+        )
 
 
 def _digest_stream(rel: str, uri: str, storage: Storage) -> FileDigest:

@@ -16,9 +16,10 @@ extending file replace the base's, and errors still name the file and line that 
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import PurePosixPath
 from typing import Any, Literal
@@ -733,10 +734,49 @@ def load_yaml_with_lines(text: str, *, source: str) -> tuple[Any, dict[tuple[str
         where = f"{source}:{mark.line + 1}" if mark is not None else source
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: invalid YAML: nested too deeply") from None
     lines: dict[tuple[str | int, ...], int] = {(): 1}
     if node is None:
         return None, lines
-    return _to_python(node, (), lines, source), lines
+    return _to_python(node, (), lines, source, _Expansion()), lines
+
+
+class _Expansion:
+    """Bounds on turning YAML nodes into data.
+
+    An alias bomb or a self-referencing alias (``a: &a [*a]``) is refused instead of
+    expanding for minutes or recursing forever.
+    """
+
+    def __init__(self) -> None:
+        from mlsec_gates.bounded import MAX_DEPTH, MAX_YAML_VALUES
+
+        self.left = MAX_YAML_VALUES  # values reached again through an alias
+        self.max_depth = MAX_DEPTH
+        self.open: set[int] = set()
+        self.seen: set[int] = set()
+
+    def enter(self, node: yaml.Node, path: tuple[str | int, ...], line: int, source: str) -> None:
+        if id(node) in self.seen:
+            self.left -= 1
+        self.seen.add(id(node))
+        where = f"{source}:{line}"
+        if self.left < 0:
+            raise ConfigError(f"{where}: invalid YAML: expands to too many values (an alias bomb?)")
+        if len(path) > self.max_depth:
+            raise ConfigError(f"{where}: invalid YAML: nested too deeply")
+        if id(node) in self.open:
+            raise ConfigError(f"{where}: invalid YAML: an alias refers to itself")
+
+    @contextlib.contextmanager
+    def inside(self, node: yaml.Node) -> Iterator[None]:
+        """While a mapping or list is being built (an alias to it from inside is a loop)."""
+        self.open.add(id(node))
+        try:
+            yield
+        finally:
+            self.open.discard(id(node))
 
 
 def _to_python(
@@ -744,35 +784,51 @@ def _to_python(
     path: tuple[str | int, ...],
     lines: dict[tuple[str | int, ...], int],
     source: str,
+    bounds: _Expansion,
 ) -> Any:
     """Turn a composed YAML node into Python data, recording the line of every key.
 
     Raises:
-        ConfigError: a key appears twice in one mapping (YAML would silently keep the last).
+        ConfigError: a key appears twice in one mapping (YAML would silently keep the last),
+            a key is not a plain value, or the document is too deep or expands too far.
     """
     lines[path] = node.start_mark.line + 1
+    bounds.enter(node, path, lines[path], source)
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = yaml.SafeLoader(" ").construct_object(key_node)
-            line = key_node.start_mark.line + 1
-            if key in out:
-                dotted = ".".join(str(p) for p in (*path, key))
-                raise ConfigError(
-                    f"{source}:{line}: {dotted}: duplicate key (first set on line "
-                    f"{lines[(*path, key)]})"
-                )
-            lines[(*path, key)] = line
-            out[key] = _to_python(value_node, (*path, key), lines, source)
-            lines[(*path, key)] = line
+        with bounds.inside(node):
+            for key_node, value_node in node.value:
+                line = key_node.start_mark.line + 1
+                if not isinstance(key_node, yaml.ScalarNode):
+                    raise ConfigError(f"{source}:{line}: invalid YAML: a key must be a plain value")
+                try:
+                    key = yaml.SafeLoader(" ").construct_object(key_node)
+                except (ValueError, yaml.YAMLError):
+                    raise ConfigError(f"{source}:{line}: invalid YAML: unreadable key") from None
+                if key in out:
+                    dotted = ".".join(str(p) for p in (*path, key))
+                    raise ConfigError(
+                        f"{source}:{line}: {dotted}: duplicate key (first set on line "
+                        f"{lines[(*path, key)]})"
+                    )
+                lines[(*path, key)] = line
+                out[key] = _to_python(value_node, (*path, key), lines, source, bounds)
+                lines[(*path, key)] = line
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_to_python(item, (*path, i), lines, source) for i, item in enumerate(node.value)]
+        with bounds.inside(node):
+            return [
+                _to_python(item, (*path, i), lines, source, bounds)
+                for i, item in enumerate(node.value)
+            ]
     try:
         return yaml.SafeLoader(" ").construct_object(node)
     except ValueError as exc:  # a scalar YAML reads as a date or time but is not one: 2026-13-01
         dotted = ".".join(str(p) for p in path) or "(top level)"
         raise ConfigError(f"{source}:{lines[path]}: {dotted}: {exc}") from None
+    except yaml.YAMLError as exc:  # an unknown tag (!!python/object...): never constructed
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{source}:{lines[path]}: invalid YAML: {problem}") from None
 
 
 def _describe(exc: ValidationError, origins: Origins, root: type[BaseModel] | None = None) -> str:

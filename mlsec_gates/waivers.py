@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from mlsec_gates.errors import ConfigError, InputError
 from mlsec_gates.policy import Policy, WaiverEntry, _describe, load_yaml_with_lines
 from mlsec_gates.result import Finding, GateResult, Severity, Status, WaiverMark
+from mlsec_gates.shared_file import update_file
 from mlsec_gates.storage import Storage
 
 __all__ = [
@@ -151,13 +152,17 @@ def add_waiver(
 ) -> WaiverEntry:
     """Append a waiver to the waiver file at ``uri`` (created when missing), atomically.
 
+    Concurrent calls never lose a waiver: the file is re-read and rewritten under a lock
+    (local) or with a conditional put on its ETag, retried on a lost race (S3); see
+    :func:`mlsec_gates.shared_file.update_file`.
+
     Returns:
         The new waiver, with its ``id``.
 
     Raises:
         ConfigError: a bad fingerprint, an empty reason or approver, an invalid date or one
             already past, or an invalid existing file.
-        StorageError: the file cannot be read or written.
+        StorageError: the file cannot be read or written, or other writers kept changing it.
     """
     storage = storage or Storage()
     now = now or datetime.now(timezone.utc)
@@ -189,15 +194,17 @@ def add_waiver(
     except ValidationError as exc:
         err = exc.errors()[0]
         raise ConfigError(f"{err['loc'][0]}: {err['msg']}") from None
-    text = _read_if_present(storage, uri)
-    existing = parse_waiver_file(text, source=uri) if text is not None else ()
-    body = {
-        "version": 1,
-        "waivers": [w.model_dump(mode="json", exclude_none=True) for w in (*existing, waiver)],
-    }
-    header = "# mlsec-gates waivers (docs/waivers.md). Written by 'mlsec-gates waive'.\n"
-    dumped = yaml.safe_dump(body, sort_keys=False, allow_unicode=True)
-    storage.write_bytes(uri, (header + dumped).encode(), content_type="application/yaml")
+
+    def with_waiver(text: str | None) -> bytes:
+        existing = parse_waiver_file(text, source=uri) if text is not None else ()
+        body = {
+            "version": 1,
+            "waivers": [w.model_dump(mode="json", exclude_none=True) for w in (*existing, waiver)],
+        }
+        header = "# mlsec-gates waivers (docs/waivers.md). Written by 'mlsec-gates waive'.\n"
+        return (header + yaml.safe_dump(body, sort_keys=False, allow_unicode=True)).encode()
+
+    update_file(uri, with_waiver, storage=storage)
     return waiver
 
 

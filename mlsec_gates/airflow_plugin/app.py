@@ -5,11 +5,15 @@ task pushes ``report_json_url`` (and ``report_url``) to XCom before it decides, 
 table lists every gate run, failed or not, with its DAG, run and task, and the reports say
 the rest. This works with or without a provenance ledger (the ledger is for audits: see
 ``mlsec-gates ledger verify`` and ``mlsec-gates lineage``). Reports are read where the XCom
-says, with the API server's file system or S3 credentials; XCom values whose file name is
-not a gate report (``<gate>-report.json`` / ``.html``) are refused, so a task cannot make
-the page read other files. Waivers come from the policy named by ``[mlsec_gates] policy``.
+says, with the API server's file system or S3 credentials, and only inside the report roots
+(``[mlsec_gates] report_roots``; real paths, no symbolic links, regular files only); XCom
+values whose file name is not a gate report (``<gate>-report.json`` / ``.html``) are
+refused, so a task cannot make the page read other files. One unreadable XCom shows as an
+``unreadable`` row, never as an error page for every run. Waivers come from the policy
+named by ``[mlsec_gates] policy``.
 
-**Access.** Every route depends on Airflow's ``requires_access_dag("GET")``: no valid JWT
+**Access.** Every route depends on Airflow's ``requires_access_dag("GET")`` (there is no
+``/docs``, ``/redoc`` or ``/openapi.json``): no valid JWT
 (``Authorization: Bearer`` or the UI's session cookie) is a 401; a report needs read access
 to its DAG; lists only show the DAGs the user may read. Reports are served with a sandboxing
 ``Content-Security-Policy`` (no scripts, no outside requests).
@@ -37,7 +41,14 @@ _READ_DAGS = [Depends(requires_access_dag("GET"))]
 
 def create_app() -> FastAPI:
     """The app; each route checks the caller with Airflow's auth manager."""
-    app = FastAPI(title="mlsec-gates", description="Security gate runs, reports and waivers.")
+    # No interactive docs or OpenAPI schema: they would answer without Airflow's auth check.
+    app = FastAPI(
+        title="mlsec-gates",
+        description="Security gate runs, reports and waivers.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
 
     @app.get("/api/runs", dependencies=_READ_DAGS)
     def list_runs(

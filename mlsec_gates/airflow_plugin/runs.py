@@ -21,7 +21,14 @@ if TYPE_CHECKING:
 POLICY_OPTION = ("mlsec_gates", "policy")
 """Airflow config option (``AIRFLOW__MLSEC_GATES__POLICY``) naming the policy for waivers."""
 
+ROOTS_OPTION = ("mlsec_gates", "report_roots")
+"""Airflow config option (``AIRFLOW__MLSEC_GATES__REPORT_ROOTS``): comma-separated folders
+and ``s3://`` prefixes the pages may read reports from (default: the operators' default
+report folder, ``$AIRFLOW_HOME/mlsec-gate-reports``)."""
+
 _SUFFIX = {"json": "-report.json", "html": "-report.html"}
+_MAX_REPORT_BYTES = 64 * 1024 * 1024
+"""Reports larger than this are not served (a gate report is kilobytes to a few megabytes)."""
 
 
 class NoReport(LookupError):
@@ -60,7 +67,7 @@ def recent_gate_runs(session: Session, *, dag_ids: Iterable[str], limit: int) ->
     )
     rows = []
     for xcom, state in session.execute(stmt):
-        json_url = str(XComModel.deserialize_value(xcom) or "")
+        json_url = _location(XComModel, xcom)
         report, problem = _load_json(json_url)
         rows.append(
             {
@@ -106,7 +113,7 @@ def read_task_report(
             break
     else:
         raise NoReport(f"{dag_id}/{run_id}/{task_id}: no gate report (not a gate task, or not run)")
-    location = str(XComModel.deserialize_value(xcom) or "")
+    location = _location(XComModel, xcom)
     text, problem = _read(location, kind)
     if text is None:
         raise NoReport(f"{dag_id}/{run_id}/{task_id}: {problem}")
@@ -161,10 +168,35 @@ def _load_json(location: str) -> tuple[dict[str, Any], str]:
     return report, ""
 
 
+def _location(model: Any, xcom: Any) -> str:
+    """The report location a task pushed; "" when the XCom value cannot be read as text."""
+    try:
+        return str(model.deserialize_value(xcom) or "")
+    except Exception:  # one task's odd XCom must not break the page for every run
+        return ""
+
+
+def report_roots() -> list[str]:
+    """Where reports may be read from: ``[mlsec_gates] report_roots``, else the default."""
+    import os
+
+    from airflow.configuration import conf
+
+    configured = conf.get(*ROOTS_OPTION, fallback="") or ""
+    roots = [r.strip() for r in configured.split(",") if r.strip()]
+    if roots:
+        return roots
+    home = os.environ.get("AIRFLOW_HOME", os.path.expanduser("~/airflow"))
+    return [os.path.join(home, "mlsec-gate-reports")]
+
+
 def _read(location: str, kind: str) -> tuple[str | None, str]:
     """The text at a report location from XCom, or None and why not.
 
-    Only files named like a gate report (``<gate>-report.json`` / ``.html``) are read.
+    Only files named like a gate report (``<gate>-report.json`` / ``.html``) are read, only
+    under the configured report roots (the real path, links resolved), never through a
+    symbolic link, and only regular files of bounded size: a task controls the XCom value, so
+    it must not make the page read anything else.
     """
     from mlsec_gates.errors import Error
     from mlsec_gates.storage import Storage
@@ -172,9 +204,55 @@ def _read(location: str, kind: str) -> tuple[str | None, str]:
     if not location:
         return None, "no report location"
     path = from_browsable(location)
+    if any(ord(c) < 32 or c == "\x7f" for c in location + path):
+        return None, "the report location holds control characters: refused"
     if not PurePosixPath(path.split("?")[0]).name.endswith(_SUFFIX[kind]):
         return None, f"{location}: not a gate report ({_SUFFIX[kind]} expected)"
+    roots = report_roots()
     try:
-        return Storage().read_text(path), ""
+        if Storage.is_remote(path):
+            if not any(_under_prefix(path, r) for r in roots if Storage.is_remote(r)):
+                return None, f"{location}: outside the report roots ([mlsec_gates] report_roots)"
+            return Storage().read_text(path), ""
+        return _read_local(path, [r for r in roots if not Storage.is_remote(r)]), ""
     except Error as exc:
         return None, exc.diagnostics()
+
+
+def _under_prefix(uri: str, root: str) -> bool:
+    return uri.startswith(root.rstrip("/") + "/") and "/../" not in uri
+
+
+def _read_local(path: str, roots: list[str]) -> str:
+    """A local report inside the roots, opened without following a link.
+
+    Raises:
+        InputError: outside the roots, a link, not a regular file, too big or unreadable.
+    """
+    import os
+    import stat
+
+    from mlsec_gates.errors import InputError
+
+    real = os.path.realpath(path)
+    inside = any(
+        os.path.commonpath([real, os.path.realpath(root)]) == os.path.realpath(root)
+        for root in roots
+    )
+    if not inside:
+        raise InputError(f"{path}: outside the report roots ([mlsec_gates] report_roots)")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read (a symbolic link, or {exc.strerror})") from None
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"{path}: not a regular file")
+        if info.st_size > _MAX_REPORT_BYTES:
+            raise InputError(f"{path}: larger than {_MAX_REPORT_BYTES} bytes")
+        data = fh.read(_MAX_REPORT_BYTES + 1)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text") from None

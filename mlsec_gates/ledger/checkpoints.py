@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mlsec_gates.bounded import loads_json
 from mlsec_gates.ledger.entries import MalformedEntry, canonical
 
 if TYPE_CHECKING:
@@ -82,13 +82,13 @@ def decode_checkpoint(data: bytes) -> Checkpoint:
         MalformedEntry: not a checkpoint envelope of this ledger format.
     """
     try:
-        envelope: Any = json.loads(data)
+        envelope: Any = loads_json(data)
         if envelope.get("payloadType") != PAYLOAD_TYPE:
             raise MalformedEntry(f"payloadType is not {PAYLOAD_TYPE}")
         payload = base64.b64decode(envelope["payload"], validate=True)
         [sig] = envelope["signatures"]
         signature = base64.b64decode(sig["sig"], validate=True)
-        body = json.loads(payload)
+        body = loads_json(payload)
         size, head = body["size"], body["head"]
     except MalformedEntry:
         raise

@@ -114,6 +114,8 @@ def decode_entry(data: bytes) -> StoredEntry:
         body, end = _DECODER.raw_decode(text)
     except ValueError as exc:  # includes UnicodeDecodeError
         raise MalformedEntry(f"body is not JSON: {exc}") from None
+    except RecursionError:
+        raise MalformedEntry("body is nested too deeply") from None
     if end != len(text) or not isinstance(body, dict):
         raise MalformedEntry("body is not a JSON object")
     return StoredEntry(

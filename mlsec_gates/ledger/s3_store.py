@@ -11,9 +11,12 @@ Layout under ``s3://bucket/prefix/``::
 Appending writes ``entries/<n+1>`` with ``PutObject(IfNoneMatch="*")``. When another writer
 got there first, S3 answers ``412 PreconditionFailed``; the writer then reads the new head and
 tries again on top of it (up to :data:`MAX_ATTEMPTS` times), so two writers never produce two
-entries with the same number. Entries and checkpoints get Object Lock retention when the
-bucket has Object Lock enabled: the bucket's default rule, or ``ledger.retention_days`` in
-``ledger.retention_mode`` when set.
+entries with the same number. A 412 whose object holds exactly the bytes this writer sent is
+its own put, committed while the answer was lost (a 500 or a reset, then the client's retry):
+the append is done, never written twice. A checkpoint that was due but never made (a writer
+killed after its entry) is made by the next append. Entries and checkpoints get Object Lock
+retention when the bucket has Object Lock enabled: the bucket's default rule, or
+``ledger.retention_days`` in ``ledger.retention_mode`` when set.
 
 The index and ``head.json`` are derived: a writer that crashes after its entry but before its
 markers leaves entries beyond the hint, and the next writer (or lineage) indexes them first.
@@ -34,8 +37,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from mlsec_gates.errors import ConfigError, InputError, StorageError
+from mlsec_gates.ledger.append import Appended, AppendRequest
 from mlsec_gates.ledger.entries import MalformedEntry, StoredEntry, decode_entry, entry_digests
-from mlsec_gates.ledger.store import Appended, AppendRequest
 from mlsec_gates.storage import split_s3_uri
 
 if TYPE_CHECKING:
@@ -95,11 +98,16 @@ class S3Store:
                     supersedes = previous.seq
             seq = head_seq + 1
             line = encode_entry(request.body(seq, head_hash, supersedes))
-            if self._put_new(self._entry_key(seq), line, locked=True):
+            key = self._entry_key(seq)
+            # A 412 may answer our own put: S3 committed it, the answer was lost (500, reset)
+            # and the client's retry found the object. Same bytes: it is ours, not a lost race.
+            if self._put_new(key, line, locked=True) or self._get(key) == line:
                 entry = decode_entry(line)
                 self._index(seq, entry)
                 self._put_hint(seq)
-                checkpoint = request.checkpoint_due(seq)
+                checkpoint = request.checkpoint_due(seq) or (
+                    self._newest_checkpoint(request.last_checkpoint_due(seq)) is None
+                )
                 if checkpoint:
                     assert request.signer is not None
                     self._put_checkpoint(seq, entry.hash, request.ts, request.signer())
@@ -122,6 +130,18 @@ class S3Store:
 
         envelope = make_checkpoint(seq, head, ts=ts, signer=signer)
         self._put_new(f"{self.prefix}checkpoints/{seq:012d}.json", envelope, locked=True)
+
+    def _newest_checkpoint(self, at_least: int) -> int | None:
+        """The number of a stored checkpoint covering ``at_least`` entries, else None."""
+        if at_least < 1:
+            return 0
+        prefix = f"{self.prefix}checkpoints/"
+        start = f"{prefix}{at_least - 1:012d}.json" if at_least > 1 else ""
+        for key in self._list_keys(prefix, start_after=start):
+            match = _NAME.fullmatch(key[len(prefix) :])
+            if match:
+                return int(match.group(1))
+        return None
 
     def _head(self) -> tuple[int, str | None]:
         """Number and hash of the last entry, indexing any entries past the hint first."""

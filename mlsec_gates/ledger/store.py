@@ -14,7 +14,11 @@ Both stores append under the same rules:
 an exclusive ``flock`` on the ledger and ``fsync``-ed before the call returns. Checkpoints are
 lines of ``ledger.jsonl.checkpoints``; ``ledger.jsonl.index`` (SQLite) indexes digests and
 idempotency keys and is rebuilt from the ledger whenever it is missing or stale. A ledger
-whose last line is partial (a writer crashed mid-write) is refused until a person repairs it.
+whose last line is partial (a writer was killed mid-write) is refused until a person repairs
+it; a writer whose own write fails (disk full, file-size limit) cuts its partial line off
+before it reports the error. A partial last *checkpoint* line is cut off by the next
+checkpoint write, and a checkpoint that was due but never made (a writer killed between its
+entry and its checkpoint) is made by the next append.
 Local disks only: ``flock`` is not reliable on network file systems.
 
 **S3** (``s3://bucket/prefix``): see :mod:`mlsec_gates.ledger.s3_store`.
@@ -26,95 +30,26 @@ import contextlib
 import fcntl
 import mmap
 import os
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
 from mlsec_gates.errors import StorageError
-from mlsec_gates.ledger.entries import ENTRY_VERSION, MalformedEntry, StoredEntry, decode_entry
+from mlsec_gates.ledger.append import Appended, AppendRequest, LedgerStore, SignerFactory
+from mlsec_gates.ledger.entries import MalformedEntry, StoredEntry, decode_entry
+from mlsec_gates.storage import resolve_path
 
 if TYPE_CHECKING:
     from mlsec_gates.policy import LedgerPolicy
     from mlsec_gates.signing.keys import Signer
     from mlsec_gates.storage import Storage
 
+__all__ = ["AppendRequest", "Appended", "LedgerStore", "LocalStore", "SignerFactory", "open_store"]
+
+_CHECKPOINT_TAIL = 64 * 1024
+"""Bytes read from the end of the checkpoint file to find its newest complete line."""
 _MAX_QUERY_CATCH_UP = 16 * 1024 * 1024
 """A lineage query indexes at most this many new bytes itself; beyond, it scans the file."""
-
-SignerFactory = Callable[[], "Signer"]
-"""Builds the checkpoint signer; called only when a checkpoint is due."""
-
-
-@dataclass(frozen=True)
-class Appended:
-    """What an append did."""
-
-    seq: int
-    """Number of the entry that records the result (the earlier one when nothing was added)."""
-    hash: str
-    appended: bool
-    """False when a retry with the same idempotency key and result found its entry there."""
-    checkpoint: bool = False
-    """True when a signed checkpoint was written after this entry."""
-
-
-@dataclass(frozen=True)
-class AppendRequest:
-    """One entry to add: its fields (without ``v``/``seq``/``prev``/``ts``) and retry rules."""
-
-    fields: dict[str, Any]
-    ts: str
-    key: str | None = None
-    """Idempotency key (None: always append)."""
-    fingerprint: str = ""
-    """Result fingerprint compared with the key's newest entry."""
-    checkpoint_every: int = 100
-    signer: SignerFactory | None = None
-
-    def body(self, seq: int, prev: str | None, supersedes: int | None) -> dict[str, Any]:
-        """The full entry body for position ``seq`` after an entry hashed ``prev``."""
-        body: dict[str, Any] = {"v": ENTRY_VERSION, "seq": seq, "prev": prev, "ts": self.ts}
-        body.update(self.fields)
-        if supersedes is not None:
-            body["supersedes"] = supersedes
-        return body
-
-    def checkpoint_due(self, seq: int) -> bool:
-        """True after entry 1 and every ``checkpoint_every`` entries, when a signer is set."""
-        return self.signer is not None and (seq == 1 or seq % self.checkpoint_every == 0)
-
-
-class LedgerStore(Protocol):
-    """What the ledger needs from a storage backend."""
-
-    uri: str
-    named_slots: bool
-    """True when an entry's slot is its name (S3 objects), False for line numbers."""
-
-    def append(self, request: AppendRequest) -> Appended:
-        """Add one entry (or find the retry's entry); see the module docstring."""
-
-    def entries(self) -> Iterator[tuple[int, bytes]]:
-        """Every stored entry in storage order as ``(slot, bytes)``.
-
-        The slot is the line number (local) or the number in the object name (S3).
-        """
-
-    def checkpoints(self) -> Iterator[tuple[str, bytes]]:
-        """Every stored checkpoint as ``(where, bytes)``."""
-
-    def find(self, digest: str) -> list[StoredEntry]:
-        """Entries that may record ``digest``, in ledger order (callers re-check)."""
-
-    def exists(self) -> bool:
-        """True when the ledger has been created."""
-
-    def write_checkpoint(self, signer: Signer, *, ts: str) -> int:
-        """Sign a checkpoint of the current head; returns its size (0: empty ledger)."""
-
-    def torn_tail(self) -> int | None:
-        """The slot of a partial last entry, if any (local files only)."""
 
 
 def open_store(uri: str, *, storage: Storage, policy: LedgerPolicy | None = None) -> LedgerStore:
@@ -132,7 +67,7 @@ class LocalStore:
     named_slots = False
 
     def __init__(self, path: str) -> None:
-        self.path = Path(path).resolve()
+        self.path = resolve_path(path)
         self.uri = str(self.path)
         self.checkpoints_path = Path(f"{self.path}.checkpoints")
         self.index_path = Path(f"{self.path}.index")
@@ -175,7 +110,11 @@ class LocalStore:
             _write_all(fd, line + b"\n", self.uri)
             index.sync(fd)
             entry_hash = decode_entry(line).hash
-            checkpoint = request.checkpoint_due(seq)
+            # Due now, or due earlier and never made (a writer killed between its entry and
+            # its checkpoint): the checkpoint of the current head covers that one too.
+            checkpoint = request.checkpoint_due(seq) or (
+                self._newest_checkpoint() < request.last_checkpoint_due(seq)
+            )
             if checkpoint:
                 assert request.signer is not None
                 envelope = make_checkpoint(seq, entry_hash, ts=request.ts, signer=request.signer())
@@ -199,14 +138,39 @@ class LocalStore:
             return head.seq
 
     def _append_checkpoint(self, envelope: bytes) -> None:
+        """Append a checkpoint line (under the ledger's lock).
+
+        A partial last line (a writer killed mid-write) is cut off first: it never held a
+        complete signature, and appending after it would tear the new checkpoint too.
+        """
         try:
-            fd = os.open(self.checkpoints_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            fd = os.open(self.checkpoints_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as exc:
             raise StorageError(f"{self.checkpoints_path}: cannot write: {exc.strerror}") from None
         try:
+            _cut_partial_line(fd, str(self.checkpoints_path))
             _write_all(fd, envelope + b"\n", str(self.checkpoints_path))
         finally:
             os.close(fd)
+
+    def _newest_checkpoint(self) -> int:
+        """Entries covered by the newest complete checkpoint line (0: none or unreadable)."""
+        from mlsec_gates.ledger.checkpoints import decode_checkpoint
+
+        try:
+            with open(self.checkpoints_path, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                fh.seek(max(0, size - _CHECKPOINT_TAIL))
+                tail = fh.read()
+        except FileNotFoundError:
+            return 0
+        except OSError as exc:
+            raise StorageError(f"{self.checkpoints_path}: cannot read: {exc.strerror}") from None
+        newest = 0
+        for line in tail.split(b"\n")[:-1]:  # complete lines only
+            with contextlib.suppress(MalformedEntry):
+                newest = max(newest, decode_checkpoint(line).size)
+        return newest
 
     # -- reading -------------------------------------------------------------------------
 
@@ -315,7 +279,13 @@ def scan_for_digest(data: bytes | mmap.mmap, digest: str) -> list[StoredEntry]:
 
 
 def _write_all(fd: int, data: bytes, where: str) -> None:
-    """Write all of ``data`` to an ``O_APPEND`` descriptor and fsync it."""
+    """Write all of ``data`` to an ``O_APPEND`` descriptor (held under a lock) and fsync it.
+
+    A failed write (disk full, file-size limit, I/O error) is rolled back: the file is cut
+    back to its size before the write, so this writer never leaves a partial line that
+    would stop every later append.
+    """
+    before = os.fstat(fd).st_size
     try:
         view = memoryview(data)
         while view:
@@ -323,4 +293,31 @@ def _write_all(fd: int, data: bytes, where: str) -> None:
             view = view[written:]
         os.fsync(fd)
     except OSError as exc:
+        try:
+            os.ftruncate(fd, before)
+            os.fsync(fd)
+        except OSError as undo:
+            raise StorageError(
+                f"{where}: cannot write ({exc.strerror or exc}) and cannot remove the partial "
+                f"write ({undo.strerror or undo}); run 'mlsec-gates ledger verify'"
+            ) from None
         raise StorageError(f"{where}: cannot write: {exc.strerror or exc}") from None
+
+
+def _cut_partial_line(fd: int, where: str) -> None:
+    """Cut a partial last line (no newline at the end) off a file open for writing."""
+    size = os.fstat(fd).st_size
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return
+    start = max(0, size - _CHECKPOINT_TAIL)
+    while True:
+        chunk = os.pread(fd, size - start, start)
+        cut = chunk.rfind(b"\n")
+        if cut != -1 or start == 0:
+            keep = start + cut + 1 if cut != -1 else 0
+            break
+        start = max(0, start - _CHECKPOINT_TAIL)
+    try:
+        os.ftruncate(fd, keep)
+    except OSError as exc:
+        raise StorageError(f"{where}: cannot repair a partial line: {exc.strerror}") from None

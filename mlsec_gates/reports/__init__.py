@@ -7,6 +7,8 @@ adapter decides to fail the task, so a failed run always leaves its evidence beh
 
 from __future__ import annotations
 
+import os
+
 from mlsec_gates.reports.html import render_html
 from mlsec_gates.reports.json_report import render_json
 from mlsec_gates.reports.markdown import render_markdown
@@ -34,8 +36,17 @@ def write_reports(
     receive second copies.
 
     Raises:
-        StorageError: a report could not be written.
+        ConfigError: the report folder's name is not UTF-8.
+        StorageError: a report could not be written (none was published then, locally).
     """
+    from mlsec_gates.errors import ConfigError
+    from mlsec_gates.storage import display_path
+
+    if display_path(report_dir) != report_dir:
+        raise ConfigError(
+            f"{display_path(report_dir)}: the report folder's name is not UTF-8; reports link "
+            "to each other by name, so choose a folder whose name is UTF-8"
+        )
     names = {
         "json": join(report_dir, f"{result.gate}-report.json"),
         "markdown": join(report_dir, f"{result.gate}-report.md"),
@@ -48,23 +59,37 @@ def write_reports(
     }
     # Keep what the gate wrote itself (the sbom gate's BOM) next to the reports.
     planned = result.with_reports({**result.reports, **located})
-    json_bytes = render_json(planned).encode()
-    storage.write_bytes(names["html"], render_html(planned).encode(), content_type="text/html")
-    storage.write_bytes(
-        names["markdown"], render_markdown(planned).encode(), content_type="text/markdown"
-    )
+    # Everything is rendered before anything is written, then written to temporary names and
+    # published JSON first: a failure or a kill never leaves the human reports without the
+    # machine verdict, nor a half-written file.
+    json_bytes = _utf8(render_json(planned))
+    files = [(names["json"], json_bytes, "application/json")]
+    files.append((names["html"], _utf8(render_html(planned)), "text/html"))
+    files.append((names["markdown"], _utf8(render_markdown(planned)), "text/markdown"))
     if "sarif" in names:
-        sarif_bytes = render_sarif(planned).encode()
-        for target in (names["sarif"], sarif_copy):
-            if target:
-                storage.write_bytes(target, sarif_bytes, content_type="application/sarif+json")
-    for target in (names["json"], json_copy):
-        if target:
-            storage.write_bytes(target, json_bytes, content_type="application/json")
+        sarif_bytes = _utf8(render_sarif(planned))
+        files.append((names["sarif"], sarif_bytes, "application/sarif+json"))
+        if sarif_copy:
+            files.append((sarif_copy, sarif_bytes, "application/sarif+json"))
+    if json_copy:
+        files.insert(1, (json_copy, json_bytes, "application/json"))
+    storage.write_all(files)
     return planned
+
+
+def _utf8(text: str) -> bytes:
+    """UTF-8 bytes of a rendered report.
+
+    A character that cannot be encoded (a lone surrogate from a file name that is not UTF-8)
+    is written as a backslash escape instead of failing the report.
+    """
+    return text.encode("utf-8", "backslashreplace")
 
 
 def _absolute(path: str) -> str:
     from pathlib import Path
 
-    return str(Path(path).resolve())
+    try:
+        return str(Path(path).resolve())
+    except (OSError, RuntimeError):  # a link loop on the way: writing will say what is wrong
+        return os.path.abspath(path)

@@ -35,13 +35,14 @@ from xml.sax.saxutils import escape as xml_escape
 
 import jinja2
 
+from mlsec_gates.bounded import loads_json
 from mlsec_gates.chain.plan import STEP_ORDER
 from mlsec_gates.errors import InputError
 from mlsec_gates.reports.html import evidence_view, template_environment
 from mlsec_gates.reports.markdown import _code, _row, _text
 from mlsec_gates.reports.pillars import PILLARS, pillar_for
 from mlsec_gates.result import GateResult
-from mlsec_gates.storage import Storage, join
+from mlsec_gates.storage import Storage, join, resolve_path
 
 __all__ = ["COMBINED_SCHEMA_VERSION", "gather_reports", "write_combined_report"]
 
@@ -427,7 +428,7 @@ def _report_files(where: str, storage: Storage) -> list[str]:
 
 def _load_report(uri: str, storage: Storage) -> dict[str, Any]:
     try:
-        data = json.loads(storage.read_text(uri))
+        data = loads_json(storage.read_text(uri))
     except ValueError as exc:
         raise InputError(f"{uri}: not JSON: {exc}") from None
     valid = (
@@ -460,7 +461,7 @@ def _href(path: str | None, out_dir: str) -> str | None:
 
 
 def _absolute(path: str) -> str:
-    return str(Path(path).resolve())
+    return str(resolve_path(path))
 
 
 @cache

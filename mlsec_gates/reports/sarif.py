@@ -127,11 +127,18 @@ def _rule(rule: type[Rule]) -> dict[str, Any]:
 
 
 def _uri(path: str) -> str:
-    """A SARIF URI: URIs and relative paths as they are, absolute paths as ``file://``."""
+    """A SARIF URI (RFC 3986): absolute paths as ``file://``, the rest percent-encoded.
+
+    Spaces, ``<``, ``>``, ``%`` and non-ASCII characters in a file name or key are encoded.
+    """
+    from urllib.parse import quote
+
     if "://" in path:
-        return path
+        scheme, _, rest = path.partition("://")
+        authority, slash, key = rest.partition("/")
+        return f"{scheme}://{quote(authority, safe='')}{slash}{quote(key, safe='/')}"
     pure = PurePath(path)
-    return pure.as_uri() if pure.is_absolute() else pure.as_posix()
+    return pure.as_uri() if pure.is_absolute() else quote(pure.as_posix(), safe="/")
 
 
 def _location(finding: Finding) -> dict[str, Any]:

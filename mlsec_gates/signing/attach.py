@@ -15,12 +15,12 @@ attest --type cyclonedx``); the envelope's ``keyid`` is the signing key's hint.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
+from mlsec_gates.bounded import loads_json
 from mlsec_gates.errors import VerificationError
 from mlsec_gates.signing.dsse import dsse_envelope, verify_envelope
 from mlsec_gates.signing.intoto import (
@@ -93,7 +93,7 @@ def attachment_predicate(data: bytes, name: str) -> tuple[str, Any]:
     """
     digest = hashlib.sha256(data).hexdigest()
     try:
-        document = json.loads(data)
+        document = loads_json(data)
     except ValueError:
         document = None
     if isinstance(document, dict) and document.get("bomFormat") == "CycloneDX":

@@ -12,9 +12,9 @@ certificate and no transparency-log entry, so it verifies fully offline with the
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from mlsec_gates.bounded import loads_json
 from mlsec_gates.errors import VerificationError
 from mlsec_gates.signing.dsse import dsse_envelope, verify_envelope
 from mlsec_gates.signing.keys import Signer, Verifier, key_hint
@@ -48,7 +48,7 @@ def parse_bundle(data: bytes) -> dict[str, Any]:
         VerificationError: not JSON, not a v0.3 bundle, or not a DSSE bundle.
     """
     try:
-        bundle = json.loads(data)
+        bundle = loads_json(data)
     except ValueError as exc:
         raise VerificationError(f"the signature is not JSON ({exc})") from None
     if not isinstance(bundle, dict) or bundle.get("mediaType") != BUNDLE_MEDIA_TYPE:

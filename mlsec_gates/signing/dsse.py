@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Any
 
 import rfc8785
 
+from mlsec_gates.bounded import loads_json
 from mlsec_gates.errors import VerificationError
 from mlsec_gates.signing.keys import Signer, Verifier, key_hint
 
@@ -95,7 +95,7 @@ def verify_envelope(envelope: dict[str, Any], verifier: Verifier) -> dict[str, A
     if not any(verifier.verify(message, sig) for sig in signatures):
         raise VerificationError("the signature does not verify with the given public key")
     try:
-        statement = json.loads(payload)
+        statement = loads_json(payload)
     except ValueError as exc:
         raise VerificationError(f"the signed payload is not JSON ({exc})") from None
     if not isinstance(statement, dict) or statement.get("_type") != STATEMENT_TYPE:

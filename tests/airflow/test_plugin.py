@@ -74,6 +74,8 @@ def client(gate_run: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
         "AIRFLOW__MLSEC_GATES__POLICY": str(home / "gates.yaml"),
+        # Reports are only read inside these roots (issue 13 item 3).
+        "AIRFLOW__MLSEC_GATES__REPORT_ROOTS": f"{gate_run['folder'] / 'reports'},s3://nowhere/r",
     }
     with pytest.MonkeyPatch.context() as mp:
         for key, value in env.items():
@@ -185,3 +187,87 @@ def test_only_gate_report_files_are_read() -> None:
     text, problem = _read("file:///etc/passwd", "html")
     assert text is None
     assert "not a gate report" in problem
+
+
+# -- hostile XComs (issue 13: items 3, 12, 22) ---------------------------------------------
+
+HOSTILE_DAG = "plugin_hostile_xcoms"
+
+
+@pytest.fixture(scope="module")
+def hostile_run(gate_run: dict[str, Any]) -> dict[str, Any]:
+    """Tasks that push report locations an attacker controls, as any task of a DAG can."""
+    import os
+
+    from airflow.sdk import DAG, task
+
+    reports = gate_run["folder"] / "reports"
+    secret = gate_run["folder"] / "secret.txt"
+    secret.write_text("TOP-SECRET-TOKEN\n")
+    evil = reports / "evil"
+    evil.mkdir()
+    os.symlink(secret, evil / "link-report.html")  # a link out of the roots
+    os.symlink("/etc/passwd", evil / "passwd-report.json")
+    inside = reports / "good" / "scan-report.html"
+    os.symlink(inside, evil / "inner-report.html")  # a link, even to a report inside
+    os.mkfifo(evil / "fifo-report.json")
+    outside = gate_run["folder"] / "outside-report.html"
+    outside.write_text("<p>not under the roots</p>")
+    pushed = {
+        "link": str(evil / "link-report.html"),
+        "passwd": (evil / "passwd-report.json").as_uri(),
+        "inner": str(evil / "inner-report.html"),
+        "fifo": str(evil / "fifo-report.json"),
+        "outside": str(outside),
+        "nul": str(reports / "good" / "scan-report.json") + "\x00.json",
+        "s3": "s3://other-bucket/x/scan-report.json",
+    }
+    with DAG(dag_id=HOSTILE_DAG, schedule=None, catchup=False) as dag:
+        for name, where in pushed.items():
+
+            @task(task_id=f"push_{name}")
+            def push(location: str = where, **context: Any) -> None:
+                context["ti"].xcom_push(key="report_url", value=location)
+                context["ti"].xcom_push(key="report_json_url", value=location)
+
+            push()
+    sync_dag_to_db(dag)
+    dag_run = dag.test()
+    return {"run_id": dag_run.run_id, "secret": secret}
+
+
+@pytest.mark.parametrize("task", ["link", "passwd", "inner", "fifo", "outside", "nul", "s3"])
+def test_report_page_reads_nothing_outside_the_roots_or_through_a_link(
+    client: Any, token: str, hostile_run: dict[str, Any], task: str
+) -> None:
+    auth = {"Authorization": f"Bearer {token}"}
+    query = {"dag_id": HOSTILE_DAG, "run_id": hostile_run["run_id"], "task_id": f"push_{task}"}
+    for fmt in ("html", "json"):
+        response = client.get("/mlsec-gates/report", params={**query, "format": fmt}, headers=auth)
+        assert response.status_code == 404, (task, fmt, response.text)
+        assert "TOP-SECRET" not in response.text and "root:" not in response.text
+
+
+def test_one_hostile_xcom_does_not_break_the_run_list(
+    client: Any, token: str, hostile_run: dict[str, Any], gate_run: dict[str, Any]
+) -> None:
+    auth = {"Authorization": f"Bearer {token}"}
+    response = client.get("/mlsec-gates/api/runs", params={"limit": 200}, headers=auth)
+    assert response.status_code == 200, response.text
+    rows = response.json()
+    hostile = {r["task_id"]: r for r in rows if r["dag_id"] == HOSTILE_DAG}
+    assert hostile["push_nul"]["status"] == "unreadable"
+    assert all(r["status"] == "unreadable" for r in hostile.values())
+    assert "TOP-SECRET" not in response.text
+    assert {"scan_good", "scan_bad"} <= {r["task_id"] for r in rows if r["dag_id"] == DAG_ID}
+    page = client.get("/mlsec-gates/", params={"limit": 200}, headers=auth)
+    assert page.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path", ["/mlsec-gates/docs", "/mlsec-gates/redoc", "/mlsec-gates/openapi.json"]
+)
+def test_no_unauthenticated_docs_or_schema(client: Any, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code in (401, 404), response.text
+    assert "openapi" not in response.text.lower()

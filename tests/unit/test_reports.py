@@ -106,14 +106,31 @@ class TestWriteReports:
         assert [p.name for p in tmp_path.iterdir()] == ["reports"]
 
     def test_failed_rename_leaves_no_partial_or_temp_file(self, tmp_path: Path) -> None:
-        # A directory sits where the HTML report goes: the temp file is written, the rename
-        # fails, and the temp file must be removed again.
+        # A directory sits where the HTML report goes: every temp file is written, the JSON
+        # (published first) goes in place, the HTML rename fails, and no temp file is left.
         (tmp_path / "scan-report.html").mkdir()
         with pytest.raises(StorageError) as info:
             write_reports(_result(), str(tmp_path), storage=Storage())
         assert "scan-report.html: cannot write" in info.value.diagnostics()
-        assert [p.name for p in tmp_path.iterdir()] == ["scan-report.html"]
+        assert sorted(p.name for p in tmp_path.iterdir()) == [
+            "scan-report.html",
+            "scan-report.json",
+        ]
         assert list((tmp_path / "scan-report.html").iterdir()) == []
+
+    def test_a_file_that_cannot_be_staged_publishes_nothing(self, tmp_path: Path) -> None:
+        # Issue 13 item 15: every report is written to a temporary name before any is
+        # published, so a failure (or a kill) while writing leaves no human report without
+        # the JSON verdict: here the JSON copy's folder is a file, and nothing appears.
+        (tmp_path / "blocker").write_text("a file")
+        with pytest.raises(StorageError):
+            write_reports(
+                _result(),
+                str(tmp_path / "reports"),
+                storage=Storage(),
+                json_copy=str(tmp_path / "blocker" / "copy.json"),
+            )
+        assert list((tmp_path / "reports").iterdir()) == []
 
     def test_failure_mid_write_keeps_the_old_report_whole(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -275,7 +275,7 @@ def run_drift(
     return GateResult(
         gate=GATE,
         status=status,
-        summary=_summary(run, current, len(cur_frame), verdict),
+        summary=_summary(run, current, len(cur_frame), verdict, fail_on=section.fail_on),
         findings=tuple(run.findings),
         subjects=(ref_subject, Subject(**{**cur_subject.to_dict(), "verdict": verdict})),
         started_at=started,
@@ -540,7 +540,7 @@ def _evidently(
     run.details["evidently_report"] = where
 
 
-def _summary(run: _Run, current: str, rows: int, verdict: str) -> str:
+def _summary(run: _Run, current: str, rows: int, verdict: str, *, fail_on: str) -> str:
     m = run.metrics
     head = (
         f"{current}: {rows} row(s), {m.get('columns_drifted', 0)} of "
@@ -551,9 +551,13 @@ def _summary(run: _Run, current: str, rows: int, verdict: str) -> str:
     head += "."
     if verdict == "error":
         return head + " The poisoning detectors did not run, so the gate could not pass."
-    serious = [f for f in run.findings if f.severity >= rules.ColumnDrift.severity]
-    if verdict == "fail" and serious:
-        worst = max(serious, key=lambda f: f.severity)
+    # Name a finding that decided the verdict: a drifted column does not fail the gate
+    # unless fail_on is "column", so it never stands in for the label shift that did.
+    from mlsec_gates.waivers import is_blocking
+
+    deciding = [f for f in run.findings if is_blocking(GATE, f, {"fail_on": fail_on})]
+    if verdict == "fail" and deciding:
+        worst = max(deciding, key=lambda f: f.severity)
         return head + f" {worst.message}."
     return head
 

@@ -34,6 +34,7 @@ def render_evidently_page(
     ``reference_rows`` is the reference's full row count (the frame may already be a
     sample, e.g. the one stored in a profile). Evidently is imported here, lazily.
     """
+    from mlsec_gates.gates.drift.evidently_inputs import neutralise_frames
     from mlsec_gates.gates.drift.profile import sample_frame
 
     logging.getLogger("evidently").setLevel(logging.WARNING)
@@ -43,6 +44,9 @@ def render_evidently_page(
     columns = list(kinds)
     ref = sample_frame(reference[columns], sample_rows)
     cur = sample_frame(current[columns], sample_rows)
+    # Untrusted names and values must not become markup in Evidently's page.
+    ref, cur, kinds, per_column = neutralise_frames(ref, cur, kinds, per_column)
+    columns = list(kinds)
     numeric = [c for c, k in kinds.items() if k == "numeric"]
     categorical = [c for c, k in kinds.items() if k != "numeric"]
     ref, cur = _as_strings(ref, categorical), _as_strings(cur, categorical)

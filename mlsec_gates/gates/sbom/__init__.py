@@ -24,12 +24,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from mlsec_gates.bounded import loads_json
 from mlsec_gates.errors import ConfigError, InputError
 from mlsec_gates.gates._common import decide, now, run_and_report, tool_versions
 from mlsec_gates.gates.sbom import rules
 from mlsec_gates.policy import OnFail, Policy
 from mlsec_gates.result import Finding, GateResult, Location, Subject
-from mlsec_gates.storage import S3Options, Storage
+from mlsec_gates.storage import S3Options, Storage, resolve_path
 
 __all__ = ["default_bom_path", "run_sbom", "sbom_gate"]
 
@@ -238,7 +239,7 @@ def default_bom_path(model: str) -> str:
         return model.rstrip("/") + ".cdx.json"
     path = Path(model)
     if path.name in ("", ".", ".."):
-        path = path.resolve()
+        path = resolve_path(path)
     return str(path.with_name(path.name + ".cdx.json"))
 
 
@@ -304,7 +305,7 @@ def _model_config(artifact: Any, storage: Storage) -> dict[str, Any]:
     if artifact.single_file or entry is None or entry.size > 1024 * 1024:
         return {}
     try:
-        data = json.loads(storage.read_text(entry.uri))
+        data = loads_json(storage.read_text(entry.uri))
     except (InputError, json.JSONDecodeError):
         return {}
     return data if isinstance(data, dict) else {}

@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from mlsec_gates import __version__
+from mlsec_gates.storage import resolve_path
 
 if TYPE_CHECKING:
     from mlsec_gates.gates.sbom.evidence import GateReport
@@ -473,9 +474,8 @@ def _as_url(uri: str) -> str:
     """S3 and other URIs as given; local paths as absolute ``file://`` URLs."""
     if "://" in uri:
         return uri
-    from pathlib import Path
 
-    return Path(uri).resolve().as_uri()
+    return resolve_path(uri).as_uri()
 
 
 def _prop(name: str, value: str) -> Any:

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from mlsec_gates.bounded import loads_json
 from mlsec_gates.errors import InputError
 from mlsec_gates.storage import Storage
 
@@ -62,7 +63,7 @@ def read_gate_report(uri: str, *, storage: Storage) -> GateReport:
     with storage.open_read(uri) as fh:
         raw = fh.read()
     try:
-        data: Any = json.loads(raw)
+        data: Any = loads_json(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{uri}: not a JSON gate report: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("gate"), str):

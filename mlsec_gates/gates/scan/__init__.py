@@ -29,9 +29,10 @@ from typing import IO, TYPE_CHECKING, Any
 from mlsec_gates.errors import InputError
 from mlsec_gates.gates._common import decide, now, run_and_report, tool_versions
 from mlsec_gates.gates.scan import rules
+from mlsec_gates.gates.scan.targets import EntryProblem, list_targets
 from mlsec_gates.policy import OnFail, Policy, ScanPolicy
 from mlsec_gates.result import Finding, GateResult, Location, Subject
-from mlsec_gates.storage import S3Options, Storage, sha256_of
+from mlsec_gates.storage import S3Options, Storage, display_path, sha256_of
 
 if TYPE_CHECKING:
     from mlsec_gates.gates.scan.cache import VerdictCache
@@ -147,22 +148,29 @@ def run_scan(
 
     findings: list[Finding] = []
     files: list[str] = []
+    subjects: list[Subject] = []
+    notes: dict[str, str] = {}
     for target in targets:
-        listed = storage.list_files(target)
-        if not listed:
+        listing = list_targets(target, storage=storage)
+        if not listing.files and not listing.problems:
             findings.append(
                 rules.NothingScanned.finding(
-                    f"{target} contains no file to scan",
-                    Location(uri=target),
-                    {"target": target},
+                    f"{display_path(target)} contains no file to scan",
+                    Location(uri=display_path(target)),
+                    {"target": display_path(target)},
                 )
             )
-        files.extend(listed)
+        files.extend(listing.files)
+        notes.update(listing.notes)
+        for problem in listing.problems:
+            subject, finding = _not_scanned(problem)
+            subjects.append(subject)
+            findings.append(finding)
     files = list(dict.fromkeys(files))  # a file named twice (``dir/`` and ``dir/x``) once
 
     use_cache = section.cache if cache is None else cache
     scanner = _Scanner(storage, settings, scan_file, _open_cache(section, settings, use_cache))
-    subjects: list[Subject] = []
+    scanner.notes.update(notes)
     scanned_bytes = 0
     for index, path in enumerate(files, start=1):
         subject, file_findings = _check_format(*scanner.scan(path), section.formats)
@@ -269,24 +277,25 @@ class _Scanner:
             reason = exc.diagnostics()
             finding = rules.UnreadableFile.finding(
                 f"file could not be read, so it was not checked: {reason}",
-                Location(uri=path),
+                Location(uri=display_path(path)),
                 {"error": reason},
             )
-            return Subject(path=path, sha256=None, verdict="quarantine"), [finding]
+            return Subject(path=display_path(path), sha256=None, verdict="quarantine"), [finding]
 
     def _scan_whole(self, path: str) -> tuple[Subject, list[Finding]]:
         """Hash the whole file, then scan it unless the cache knows these bytes."""
         from mlsec_gates.gates.scan.cache import digest_key
 
+        shown = display_path(path)  # reports and the ledger need text; the file has bytes
         with self._open_hashed(path) as (fh, digest, size):
             key = digest_key(digest)
-            verdict = self.cache.get(key, uri=path) if self.cache else None
+            verdict = self.cache.get(key, uri=shown) if self.cache else None
             if verdict is None:
-                verdict = self.scan_file(fh, uri=path, settings=self.settings)
+                verdict = self.scan_file(fh, uri=shown, settings=self.settings)
                 if self.cache:
                     self.cache.put(key, verdict)
         subject = Subject(
-            path=path, sha256=digest, size=size, kind=verdict.kind, verdict=verdict.verdict
+            path=shown, sha256=digest, size=size, kind=verdict.kind, verdict=verdict.verdict
         )
         return subject, list(verdict.findings)
 
@@ -318,6 +327,7 @@ class _Scanner:
         from mlsec_gates.gates.scan.cache import object_key
         from mlsec_gates.gates.scan.formats import sniff
         from mlsec_gates.gates.scan.ranged import RANGED_FORMATS, RangedBuffer
+        from mlsec_gates.storage import RangeNotHonoured
 
         head = self.storage.head(path, checksums=True)
         size = int(head.get("ContentLength", 0))
@@ -327,6 +337,10 @@ class _Scanner:
         buf = RangedBuffer(partial(self.storage.read_range, path, if_match=etag), size)
         try:
             ranged = sniff(buf, 0, size) in RANGED_FORMATS
+        except RangeNotHonoured:  # the server sends whole objects: scan the download
+            buf.close()
+            self.notes[path] = "the S3 server ignored byte ranges; the object was scanned whole"
+            return self._scan_whole(path)
         finally:
             self.remote_bytes += buf.bytes_fetched
         if not ranged:
@@ -365,6 +379,13 @@ class _Scanner:
             path=path, sha256=digest, size=size, kind=verdict.kind, verdict=verdict.verdict
         )
         return subject, list(verdict.findings)
+
+
+def _not_scanned(problem: EntryProblem) -> tuple[Subject, Finding]:
+    """The quarantined subject and the finding of an entry the scan could not cover."""
+    rule = rules.UnreadableFile if problem.unreadable else rules.NotScannableEntry
+    finding = rule.finding(problem.reason, Location(uri=problem.path), {"reason": problem.reason})
+    return Subject(path=problem.path, sha256=None, verdict="quarantine"), finding
 
 
 def _check_format(
@@ -414,6 +435,10 @@ def _summary(subjects: list[Subject], findings: list[Finding], incomplete: bool)
     bad = [s for s in subjects if s.verdict != "pass"]
     if not bad:
         return head
-    first = next((f for f in findings if f.location.uri == bad[0].path), None)
+    # Name a file that decided the verdict (blocked before quarantined) and the finding that
+    # decided that file's verdict (its most severe), never a low note beside it.
+    worst = next((s for s in bad if s.verdict == "block"), bad[0])
+    own = [f for f in findings if f.location.uri == worst.path]
+    first = max(own, key=lambda f: f.severity) if own else None
     reason = f" ({first.message})" if first else ""
-    return head + f" First: {bad[0].path} {bad[0].verdict.upper()}{reason}."
+    return head + f" First: {worst.path} {worst.verdict.upper()}{reason}."

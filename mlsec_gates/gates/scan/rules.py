@@ -332,6 +332,26 @@ class UnreadableFile(Rule):
     why: ClassVar[str] = "A file the scanner cannot read may still be loaded by the pipeline."
 
 
+class NotScannableEntry(Rule):
+    """An entry under a scanned folder is not a regular file, so it was not scanned.
+
+    A symbolic link to a folder (not followed: it may point anywhere), a dangling link, a
+    link loop, a FIFO, a socket or a device. What the pipeline would read through it is
+    unknown, so the entry is held, never skipped.
+    """
+
+    id: ClassVar[str] = "scan.input.not-scannable"
+    severity: ClassVar[Severity] = Severity.HIGH
+    remediation: ClassVar[str] = (
+        "Replace the link by the files themselves, or scan the folder it points to; remove "
+        "FIFOs, sockets and devices from model folders."
+    )
+    why: ClassVar[str] = (
+        "A scan that skips what it cannot read is incomplete: a malicious pickle behind a "
+        "linked folder would otherwise pass."
+    )
+
+
 class FormatNotAllowed(Rule):
     """The file's format is not in the policy's ``gates.scan.formats`` list.
 
@@ -871,6 +891,7 @@ RULES: tuple[type[Rule], ...] = (
     InternalError,
     NothingScanned,
     UnreadableFile,
+    NotScannableEntry,
     ArchiveUnreadable,
     ArchiveEncrypted,
     ArchiveUnsafeMember,

@@ -39,6 +39,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from mlsec_gates.bounded import loads_json
 from mlsec_gates.errors import ConfigError
 from mlsec_gates.gates._common import decide, now, run_and_report, tool_versions
 from mlsec_gates.gates.sign import rules
@@ -64,7 +65,7 @@ from mlsec_gates.signing.bundle import sign_bundle
 from mlsec_gates.signing.dsse import dsse_envelope
 from mlsec_gates.signing.intoto import model_signing_statement
 from mlsec_gates.signing.keys import key_hint, load_signer
-from mlsec_gates.storage import S3Options, Storage
+from mlsec_gates.storage import S3Options, Storage, resolve_path
 
 __all__ = ["default_signature_path", "run_sign", "run_verify", "sign_gate", "verify_gate"]
 
@@ -226,7 +227,7 @@ def default_signature_path(model: str) -> str:
         if stripped.count("/") < 3:  # s3://bucket
             raise ConfigError(f"{model}: a whole bucket has no sibling; give --out")
         return stripped + ".sig"
-    return str(Path(model).resolve()) + ".sig"
+    return str(resolve_path(model)) + ".sig"
 
 
 def inside_model(root: str, target: str) -> str | None:
@@ -241,7 +242,7 @@ def inside_model(root: str, target: str) -> str | None:
     if Path(root).is_file():
         return None
     try:
-        rel = Path(target).resolve().relative_to(Path(root).resolve())
+        rel = resolve_path(target).relative_to(resolve_path(root))
     except ValueError:
         return None
     return PurePosixPath(rel).as_posix()
@@ -263,7 +264,7 @@ def _load_provenance(provenance: Mapping[str, Any] | str, storage: Storage) -> M
     if isinstance(provenance, Mapping):
         return provenance
     try:
-        loaded = json.loads(storage.read_text(provenance))
+        loaded = loads_json(storage.read_text(provenance))
     except ValueError as exc:
         raise ConfigError(f"{provenance}: provenance is not JSON ({exc})") from None
     if not isinstance(loaded, dict):

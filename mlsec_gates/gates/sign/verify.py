@@ -8,12 +8,12 @@ content, then modes and attachments. Every difference is its own finding.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mlsec_gates.bounded import loads_json
 from mlsec_gates.errors import InputError, VerificationError
 from mlsec_gates.gates._common import decide, now, tool_versions
 from mlsec_gates.gates.sign import list_model, rules
@@ -251,7 +251,7 @@ def _attachments(
             if expected is not None and hashlib.sha256(data).hexdigest() != expected:
                 raise VerificationError("the file differs from the one recorded at signing")
             try:
-                envelope = json.loads(data)
+                envelope = loads_json(data)
             except ValueError as exc:
                 raise VerificationError(f"not JSON ({exc})") from None
             verify_attachment(envelope, verifier, root=statement.root_digest)
