@@ -176,7 +176,7 @@ def test_from_results(tmp_path: Path, scan_result: GateResult) -> None:
 def test_drift_chart_draws_every_check_and_escapes_names() -> None:
     import base64
 
-    from mlsec_gates.reports.combined import _drift_chart
+    from mlsec_gates.reports.combined_plots import drift_chart as _drift_chart
 
     [chart] = _drift_chart(drift_result().details)
     svg = base64.b64decode(chart["src"].split(",", 1)[1]).decode()
