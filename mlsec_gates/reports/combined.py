@@ -82,7 +82,7 @@ _KFP_JSON_OUTPUTS = ("report_json",)
 
 
 def write_combined_report(
-    results: Sequence[GateResult | str],
+    results: Sequence[GateResult | str | Mapping[str, Any]],
     out_dir: str,
     *,
     run_context: Mapping[str, str] | None = None,
@@ -159,7 +159,7 @@ def run_title(run_context: Mapping[str, str]) -> str:
 
 
 def gather_reports(
-    items: Sequence[GateResult | str],
+    items: Sequence[GateResult | str | Mapping[str, Any]],
     *,
     storage: Storage | None = None,
     allow_empty: bool = False,
@@ -175,12 +175,14 @@ def gather_reports(
             report that is not one.
     """
     storage = storage or Storage()
-    if isinstance(items, (str, GateResult)):
+    if isinstance(items, (str, GateResult, Mapping)):
         items = [items]
     found: dict[tuple[str, str, str], dict[str, Any]] = {}
     for item in items:
         if isinstance(item, GateResult):
             loaded = [item.to_dict()]
+        elif isinstance(item, Mapping):  # a report already read (or built from a verdict)
+            loaded = [dict(item)]
         elif item.endswith(".json") or _is_kfp_json(item):
             loaded = [_load_report(item, storage)]
         else:
