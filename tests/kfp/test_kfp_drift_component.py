@@ -11,7 +11,7 @@ import pytest
 from kfp import dsl
 from kfp_helpers import gate_outputs
 
-from mlsec_gates._kfp_runtime import GateFailed
+from mlsec_gates.components._runtime import GateFailed
 from mlsec_gates.components import poison_drift
 
 pytestmark = pytest.mark.kfp

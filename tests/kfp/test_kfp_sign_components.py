@@ -15,7 +15,7 @@ import pytest
 from kfp import dsl
 from kfp_helpers import gate_outputs, iris_like_csv
 
-from mlsec_gates._kfp_runtime import GateFailed
+from mlsec_gates.components._runtime import GateFailed
 from mlsec_gates.components import model_sbom, model_signing, signature_verification
 from tests.fixtures.signing_keys import write_ec_key_pair
 
