@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from kfp import dsl
 
-from mlsec_gates.components._runtime import GateFailed
 from mlsec_gates.components import artifact_scan, artifact_scan_uri
+from mlsec_gates.components._runtime import GateFailed
 from mlsec_gates.errors import ConfigError
 
 pytestmark = pytest.mark.kfp

@@ -56,18 +56,16 @@ def test_compiled_yaml_is_current_and_wires_both_stages(module: Any, tmp_path: P
     spec = yaml.safe_load(fresh)
     root = spec["root"]["dag"]["tasks"]
     assert root["publish-report"]["triggerPolicy"]["strategy"] == "ALL_UPSTREAM_TASKS_COMPLETED"
-    assert root["publish-report"]["inputs"]["parameters"]["steps"]["runtimeValue"][
-        "constant"
-    ] == STEPS
+    assert (
+        root["publish-report"]["inputs"]["parameters"]["steps"]["runtimeValue"]["constant"] == STEPS
+    )
     handler = spec["components"]["comp-exit-handler-1"]["dag"]["tasks"]
     assert handler["data-gates"]["dependentTasks"] == ["extract"]
     assert handler["train"]["dependentTasks"] == ["data-gates"]
     assert handler["model-gates"]["dependentTasks"] == ["train"]
     assert handler["deploy"]["dependentTasks"] == ["model-gates"]
     data = spec["components"]["comp-data-gates"]["dag"]["tasks"]
-    assert {"data-validation-uri", "validate-verdict", "poison-drift", "drift-verdict"} <= set(
-        data
-    )
+    assert {"data-validation-uri", "validate-verdict", "poison-drift", "drift-verdict"} <= set(data)
     assert data["poison-drift"]["dependentTasks"][-1] == "validate-verdict"
     for name in ("comp-validate-verdict", "comp-scan-verdict", "comp-sign-verdict"):
         assert name in spec["components"]
