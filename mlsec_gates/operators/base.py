@@ -58,6 +58,9 @@ class GateOperator(BaseOperator):
     artifacts: ClassVar[tuple[str, ...]] = ()
     """Keys of ``result.reports`` that are artifacts (a BOM, a signature bundle), not reports:
     their locations (paths or URIs, as written) go to XCom under the same key."""
+    xcom_keys: ClassVar[dict[str, str]] = {}
+    """XCom keys this operator pushes besides the shared ones -> what they hold (the
+    operator reference, docs/operators.md, is generated from this and the docstrings)."""
     template_fields: Sequence[str] = ("policy", "report_dir", "on_fail", "s3_endpoint_url")
     template_fields_renderers: ClassVar[dict[str, str]] = {"policy": "yaml"}
     operator_extra_links = (GateReportLink(),)
