@@ -109,10 +109,6 @@ class GateOperator(BaseOperator):
             _push_error(context, exc)
             raise
         locations = self._push_locations(context, result)
-        context["ti"].xcom_push(
-            key=VERDICT_KEY,
-            value={"gate": result.gate, "status": result.status.value, "summary": result.summary},
-        )
         self._gate_outcome = (result, locations)  # for the OpenLineage facets, pass or fail
         from mlsec_gates.reports import render_markdown
 
@@ -150,7 +146,7 @@ class GateOperator(BaseOperator):
         return self.get_openlineage_facets_on_complete(task_instance)
 
     def _push_locations(self, context: Context, result: GateResult) -> dict[str, str]:
-        """Push where the reports and artifacts are to XCom (before any failure)."""
+        """Push the report and artifact locations and the verdict to XCom (before deciding)."""
         locations = {
             REPORT_URL_KEY: _browsable(result.reports.get("html", "")),
             REPORT_JSON_KEY: _browsable(result.reports.get("json", "")),
@@ -161,6 +157,8 @@ class GateOperator(BaseOperator):
             locations[REPORT_LINK_KEY] = link
         for key, value in locations.items():
             context["ti"].xcom_push(key=key, value=value)
+        verdict = {"gate": result.gate, "status": result.status.value, "summary": result.summary}
+        context["ti"].xcom_push(key=VERDICT_KEY, value=verdict)
         return locations
 
     def _clickable(self, location: str) -> str:
