@@ -206,9 +206,7 @@ def render_combined_markdown(model: Mapping[str, Any]) -> str:
                 row["status"].upper(),
                 row["counts_text"] or "-",
                 str(row["waived"]),
-                f"{shown(row['duration_seconds'])} s"
-                if row["duration_seconds"] is not None
-                else "-",
+                row["duration_text"] or "-",
             )
         )
     lines.append("")
@@ -414,6 +412,7 @@ def _board_row(gate: Mapping[str, Any]) -> dict[str, Any]:
         "counts_text": ", ".join(f"{k.replace('_', ' ')} {shown(v)}" for k, v in counts.items()),
         "waived": sum(1 for f in gate["findings"] if f["waiver"]),
         "duration_seconds": gate.get("duration_seconds"),
+        "duration_text": _seconds(gate.get("duration_seconds")),
         "summary": gate.get("summary", ""),
         "report": gate.get("report_html"),
     }
@@ -495,6 +494,11 @@ def _href(path: str | None, out_dir: str, link: Any) -> str | None:
         return os.path.relpath(path, out_dir)
     except ValueError:
         return None
+
+
+def _seconds(value: Any) -> str:
+    """A duration as people read it: ``27.16 s``, ``0.116 s``; empty when unknown."""
+    return f"{shown(float(value))} s" if isinstance(value, (int, float)) else ""
 
 
 def _absolute(path: str) -> str:
