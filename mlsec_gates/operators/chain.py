@@ -202,7 +202,7 @@ class ChainReportOperator(BaseOperator):
     def __init__(
         self,
         *,
-        gate_task_ids: Mapping[str, str] | Sequence[str],
+        gate_task_ids: dict[str, str] | Sequence[str],
         policy: str | None = None,
         report_dir: str | None = None,
         aws_conn_id: str | None = None,
@@ -211,9 +211,7 @@ class ChainReportOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if not isinstance(gate_task_ids, Mapping):
-            gate_task_ids = {t.rsplit(".", 1)[-1]: t for t in gate_task_ids}
-        self.gate_task_ids = dict(gate_task_ids)
+        self.gate_task_ids = gate_task_ids
         self.policy = policy
         self.report_dir = report_dir
         self.aws_conn_id = aws_conn_id
@@ -225,7 +223,10 @@ class ChainReportOperator(BaseOperator):
         from mlsec_gates.operators._run_report import gather_run, write_run_report
 
         storage, trouble = self._storage()
-        gathered = gather_run(context, self.gate_task_ids, storage=storage)
+        ids = self.gate_task_ids
+        if not isinstance(ids, Mapping):  # task ids only: the step is the last part
+            ids = {task_id.rsplit(".", 1)[-1]: task_id for task_id in ids}
+        gathered = gather_run(context, ids, storage=storage)
         reports, note = write_run_report(
             gathered,
             wanted=self.report_dir or default_report_dir(context),
