@@ -24,7 +24,15 @@ if TYPE_CHECKING:
 
     from mlsec_gates.result import GateResult
 
-__all__ = ["SIGNATURE_FILE", "GateFailed", "finish", "local_paths", "scratch_dir", "signature_file"]
+__all__ = [
+    "SIGNATURE_FILE",
+    "GateFailed",
+    "copy_file",
+    "finish",
+    "local_paths",
+    "scratch_dir",
+    "signature_file",
+]
 
 
 _EXTENSIONS = {"json": "json", "markdown": "md", "html": "html"}
@@ -110,6 +118,13 @@ def finish(
         raise GateFailed(f"{result.gate} gate {result.status.value}\n{markdown}")
     print(markdown, flush=True)  # the task log is the first place an on-call person looks
     return result.passed, result.status.value, result.summary
+
+
+def copy_file(source: str, target: str) -> None:
+    """Copy a file a gate wrote (Evidently's page) to an output artifact's path."""
+    import shutil
+
+    shutil.copyfile(source, target)
 
 
 def kfp_run_context(run_id: str, task_name: str) -> dict[str, str] | None:

@@ -74,9 +74,7 @@ def poison_drift(
         ``passed``, ``status`` and the one-line ``summary``; a failed hard gate raises a
         ``RuntimeError`` carrying the summary instead, after writing every output.
     """
-    import shutil
-
-    from mlsec_gates.components._runtime import finish, kfp_run_context, scratch_dir
+    from mlsec_gates.components._runtime import copy_file, finish, kfp_run_context, scratch_dir
     from mlsec_gates.gates.drift import drift_gate
 
     with scratch_dir() as scratch:
@@ -90,7 +88,7 @@ def poison_drift(
             run_context=kfp_run_context(run_id, task_name),
         )
         if page := result.reports.get("evidently"):
-            shutil.copyfile(page, evidently_html.path)
+            copy_file(page, evidently_html.path)
     outputs = {"report_html": report_html, "report_md": report_md, "report_json": report_json}
     outputs.update(report_files=report_files, metrics=metrics)
     outputs["artifacts"] = {"suspects": suspects, **({"evidently": evidently_html} if page else {})}
