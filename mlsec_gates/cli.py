@@ -199,6 +199,10 @@ examples:
   mlsec-gates report reports/run-42/ --out reports/run-42/
   mlsec-gates report s3://ml-reports/dag=train/run=42/ --out s3://ml-reports/dag=train/run=42/
   mlsec-gates report validate-report.json scan-report.json --out combined/
+  mlsec-gates report local_outputs/gated-training-2026-12-07-10-00-00-000000/ --out combined/
+
+  A KFP run folder (kfp.local's, or a copy of the pipeline root's run folder) is read through
+  the gate components' report_files/*-report.json and report_json outputs.
 
 exit status: 0 the combined report was written, 2 no gate report found, or a read/write error
 """
@@ -422,8 +426,17 @@ def _report(args: argparse.Namespace) -> Outcome:
     from mlsec_gates.reports.combined import write_combined_report
     from mlsec_gates.storage import Storage
 
-    written = write_combined_report(args.inputs, args.out, storage=Storage(_s3_options(args)))
+    title = args.title or (_run_name(args.inputs[0]) if len(args.inputs) == 1 else None)
+    written = write_combined_report(
+        args.inputs, args.out, storage=Storage(_s3_options(args)), title=title
+    )
     return Outcome(EXIT_PASS, f"mlsec-gates report: combined report: {written['html']}")
+
+
+def _run_name(location: str) -> str | None:
+    """A run folder's name as the report title (``.../gated-training-2026-...``)."""
+    name = location.rstrip("/").rsplit("/", 1)[-1]
+    return name if name and not name.endswith(".json") else None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -567,6 +580,7 @@ def _chain_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "inputs", nargs="+", metavar="RUN_DIR_OR_JSON", help="folder, s3:// prefix or report"
     )
     report.add_argument("--out", required=True, metavar="DIR_OR_URI", help="output folder")
+    report.add_argument("--title", help="page title (default: the run folder's name)")
     _s3_arguments(report)
     report.set_defaults(handler=_report, quiet=False)
 

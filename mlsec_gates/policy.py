@@ -536,10 +536,22 @@ class S3Policy(_Strict):
     profile: str | None = None
 
 
+class ReportLinksPolicy(_Strict):
+    """How reports in S3 are linked from other reports and the Airflow UI (clickable URLs)."""
+
+    url_template: str | None = None
+    """Browsable URL of a report object: ``{bucket}`` and ``{key}`` are filled in, e.g.
+    ``https://minio.example.com/browser/{bucket}/{key}``."""
+    presign_seconds: int = Field(default=0, ge=0, le=7 * 24 * 3600, strict=True)
+    """When > 0 (and no ``url_template``): pre-signed GET URLs valid this long. Whoever holds
+    such a link reads the report until it expires: off by default."""
+
+
 class StoragePolicy(_Strict):
     """Storage settings shared by every gate."""
 
     s3: S3Policy = S3Policy()
+    report_links: ReportLinksPolicy = ReportLinksPolicy()
 
 
 class Policy(_Strict):

@@ -526,6 +526,19 @@ class Storage:
 
     # -- errors ------------------------------------------------------------------
 
+    def presigned_url(self, uri: str, seconds: int) -> str:
+        """A pre-signed HTTPS GET URL of an ``s3://`` object, valid ``seconds``.
+
+        Raises:
+            StorageError: no credentials to sign with, or the client cannot be set up.
+        """
+        bucket, key = split_s3_uri(uri)
+        with self._s3_errors(uri):
+            url: str = self._client.generate_presigned_url(
+                "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=seconds
+            )
+        return url
+
     @contextlib.contextmanager
     def _s3_errors(self, uri: str) -> Iterator[None]:
         """Turn botocore's exceptions into one-line errors that say what to fix."""

@@ -1,15 +1,20 @@
 """The demo behind ``bash scripts/demo.sh``.
 
-A clean run (the model is scanned, gets a BOM and is signed), a run on corrupted training
-data (stopped by the data validation gate), a run on poisoned training data (labels flipped:
-stopped by the poisoning-drift gate) and a run with a tampered model (stopped by the scan
-gate) go through real Airflow (SQLite, ``dag.test()``) and a local Kubeflow pipeline run. Then
-the clean run's signed model is deployed with a change made after signing, which the verify
-gate stops (the deploy DAG and the deploy pipeline); then the demo prints where the reports
-are.
+Quick (the default, well under 2 minutes): one gate chain -- validate -> drift -> train ->
+scan -> sign, from one policy, with ``mlsec-gates run``'s engine -- run twice: on clean data
+with a clean model (every gate passes, the model is signed), then with a training job that
+slips an ``os.system`` call into the model (the scan gate stops the chain before signing).
+Each step is printed as it finishes; each run ends with its combined report.
 
-Each scenario runs in its own child process with its chatter sent to a log file under
-``demo-output/logs/``, so this screen shows only what a person needs: verdicts and report paths.
+Full (``--full``): a clean run (the model is scanned, gets a BOM and is signed), a run on
+corrupted training data (stopped by the data validation gate), a run on poisoned training
+data (labels flipped: stopped by the poisoning-drift gate) and a run with a tampered model
+(stopped by the scan gate) go through real Airflow (SQLite, ``dag.test()``) and a local
+Kubeflow pipeline run. Then the clean run's signed model is deployed with a change made
+after signing, which the verify gate stops (the deploy DAG and the deploy pipeline); then the
+demo prints where the reports are. Each scenario runs in its own child process with its
+chatter sent to a log file under ``demo-output/logs/``, so this screen shows only what a
+person needs: verdicts and report paths.
 """
 
 from __future__ import annotations
@@ -44,13 +49,20 @@ SCENARIOS = {
 
 def main() -> int:
     """Run every scenario in a child process and print a table of outcomes and reports."""
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--full", action="store_true", help="every scenario in Airflow and KFP (5-12 min)"
+    )
     parser.add_argument(
         "--stage", choices=[*SCENARIOS, "airflow-db", CHAIN_STAGE], help=argparse.SUPPRESS
     )
     args = parser.parse_args()
     if args.stage:
         return _run_stage(args.stage)
+    if not args.full:
+        return _quick()
 
     shutil.rmtree(OUT, ignore_errors=True)
     LOGS.mkdir(parents=True)
@@ -98,19 +110,58 @@ def _combined_report() -> Path | None:
     return Path(found[-1])
 
 
+def _quick() -> int:
+    """One chain, twice: clean, then a tampered model; each step printed as it finishes."""
+    clock, cpu = time.monotonic(), time.process_time()
+    print("mlsec-gates quick demo: one gate chain, validate -> drift -> train -> scan -> sign")
+    print("(first the libraries load: Great Expectations, scikit-learn; about 10-20 s)\n")
+    from mlsec_gates.chain import run_chain
+
+    def step_line(step: object, result: object) -> None:
+        seconds = (result.finished_at - result.started_at).total_seconds()
+        status = result.status.value.upper()
+        print(f"    {step.task_id:<9} {status:<5} {seconds:5.1f} s  {result.summary}"[:150])
+
+    outcomes = []
+    runs = (("clean data, clean model", False), ("training slips os.system into the model", True))
+    for number, (label, tamper) in enumerate(runs, 1):
+        work = OUT / "quick" / ("tampered" if tamper else "clean")
+        shutil.rmtree(work, ignore_errors=True)
+        policy = _chain_files(work, tamper=tamper, sbom=False)
+        print(f"- run {number}: {label}", flush=True)
+        outcome = run_chain(str(policy), report_dir=str(work / "reports"), on_step=step_line)
+        where = f" at {outcome.stopped_at}" if outcome.stopped_at else ""
+        verdict = f"{outcome.status.value.upper()}{where}"
+        not_run = f" (not run: {', '.join(outcome.not_run)})" if outcome.not_run else ""
+        print(f"  => chain {verdict}{not_run}")
+        print(f"     combined report: {outcome.reports['html']}\n", flush=True)
+        outcomes.append(outcome)
+    seconds, cpu_seconds = time.monotonic() - clock, time.process_time() - cpu
+    print(f"Quick demo done in {seconds:.0f} s (CPU {cpu_seconds:.0f} s).")
+    print("The full demo (Airflow and KFP, every gate and failure): bash scripts/demo.sh --full")
+    clean, tampered = outcomes
+    return 0 if clean.passed and tampered.stopped_at == "scan" else 1
+
+
 def _chain_run() -> int:
     """``mlsec-gates run`` on a policy whose train hook writes a tampered model."""
+    from mlsec_gates.cli import main as cli_main
+
+    work = OUT / "chain"
+    policy = _chain_files(work, tamper=True, sbom=True)
+    return cli_main(["run", "--policy", str(policy), "--report-dir", str(work / "reports")])
+
+
+def _chain_files(work: Path, *, tamper: bool, sbom: bool) -> Path:
+    """Data, a throwaway key and the chain policy in ``work``; returns the policy's path."""
     import csv
 
     import numpy as np
     from sklearn.datasets import load_iris
 
-    from mlsec_gates.cli import main as cli_main
-
     sys.path.insert(0, str(ROOT / "pipelines"))
     from scan_model_pipeline import demo_signing_key
 
-    work = OUT / "chain"
     (work / "data").mkdir(parents=True, exist_ok=True)
     iris = load_iris()
     # The trusted reference for the drift gate: the same flowers measured again (0.2 cm noise).
@@ -127,21 +178,23 @@ def _chain_run() -> int:
                 writer.writerow([*(f"{v:.1f}" for v in values), iris.target_names[target]])
     key = demo_signing_key(work / "keys")  # a throwaway key: demo only
     policy = work / "gates.yaml"
+    quick = "" if sbom else "gates:\n  drift: {evidently_report: false}\n"  # no Evidently page
     policy.write_text(
-        "chain:\n"
+        quick + "chain:\n"
         f"  validate: {{data: {work / 'data' / 'train.csv'}, "
         f"suite: {ROOT / 'dags' / 'suites' / 'iris.yaml'}}}\n"
         f"  drift: {{reference: {work / 'data' / 'reference.csv'}, "
         f"current: {work / 'data' / 'train.csv'}, label_column: species}}\n"
         "  train:\n"
         f"    command: [{sys.executable}, {ROOT / 'dags' / 'scripts' / 'train_iris.py'}, "
-        f"--data, {work / 'data' / 'train.csv'}, --out, '{{model_dir}}', --tamper, 'true']\n"
+        f"--data, {work / 'data' / 'train.csv'}, --out, '{{model_dir}}', "
+        f"--tamper, '{str(tamper).lower()}']\n"
         f"    model_dir: {work / 'model'}\n"
         "  scan: {}\n"
-        "  sbom: {environment: true}\n"
-        f"  sign: {{key: {key}}}\n"
+        + ("  sbom: {environment: true}\n" if sbom else "")
+        + f"  sign: {{key: {key}}}\n"
     )
-    return cli_main(["run", "--policy", str(policy), "--report-dir", str(work / "reports")])
+    return policy
 
 
 def _collect_report(stage: str) -> Path | None:

@@ -16,7 +16,26 @@ stops at the first failing gate and writes the combined report
 
 from __future__ import annotations
 
-from mlsec_gates.chain.plan import STEP_ORDER, ChainStep, plan_chain
+from mlsec_gates.chain.plan import (
+    STAGES,
+    STEP_KINDS,
+    STEP_ORDER,
+    ChainStep,
+    StepKind,
+    plan_chain,
+    stage_of,
+)
 from mlsec_gates.chain.run import ChainResult, run_chain, step_context
 
-__all__ = ["STEP_ORDER", "ChainResult", "ChainStep", "plan_chain", "run_chain", "step_context"]
+__all__ = [
+    "STAGES",
+    "STEP_KINDS",
+    "STEP_ORDER",
+    "ChainResult",
+    "ChainStep",
+    "StepKind",
+    "plan_chain",
+    "run_chain",
+    "stage_of",
+    "step_context",
+]

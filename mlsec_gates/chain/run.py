@@ -105,7 +105,12 @@ def run_chain(
     else:
         not_run = ()
     reports = write_combined_report(
-        results, report_dir, run_context=run_context, storage=storage, not_run=not_run
+        results,
+        report_dir,
+        run_context=run_context,
+        storage=storage,
+        not_run=not_run,
+        policy=loaded,
     )
     return ChainResult(results=tuple(results), not_run=not_run, reports=reports)
 

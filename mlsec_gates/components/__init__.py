@@ -17,14 +17,10 @@ gates and their libraries (fickling, Great Expectations, pandas) are imported in
 component bodies, at run time.
 """
 
-from mlsec_gates.components._image import IMAGE, with_base_image
-from mlsec_gates.components.drift import poison_drift
-from mlsec_gates.components.model_eval import model_eval
-from mlsec_gates.components.sbom import model_sbom
-from mlsec_gates.components.scan import artifact_scan, artifact_scan_uri
-from mlsec_gates.components.sign import model_signing
-from mlsec_gates.components.validate import data_validation, data_validation_uri
-from mlsec_gates.components.verify import signature_verification
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __all__ = [
     "IMAGE",
@@ -39,3 +35,31 @@ __all__ = [
     "signature_verification",
     "with_base_image",
 ]
+
+#: Public name -> the module declaring it. Imported on first use (PEP 562): a task container
+#: importing ``mlsec_gates.components._runtime`` must not declare components (see there).
+_WHERE = {
+    "IMAGE": "_image",
+    "with_base_image": "_image",
+    "artifact_scan": "scan",
+    "artifact_scan_uri": "scan",
+    "data_validation": "validate",
+    "data_validation_uri": "validate",
+    "model_eval": "model_eval",
+    "model_sbom": "sbom",
+    "model_signing": "sign",
+    "poison_drift": "drift",
+    "signature_verification": "verify",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

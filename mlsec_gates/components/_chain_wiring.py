@@ -11,7 +11,7 @@ from typing import Any
 from kfp import dsl
 from kfp.dsl import Dataset, Model
 
-from mlsec_gates.components.chain import _RUN, gate_verdict, hold_chain, train_hook
+from mlsec_gates.components.chain_steps import RUN, hold_chain, train_hook, verdict_for
 from mlsec_gates.components.drift import poison_drift
 from mlsec_gates.components.model_eval import model_eval
 from mlsec_gates.components.sbom import model_sbom
@@ -26,12 +26,16 @@ def wire_steps(steps: list, *, policy: str, hard: Any, where: dict) -> None:
     _wire(steps, 0, policy=policy, hard=hard, where=where, done={})
 
 
-def _wire(steps: list, index: int, *, policy: str, hard: Any, where: dict, done: dict) -> None:
+def _wire(
+    steps: list, index: int, *, policy: str, hard: Any, where: dict, done: dict, after: Any = None
+) -> None:
     step = steps[index]
-    task = _gate_task(step, {"policy": policy, "fail_on_violation": False, **_RUN}, done)
+    task = _gate_task(step, {"policy": policy, "fail_on_violation": False, **RUN}, done)
     task.set_display_name(step.task_id).set_caching_options(False)  # a verdict is never reused
+    if after is not None:
+        task.after(after)
     done[step.gate] = task
-    verdict = gate_verdict(
+    verdict = verdict_for(step.task_id)(
         report_json=task.outputs["report_json"],
         step=step.task_id,
         passed=task.outputs["passed"],
@@ -41,6 +45,9 @@ def _wire(steps: list, index: int, *, policy: str, hard: Any, where: dict, done:
     )
     verdict.set_display_name(f"{step.task_id}-verdict").set_caching_options(False)
     if index + 1 == len(steps):
+        return
+    if hard is True:  # a staged chain: the next step only follows a passed verdict
+        _wire(steps, index + 1, policy=policy, hard=hard, where=where, done=done, after=verdict)
         return
     with dsl.If(verdict.output == True, name=f"{step.task_id}-passed"):  # noqa: E712
         _wire(steps, index + 1, policy=policy, hard=hard, where=where, done=done)

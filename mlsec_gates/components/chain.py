@@ -20,6 +20,11 @@ report and then decides:
 - ``hard_gates=False``: the chain goes on under ``dsl.If(passed)``; ``dsl.Else`` runs
   ``hold_chain``, which records where and why the chain stopped, and the run succeeds.
 
+A pipeline that trains in its own task gates it from both sides with one run report:
+``security_gates_pipeline(policy, stage="data")`` before the training task and
+``stage="model"`` after it, both inside ``dsl.ExitHandler(run_report(policy))``, whose task
+publishes the combined report of every gate of the run (passed, failed, not run).
+
 Policy ``on_fail: warn`` makes a gate pass with status ``warn`` either way. Caching is off
 for every task of the chain: the paths stay the same from run to run while the bytes behind
 them change, and a cached verdict would be about other bytes. The chain runs
@@ -33,204 +38,128 @@ The tasks read the policy file and the paths it names when they run: on a cluste
 ``from __future__ import annotations``: KFP reads the component annotations as objects.
 """
 
-from typing import Any, NamedTuple
+from typing import Any
 
 from kfp import dsl
-from kfp.dsl import HTML, Artifact, Input, Markdown, Metrics, Output
 
-from mlsec_gates.components._image import IMAGE
+from mlsec_gates.components.chain_steps import (
+    gate_verdict,
+    hold_chain,
+    publish_report,
+    train_hook,
+)
 
 __all__ = [
     "gate_verdict",
     "hold_chain",
     "publish_report",
+    "run_report",
     "security_gates_pipeline",
     "train_hook",
 ]
 
-# Every gate gets the run and task ids: the ledger's idempotency key and the BOM's formulation.
-_RUN = {"run_id": dsl.PIPELINE_JOB_ID_PLACEHOLDER, "task_name": dsl.PIPELINE_TASK_NAME_PLACEHOLDER}
-
-
-@dsl.component(base_image=IMAGE, install_kfp_package=False)
-def train_hook(
-    command: list,
-    model_dir: str,
-    report_html: Output[HTML],
-    report_md: Output[Markdown],
-    report_json: Output[Artifact],
-    metrics: Output[Metrics],
-    timeout_seconds: int = 3600,
-    env: dict = {},  # noqa: B006 - KFP wants a literal default
-    policy: str = "",
-    fail_on_violation: bool = True,
-    run_id: str = "",
-    task_name: str = "",
-) -> NamedTuple("TrainOutputs", [("passed", bool), ("status", str), ("summary", str)]):
-    """Run the chain's training command (no shell) and record the files it wrote.
-
-    Args:
-        command: the command and its arguments; ``{model_dir}`` is replaced.
-        model_dir: where the command writes the model (a path the later steps can read).
-        report_html: the full report (shown by "View HTML").
-        report_md: the one-screen summary.
-        report_json: the machine-readable report.
-        metrics: files, bytes, seconds, exit code, ``passed``.
-        timeout_seconds: stop the command after this long.
-        env: extra environment variables for the command.
-        policy: policy YAML text, or its path or ``s3://`` URI.
-        fail_on_violation: fail the task when training produced no model.
-        run_id: the pipeline run; pass ``dsl.PIPELINE_JOB_ID_PLACEHOLDER``.
-        task_name: this task; pass ``dsl.PIPELINE_TASK_NAME_PLACEHOLDER``.
-
-    Returns:
-        ``passed``, ``status`` and the one-line ``summary``.
-    """
-    from mlsec_gates._kfp_runtime import finish, kfp_run_context, scratch_dir
-    from mlsec_gates.chain.train import train_gate
-
-    with scratch_dir() as scratch:
-        result = train_gate(
-            command,
-            model_dir=model_dir,
-            timeout_seconds=timeout_seconds,
-            env=env,
-            policy=policy or None,
-            report_dir=scratch,
-            run_context=kfp_run_context(run_id, task_name),
-        )
-    outputs = {"report_html": report_html, "report_md": report_md, "report_json": report_json}
-    return finish(result, fail_on_violation=fail_on_violation, metrics=metrics, **outputs)
-
-
-@dsl.component(base_image=IMAGE, install_kfp_package=False)
-def gate_verdict(
-    report_json: Input[Artifact],
-    step: str,
-    passed: bool,
-    summary: str,
-    hard: bool = True,
-    report_root: str = "",
-    pipeline_root: str = "",
-    run_id: str = "",
-) -> bool:
-    """Collect a gate's JSON report for the run's combined report, then pass or fail the chain.
-
-    Args:
-        report_json: the gate's JSON report.
-        step: the chain step (``validate``, ``scan``...).
-        passed: the gate's ``passed`` output.
-        summary: the gate's one-line summary.
-        hard: fail this task (and so the run) when the gate did not pass.
-        report_root: folder or ``s3://`` prefix collecting the runs' reports; empty: under
-            the pipeline root.
-        pipeline_root: pass ``dsl.PIPELINE_ROOT_PLACEHOLDER``.
-        run_id: pass ``dsl.PIPELINE_JOB_ID_PLACEHOLDER``.
-
-    Returns:
-        Whether the chain goes on (a soft chain branches on it with ``dsl.If``).
-    """
-    from mlsec_gates._kfp_chain import collect_report, run_folder
-
-    folder = run_folder(report_root, pipeline_root, run_id)
-    return collect_report(
-        report_json, step=step, folder=folder, passed=passed, hard=hard, summary=summary
-    )
-
-
-@dsl.component(base_image=IMAGE, install_kfp_package=False)
-def hold_chain(step: str, summary: str) -> str:
-    """Record that a soft chain stopped at a gate (the ``dsl.Else`` branch).
-
-    Args:
-        step: the gate that did not pass.
-        summary: its one-line summary.
-
-    Returns:
-        The notice, also printed to the task log.
-    """
-    notice = f"security gates held the chain at {step}: {summary}"
-    print(notice, flush=True)
-    return notice
-
-
-@dsl.component(base_image=IMAGE, install_kfp_package=False)
-def publish_report(
-    steps: list,
-    status: dsl.PipelineTaskFinalStatus,
-    report_html: Output[HTML],
-    report_md: Output[Markdown],
-    report_json: Output[Artifact],
-    report_root: str = "",
-    pipeline_root: str = "",
-    run_id: str = "",
-) -> NamedTuple("ReportOutputs", [("passed", bool), ("headline", str)]):
-    """Publish the run's combined gate report (the chain's exit task: it always runs).
-
-    Args:
-        steps: the chain's steps, in order; those without a collected report are "not run".
-        status: the chain's final status (filled in by KFP).
-        report_html: the combined report, one self-contained page ("View HTML").
-        report_md: the one-screen summary.
-        report_json: the board and every gate report; metadata ``status``, ``passed``.
-        report_root: the folder ``gate_verdict`` collected into (same value).
-        pipeline_root: pass ``dsl.PIPELINE_ROOT_PLACEHOLDER``.
-        run_id: pass ``dsl.PIPELINE_JOB_ID_PLACEHOLDER``.
-
-    Returns:
-        ``passed`` (every gate that ran passed: the chain's output) and the report's
-        ``headline``, e.g. ``FAILED at scan``.
-    """
-    from mlsec_gates._kfp_chain import publish_combined_report, run_folder
-
-    return publish_combined_report(
-        folder=run_folder(report_root, pipeline_root, run_id),
-        steps=steps,
-        run_id=run_id,
-        status=status,
-        report_html=report_html,
-        report_md=report_md,
-        report_json=report_json,
-    )
-
 
 def security_gates_pipeline(
-    policy: str, *, name: str = "security-gates", task_policy: str | None = None
+    policy: str,
+    *,
+    stage: str = "all",
+    name: str | None = None,
+    task_policy: str | None = None,
 ) -> Any:
-    """A ``@dsl.pipeline`` running the policy's gate chain, usable as a sub-pipeline.
+    """A ``@dsl.pipeline`` running the policy's gate chain (or one stage), as a sub-pipeline.
 
-    The pipeline takes ``hard_gates`` (bool, default true) and ``report_root`` (str, default
-    empty: ``<pipeline root>/mlsec-gates-reports``) and returns ``passed`` (bool: every gate
-    passed), for a ``dsl.If`` around what follows a soft chain. Its tasks show the steps'
-    names (``validate``, ``validate-verdict``, ...) and ``publish-report``.
+    ``stage="all"`` (the whole chain with its train hook) takes ``hard_gates`` (bool,
+    default true) and ``report_root`` (str, default empty: ``<pipeline root>/
+    mlsec-gates-reports``), publishes the run's combined report itself (its exit task) and
+    returns ``passed`` (bool: every gate passed), for a ``dsl.If`` around what follows a soft
+    chain. Its tasks show the steps' names (``validate``, ``validate-verdict``, ...) and
+    ``publish-report``.
+
+    ``stage="data"`` (validate, drift) and ``stage="model"`` (scan, sbom, sign) are for a
+    pipeline that trains in its own task: hard gates (a stage cannot hold the tasks that
+    follow it), taking ``report_root`` only; the pipeline publishes their one combined
+    report with :func:`run_report` as its ``dsl.ExitHandler`` task.
 
     Args:
         policy: path or ``s3://`` URI of the policy file, read now to plan the chain.
-        name: the pipeline's name.
+        stage: ``all``, ``data`` or ``model``.
+        name: the pipeline's name; default ``security-gates`` (``data-gates``,
+            ``model-gates``).
         task_policy: what the gate tasks get as their policy when they run: a path or URI
             they can read, or the policy's YAML text (then ``extends`` and relative
             ``waivers_file`` paths resolve against the task's working directory). Default:
             ``policy``.
 
     Raises:
-        ConfigError: the policy is invalid, has no chain step, or asks for something the
-            KFP chain cannot do (validate a SQL table, drift against a profile, scan more
-            than one target, sign attachments other than the chain's BOM).
+        ConfigError: the policy is invalid, has no chain step (in the stage), or asks for
+            something the KFP chain cannot do (validate a SQL table, drift against a profile,
+            scan more than one target, sign attachments other than the chain's BOM).
         InputError: the policy file does not exist.
     """
     from mlsec_gates.chain import plan_chain
     from mlsec_gates.components._chain_wiring import wire_steps
 
-    steps = plan_chain(policy)
+    steps = plan_chain(policy, stage=stage)
+    name = name or {"all": "security-gates", "data": "data-gates", "model": "model-gates"}[stage]
+    description = "mlsec-gates chain: " + " -> ".join(s.gate for s in steps)
+    tasks_policy = task_policy or policy
 
-    @dsl.pipeline(name=name, description="mlsec-gates chain: " + " -> ".join(s.gate for s in steps))
+    if stage != "all":
+
+        @dsl.pipeline(name=name, description=description)
+        def gate_stage(report_root: str = "") -> None:
+            where = {"report_root": report_root, "pipeline_root": dsl.PIPELINE_ROOT_PLACEHOLDER}
+            where["run_id"] = dsl.PIPELINE_JOB_ID_PLACEHOLDER
+            wire_steps(steps, policy=tasks_policy, hard=True, where=where)
+
+        return gate_stage
+
+    @dsl.pipeline(name=name, description=description)
     def security_gates(hard_gates: bool = True, report_root: str = "") -> bool:
         where = {"report_root": report_root, "pipeline_root": dsl.PIPELINE_ROOT_PLACEHOLDER}
         where["run_id"] = dsl.PIPELINE_JOB_ID_PLACEHOLDER
-        publish = publish_report(steps=[s.task_id for s in steps], **where)
+        name_it = {"pipeline_name": dsl.PIPELINE_JOB_NAME_PLACEHOLDER}
+        publish = publish_report(steps=[s.task_id for s in steps], **where, **name_it)
         publish.set_caching_options(False)
         with dsl.ExitHandler(publish, name="gate-chain"):
-            wire_steps(steps, policy=task_policy or policy, hard=hard_gates, where=where)
+            wire_steps(steps, policy=tasks_policy, hard=hard_gates, where=where)
         return publish.outputs["passed"]
 
     return security_gates
+
+
+def run_report(
+    policy: str, *, report_root: str = "", stages: tuple[str, ...] = ("data", "model")
+) -> Any:
+    """The task publishing the combined report of a pipeline gated in stages.
+
+    Call it inside the pipeline function and use it as the exit task, so it runs whatever
+    happened, and lists every planned gate of ``stages`` (those without a report as not
+    run)::
+
+        report = run_report(POLICY)
+        with dsl.ExitHandler(report, name="gated-run"):
+            data = data_gates()
+            trained = train(...).after(data)
+            model_gates().after(trained)
+
+    Args:
+        policy: the policy the stages were built from (planned again now, at compile time).
+        report_root: the stages' ``report_root`` (same value; empty: the pipeline root's).
+        stages: the stages the pipeline runs.
+
+    Returns:
+        The ``publish_report`` task (outputs ``passed``, ``headline``, the report
+        artifacts), caching off.
+    """
+    from mlsec_gates.chain import plan_chain
+
+    steps = [s.task_id for stage in stages for s in plan_chain(policy, stage=stage)]
+    task = publish_report(
+        steps=steps,
+        report_root=report_root,
+        pipeline_root=dsl.PIPELINE_ROOT_PLACEHOLDER,
+        run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+        pipeline_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
+    )
+    return task.set_caching_options(False).set_display_name("gate-report")

@@ -39,6 +39,7 @@ def poison_drift(
     report_html: Output[HTML],
     report_md: Output[Markdown],
     report_json: Output[Artifact],
+    report_files: Output[Artifact],
     metrics: Output[Metrics],
     suspects: Output[Dataset],
     evidently_html: Output[HTML],
@@ -57,6 +58,9 @@ def poison_drift(
         report_md: the one-screen summary: verdict, drifted columns, alarms, what to do.
         report_json: the machine-readable report (``details.checks``: statistic, threshold
             and decision per column); its metadata holds ``passed`` and ``status``.
+        report_files: the same reports as files named with their extensions
+            (``<gate>-report.html``, ``.md``, ``.json``): open them in a browser, or
+            combine a run's with ``mlsec-gates report``.
         metrics: columns checked and drifted, drift share, suspects, ``passed``.
         suspects: CSV of the suspicious rows of ``current`` (0-based ``row``).
         evidently_html: Evidently's drift page (a bounded sample; it does not decide).
@@ -70,9 +74,7 @@ def poison_drift(
         ``passed``, ``status`` and the one-line ``summary``; a failed hard gate raises a
         ``RuntimeError`` carrying the summary instead, after writing every output.
     """
-    import shutil
-
-    from mlsec_gates._kfp_runtime import finish, kfp_run_context, scratch_dir
+    from mlsec_gates.components._runtime import copy_file, finish, kfp_run_context, scratch_dir
     from mlsec_gates.gates.drift import drift_gate
 
     with scratch_dir() as scratch:
@@ -86,7 +88,8 @@ def poison_drift(
             run_context=kfp_run_context(run_id, task_name),
         )
         if page := result.reports.get("evidently"):
-            shutil.copyfile(page, evidently_html.path)
+            copy_file(page, evidently_html.path)
     outputs = {"report_html": report_html, "report_md": report_md, "report_json": report_json}
+    outputs.update(report_files=report_files, metrics=metrics)
     outputs["artifacts"] = {"suspects": suspects, **({"evidently": evidently_html} if page else {})}
-    return finish(result, fail_on_violation=fail_on_violation, metrics=metrics, **outputs)
+    return finish(result, fail_on_violation=fail_on_violation, **outputs)

@@ -36,6 +36,7 @@ def model_eval(
     report_html: Output[HTML],
     report_md: Output[Markdown],
     report_json: Output[Artifact],
+    report_files: Output[Artifact],
     metrics: Output[Metrics],
     label_column: str = "",
     sensitive_columns: list = [],  # noqa: B006 - KFP wants a literal default
@@ -54,6 +55,9 @@ def model_eval(
         report_md: the one-screen summary: verdict, failed checks, what to do.
         report_json: the machine-readable report (``details.checks``: statistic, threshold
             and decision per check); its metadata holds ``passed`` and ``status``.
+        report_files: the same reports as files named with their extensions
+            (``<gate>-report.html``, ``.md``, ``.json``): open them in a browser, or
+            combine a run's with ``mlsec-gates report``.
         metrics: accuracy, checks run and failed, each check's statistic, ``passed``.
         label_column: the true label. Empty: the policy's ``gates.model_eval.label_column``.
         sensitive_columns: columns whose groups fairness compares. Empty: the policy's.
@@ -67,7 +71,7 @@ def model_eval(
         ``passed``, ``status`` and the one-line ``summary``; a failed hard gate raises a
         ``RuntimeError`` carrying the summary instead, after writing every output.
     """
-    from mlsec_gates._kfp_runtime import finish, kfp_run_context, scratch_dir
+    from mlsec_gates.components._runtime import finish, kfp_run_context, scratch_dir
     from mlsec_gates.gates.model_eval import model_eval_gate
 
     with scratch_dir() as scratch:
@@ -82,4 +86,5 @@ def model_eval(
             run_context=kfp_run_context(run_id, task_name),
         )
     outputs = {"report_html": report_html, "report_md": report_md, "report_json": report_json}
-    return finish(result, fail_on_violation=fail_on_violation, metrics=metrics, **outputs)
+    outputs.update(report_files=report_files, metrics=metrics)
+    return finish(result, fail_on_violation=fail_on_violation, **outputs)

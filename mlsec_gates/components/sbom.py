@@ -40,6 +40,7 @@ def model_sbom(
     report_html: Output[HTML],
     report_md: Output[Markdown],
     report_json: Output[Artifact],
+    report_files: Output[Artifact],
     metrics: Output[Metrics],
     dataset: Optional[Input[Dataset]] = None,  # noqa: UP045 - KFP cannot parse `X | None`
     validation_report: Optional[Input[Artifact]] = None,  # noqa: UP045
@@ -61,6 +62,9 @@ def model_sbom(
         report_html: the full report, one self-contained page (shown by "View HTML").
         report_md: the one-screen summary.
         report_json: the machine-readable report; its metadata holds ``passed`` and ``status``.
+        report_files: the same reports as files named with their extensions
+            (``<gate>-report.html``, ``.md``, ``.json``): open them in a browser, or
+            combine a run's with ``mlsec-gates report``.
         metrics: the gate's metrics and ``passed``.
         dataset: the training data artifact, recorded with its hash.
         validation_report: the data validation gate's ``report_json``, recorded as evidence.
@@ -79,7 +83,7 @@ def model_sbom(
         ``passed``, ``status`` and the one-line ``summary``. A hard gate that did not pass
         raises a ``RuntimeError`` carrying the summary instead, after writing every output.
     """
-    from mlsec_gates._kfp_runtime import finish, kfp_run_context, local_paths, scratch_dir
+    from mlsec_gates.components._runtime import finish, kfp_run_context, local_paths, scratch_dir
     from mlsec_gates.gates.sbom import sbom_gate
 
     with scratch_dir() as scratch:
@@ -95,5 +99,6 @@ def model_sbom(
             report_dir=scratch,
         )
     outputs = {"report_html": report_html, "report_md": report_md, "report_json": report_json}
+    outputs["report_files"] = report_files
     outputs.update(metrics=metrics, artifacts={"bom": bom})
     return finish(result, fail_on_violation=fail_on_violation, **outputs)

@@ -48,6 +48,7 @@ def artifact_scan(
     report_html: Output[HTML],
     report_md: Output[Markdown],
     report_json: Output[Artifact],
+    report_files: Output[Artifact],
     report_sarif: Output[Artifact],
     metrics: Output[Metrics],
     policy: Optional[str] = None,  # noqa: UP045 - KFP cannot parse `str | None`
@@ -66,6 +67,9 @@ def artifact_scan(
         report_html: the full report, one self-contained page (shown by "View HTML").
         report_md: the one-screen summary: verdict, counts, worst findings, what to do.
         report_json: the machine-readable report; its metadata holds ``passed`` and ``status``.
+        report_files: the same reports as files named with their extensions
+            (``<gate>-report.html``, ``.md``, ``.json``): open them in a browser, or
+            combine a run's with ``mlsec-gates report``.
         report_sarif: the SARIF 2.1.0 report, for code-scanning dashboards.
         metrics: files scanned, blocked, quarantined and passed, bytes, findings, ``passed``.
         policy: policy YAML text, or its path or ``s3://`` URI; empty for the defaults.
@@ -82,7 +86,7 @@ def artifact_scan(
         ``error``) and the one-line ``summary``. A hard gate that did not pass raises a
         ``RuntimeError`` carrying the summary instead, after writing every output.
     """
-    from mlsec_gates._kfp_runtime import finish, kfp_run_context, scratch_dir
+    from mlsec_gates.components._runtime import finish, kfp_run_context, scratch_dir
     from mlsec_gates.gates.scan import scan_gate
 
     with scratch_dir() as scratch:
@@ -95,6 +99,7 @@ def artifact_scan(
             run_context=kfp_run_context(run_id, task_name),
         )
     outputs = {"report_html": report_html, "report_md": report_md, "report_json": report_json}
+    outputs["report_files"] = report_files
     extra = {"sarif": report_sarif}
     return finish(
         result, fail_on_violation=fail_on_violation, metrics=metrics, artifacts=extra, **outputs
@@ -107,6 +112,7 @@ def artifact_scan_uri(
     report_html: Output[HTML],
     report_md: Output[Markdown],
     report_json: Output[Artifact],
+    report_files: Output[Artifact],
     report_sarif: Output[Artifact],
     metrics: Output[Metrics],
     policy: Optional[str] = None,  # noqa: UP045 - KFP cannot parse `str | None`
@@ -127,6 +133,9 @@ def artifact_scan_uri(
         report_html: the full report, one self-contained page (shown by "View HTML").
         report_md: the one-screen summary: verdict, counts, worst findings, what to do.
         report_json: the machine-readable report; its metadata holds ``passed`` and ``status``.
+        report_files: the same reports as files named with their extensions
+            (``<gate>-report.html``, ``.md``, ``.json``): open them in a browser, or
+            combine a run's with ``mlsec-gates report``.
         report_sarif: the SARIF 2.1.0 report, for code-scanning dashboards.
         metrics: files scanned, blocked, quarantined and passed, bytes, findings, ``passed``.
         policy: policy YAML text, or its path or ``s3://`` URI; empty for the defaults.
@@ -143,7 +152,7 @@ def artifact_scan_uri(
         ``error``) and the one-line ``summary``. A hard gate that did not pass raises a
         ``RuntimeError`` carrying the summary instead, after writing every output.
     """
-    from mlsec_gates._kfp_runtime import finish, kfp_run_context, scratch_dir
+    from mlsec_gates.components._runtime import finish, kfp_run_context, scratch_dir
     from mlsec_gates.gates.scan import scan_gate
 
     with scratch_dir() as scratch:
@@ -156,6 +165,7 @@ def artifact_scan_uri(
             run_context=kfp_run_context(run_id, task_name),
         )
     outputs = {"report_html": report_html, "report_md": report_md, "report_json": report_json}
+    outputs["report_files"] = report_files
     extra = {"sarif": report_sarif}
     return finish(
         result, fail_on_violation=fail_on_violation, metrics=metrics, artifacts=extra, **outputs

@@ -57,6 +57,7 @@ def model_signing(
     report_html: Output[HTML],
     report_md: Output[Markdown],
     report_json: Output[Artifact],
+    report_files: Output[Artifact],
     metrics: Output[Metrics],
     bom: Optional[Input[Artifact]] = None,  # noqa: UP045 - KFP cannot parse `X | None`
     key: Optional[str] = None,  # noqa: UP045
@@ -75,6 +76,9 @@ def model_signing(
         report_html: the full report, one self-contained page (shown by "View HTML").
         report_md: the one-screen summary.
         report_json: the machine-readable report; its metadata holds ``passed`` and ``status``.
+        report_files: the same reports as files named with their extensions
+            (``<gate>-report.html``, ``.md``, ``.json``): open them in a browser, or
+            combine a run's with ``mlsec-gates report``.
         metrics: the gate's metrics and ``passed``.
         bom: the model's BOM (``model_sbom``'s ``bom``), signed along with the model.
         key: path of the EC private key PEM in the task container (a mounted Secret).
@@ -89,7 +93,7 @@ def model_signing(
         ``passed``, ``status`` and the one-line ``summary``. A hard gate that did not pass
         raises a ``RuntimeError`` carrying the summary instead, after writing every output.
     """
-    from mlsec_gates import _kfp_runtime as rt
+    from mlsec_gates.components import _runtime as rt
     from mlsec_gates.gates.sign import sign_gate
 
     with rt.scratch_dir() as scratch:
@@ -104,5 +108,6 @@ def model_signing(
             report_dir=scratch,
         )
     outputs = {"report_html": report_html, "report_md": report_md, "report_json": report_json}
+    outputs["report_files"] = report_files
     outputs.update(metrics=metrics, artifacts={"signature": signature})
     return rt.finish(result, fail_on_violation=fail_on_violation, **outputs)

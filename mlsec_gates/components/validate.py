@@ -23,7 +23,8 @@ is what usually works; expectations use GX's snake_case names.
 Both are hard gates by default: when the gate does not pass, the task fails after every output
 is written. With ``fail_on_violation=False`` they are soft gates: the task succeeds and
 ``passed`` feeds ``dsl.If``. The outputs are those of the scan components (see
-:mod:`mlsec_gates.components.scan`), written by the same :func:`mlsec_gates._kfp_runtime.finish`.
+:mod:`mlsec_gates.components.scan`), written by the same
+:func:`mlsec_gates.components._runtime.finish`.
 
 This module has no ``from __future__ import annotations``: KFP reads the annotations of the
 component functions as objects. The bodies import what they use, since KFP ships only their
@@ -47,6 +48,7 @@ def data_validation(
     report_html: Output[HTML],
     report_md: Output[Markdown],
     report_json: Output[Artifact],
+    report_files: Output[Artifact],
     metrics: Output[Metrics],
     policy: Optional[str] = None,  # noqa: UP045 - KFP cannot parse `str | None`
     fail_on_violation: bool = True,
@@ -61,6 +63,9 @@ def data_validation(
         report_html: the full report, one self-contained page (shown by "View HTML").
         report_md: the one-screen summary: verdict, counts, failed expectations, what to do.
         report_json: the machine-readable report; its metadata holds ``passed`` and ``status``.
+        report_files: the same reports as files named with their extensions
+            (``<gate>-report.html``, ``.md``, ``.json``): open them in a browser, or
+            combine a run's with ``mlsec-gates report``.
         metrics: expectations evaluated and failed, rows, ``passed``.
         policy: policy YAML text, or its path or ``s3://`` URI; empty for the defaults.
         run_id: the pipeline run, for the ledger and the BOM; pass
@@ -74,7 +79,7 @@ def data_validation(
         and the one-line ``summary``. A hard gate that did not pass raises a ``RuntimeError``
         carrying the summary instead, after writing every output.
     """
-    from mlsec_gates._kfp_runtime import finish, kfp_run_context, scratch_dir
+    from mlsec_gates.components._runtime import finish, kfp_run_context, scratch_dir
     from mlsec_gates.gates.validate import validate_gate
 
     with scratch_dir() as scratch:
@@ -86,6 +91,7 @@ def data_validation(
             run_context=kfp_run_context(run_id, task_name),
         )
     outputs = {"report_html": report_html, "report_md": report_md, "report_json": report_json}
+    outputs["report_files"] = report_files
     return finish(result, fail_on_violation=fail_on_violation, metrics=metrics, **outputs)
 
 
@@ -96,6 +102,7 @@ def data_validation_uri(
     report_html: Output[HTML],
     report_md: Output[Markdown],
     report_json: Output[Artifact],
+    report_files: Output[Artifact],
     metrics: Output[Metrics],
     policy: Optional[str] = None,  # noqa: UP045 - KFP cannot parse `str | None`
     fail_on_violation: bool = True,
@@ -114,6 +121,9 @@ def data_validation_uri(
         report_html: the full report, one self-contained page (shown by "View HTML").
         report_md: the one-screen summary: verdict, counts, failed expectations, what to do.
         report_json: the machine-readable report; its metadata holds ``passed`` and ``status``.
+        report_files: the same reports as files named with their extensions
+            (``<gate>-report.html``, ``.md``, ``.json``): open them in a browser, or
+            combine a run's with ``mlsec-gates report``.
         metrics: expectations evaluated and failed, rows, ``passed``.
         policy: policy YAML text, or its path or ``s3://`` URI; empty for the defaults.
         run_id: the pipeline run, for the ledger and the BOM; pass
@@ -127,7 +137,7 @@ def data_validation_uri(
         and the one-line ``summary``. A hard gate that did not pass raises a ``RuntimeError``
         carrying the summary instead, after writing every output.
     """
-    from mlsec_gates._kfp_runtime import finish, kfp_run_context, scratch_dir
+    from mlsec_gates.components._runtime import finish, kfp_run_context, scratch_dir
     from mlsec_gates.gates.validate import validate_gate
 
     with scratch_dir() as scratch:
@@ -139,4 +149,5 @@ def data_validation_uri(
             run_context=kfp_run_context(run_id, task_name),
         )
     outputs = {"report_html": report_html, "report_md": report_md, "report_json": report_json}
+    outputs["report_files"] = report_files
     return finish(result, fail_on_violation=fail_on_violation, metrics=metrics, **outputs)

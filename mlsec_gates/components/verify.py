@@ -41,6 +41,7 @@ def signature_verification(
     report_html: Output[HTML],
     report_md: Output[Markdown],
     report_json: Output[Artifact],
+    report_files: Output[Artifact],
     metrics: Output[Metrics],
     public_key: Optional[str] = None,  # noqa: UP045 - KFP cannot parse `X | None`
     kms_key_id: Optional[str] = None,  # noqa: UP045
@@ -62,6 +63,9 @@ def signature_verification(
         report_html: the full report, one self-contained page (shown by "View HTML").
         report_md: the one-screen summary.
         report_json: the machine-readable report; its metadata holds ``passed`` and ``status``.
+        report_files: the same reports as files named with their extensions
+            (``<gate>-report.html``, ``.md``, ``.json``): open them in a browser, or
+            combine a run's with ``mlsec-gates report``.
         metrics: the gate's metrics and ``passed``.
         public_key: path of the trusted public key PEM in the task container.
         kms_key_id: AWS KMS key id or ARN whose public key is trusted, instead.
@@ -76,7 +80,7 @@ def signature_verification(
         ``passed``, ``status`` and the one-line ``summary``. A hard gate that did not pass
         raises a ``RuntimeError`` carrying the summary instead, after writing every output.
     """
-    from mlsec_gates._kfp_runtime import finish, kfp_run_context, scratch_dir, signature_file
+    from mlsec_gates.components._runtime import finish, kfp_run_context, scratch_dir, signature_file
     from mlsec_gates.gates.sign import verify_gate
 
     with scratch_dir() as scratch:
@@ -90,4 +94,5 @@ def signature_verification(
             report_dir=scratch,
         )
     outputs = {"report_html": report_html, "report_md": report_md, "report_json": report_json}
+    outputs["report_files"] = report_files
     return finish(result, fail_on_violation=fail_on_violation, metrics=metrics, **outputs)

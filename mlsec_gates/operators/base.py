@@ -8,6 +8,7 @@ parse in milliseconds.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from mlsec_gates.operators.links import REPORT_URL_KEY, GateReportLink
+from mlsec_gates.operators.links import REPORT_LINK_KEY, REPORT_URL_KEY, GateReportLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -24,6 +25,10 @@ if TYPE_CHECKING:
     from mlsec_gates.storage import S3Options
 
 REPORT_JSON_KEY = "report_json_url"
+VERDICT_KEY = "gate_verdict"
+"""XCom key of ``{gate, status, summary}``, pushed before the task passes or fails."""
+GATE_ERROR_KEY = "gate_error"
+"""XCom key of the one-line reason a gate task could not run (pushed, then it fails)."""
 
 
 class GateOperator(BaseOperator):
@@ -53,6 +58,9 @@ class GateOperator(BaseOperator):
     artifacts: ClassVar[tuple[str, ...]] = ()
     """Keys of ``result.reports`` that are artifacts (a BOM, a signature bundle), not reports:
     their locations (paths or URIs, as written) go to XCom under the same key."""
+    xcom_keys: ClassVar[dict[str, str]] = {}
+    """XCom keys this operator pushes besides the shared ones -> what they hold (the
+    operator reference, docs/operators.md, is generated from this and the docstrings)."""
     template_fields: Sequence[str] = ("policy", "report_dir", "on_fail", "s3_endpoint_url")
     template_fields_renderers: ClassVar[dict[str, str]] = {"policy": "yaml"}
     operator_extra_links = (GateReportLink(),)
@@ -86,12 +94,20 @@ class GateOperator(BaseOperator):
         raise NotImplementedError
 
     def execute(self, context: Context) -> dict[str, Any]:
-        """Run the gate, publish where the report is, then pass, warn or fail the task."""
-        result = self.run_gate(
-            report_dir=self._report_dir(context),
-            s3=self._s3_options(),
-            run_context=run_context(context),
-        )
+        """Run the gate, publish where the report is, then pass, warn or fail the task.
+
+        A gate that cannot run (bad input, no credentials, storage down) pushes why under
+        ``gate_error`` for the run's combined report, then raises as it was (retryable).
+        """
+        try:
+            result = self.run_gate(
+                report_dir=self._report_dir(context),
+                s3=self._s3_options(),
+                run_context=run_context(context),
+            )
+        except Exception as exc:
+            _push_error(context, exc)
+            raise
         locations = self._push_locations(context, result)
         self._gate_outcome = (result, locations)  # for the OpenLineage facets, pass or fail
         from mlsec_gates.reports import render_markdown
@@ -130,15 +146,36 @@ class GateOperator(BaseOperator):
         return self.get_openlineage_facets_on_complete(task_instance)
 
     def _push_locations(self, context: Context, result: GateResult) -> dict[str, str]:
-        """Push where the reports and artifacts are to XCom (before any failure)."""
+        """Push the report and artifact locations and the verdict to XCom (before deciding)."""
         locations = {
             REPORT_URL_KEY: _browsable(result.reports.get("html", "")),
             REPORT_JSON_KEY: _browsable(result.reports.get("json", "")),
             **{name: result.reports.get(name, "") for name in self.artifacts},
         }
+        link = self._clickable(locations[REPORT_URL_KEY])
+        if link != locations[REPORT_URL_KEY]:
+            locations[REPORT_LINK_KEY] = link
         for key, value in locations.items():
             context["ti"].xcom_push(key=key, value=value)
+        verdict = {"gate": result.gate, "status": result.status.value, "summary": result.summary}
+        context["ti"].xcom_push(key=VERDICT_KEY, value=verdict)
         return locations
+
+    def _clickable(self, location: str) -> str:
+        """The report's browsable or pre-signed URL (policy ``storage.report_links``)."""
+        if not location.startswith("s3://"):
+            return location
+        try:
+            from mlsec_gates.gates._common import load_policy
+            from mlsec_gates.reports.links import policy_link
+            from mlsec_gates.storage import Storage
+
+            storage = Storage(self._s3_options())
+            policy = load_policy(self.policy, storage=storage, gate=self.gate_name)
+            return policy_link(location, policy, storage)
+        except Exception as exc:  # observability never decides
+            self.log.warning("no clickable link for %s: %s", location, exc)
+            return location
 
     def outlet_extra(self, result: GateResult) -> dict[str, Any]:
         """What the asset events of this task's ``outlets`` carry (JSON); the verdict here."""
@@ -180,7 +217,7 @@ def s3_options(aws_conn_id: str | None, endpoint_url: str | None) -> S3Options:
     from mlsec_gates.storage import S3Options
 
     if not aws_conn_id:
-        return S3Options(endpoint_url=endpoint_url)
+        return S3Options(endpoint_url=endpoint_url or None)
     from airflow.sdk import BaseHook
 
     conn = BaseHook.get_connection(aws_conn_id)
@@ -209,6 +246,15 @@ def run_context(context: Context) -> dict[str, str]:
         "map_index": str(getattr(ti, "map_index", -1)),
         "try_number": str(getattr(ti, "try_number", 1)),
     }
+
+
+def _push_error(context: Context, exc: BaseException) -> None:
+    """Push the one-line reason a gate could not run (best effort: never masks ``exc``)."""
+    from mlsec_gates.errors import Error
+
+    reason = exc.diagnostics() if isinstance(exc, Error) else f"{type(exc).__name__}: {exc}"
+    with contextlib.suppress(Exception):  # observability never decides
+        context["ti"].xcom_push(key=GATE_ERROR_KEY, value=reason.splitlines()[0][:500])
 
 
 def _xcom_summary(result: GateResult, **urls: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ the run (:func:`mlsec_gates.reports.combined.write_combined_report`).
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, TaskGroup
@@ -28,8 +28,6 @@ from mlsec_gates.operators.base import (
     REPORT_JSON_KEY,
     _browsable,
     default_report_dir,
-    from_browsable,
-    run_context,
     s3_options,
 )
 from mlsec_gates.operators.links import REPORT_URL_KEY, GateReportLink
@@ -50,14 +48,19 @@ OPERATORS: dict[str, tuple[str, str]] = {
     "sign": ("mlsec_gates.operators.sign", "SignArtifactsOperator"),
 }
 REPORT_TASK_ID = "report"
+RUN_REPORT_TASK_ID = "gate_report"
+"""The DAG-level combined-report task of staged gates (``security_gates(stage=...)``)."""
+GROUP_IDS = {"all": "security_gates", "data": "data_gates", "model": "model_gates"}
 _DATA_STEPS = ("validate", "drift")
 
 
 def security_gates(
     policy: str,
     *,
-    group_id: str = "security_gates",
+    stage: str = "all",
+    group_id: str | None = None,
     report_dir: str | None = None,
+    report_task_id: str = RUN_REPORT_TASK_ID,
     dataset_asset: Asset | None = None,
     model_asset: Asset | None = None,
     notifier: Any = None,
@@ -66,20 +69,30 @@ def security_gates(
     s3_endpoint_url: str | None = None,
     **group_kwargs: Any,
 ) -> TaskGroup:
-    """A TaskGroup running the policy's gate chain, in order, then writing the combined report.
+    """A TaskGroup running the policy's gate chain (or one stage of it), in order.
 
     Call it inside a DAG; the group's first gate follows what is upstream of the group, and
     what is downstream follows its last gate, so a failed gate (``AirflowFailException``)
     stops the DAG's own next tasks. ``on_fail: warn`` in the policy (per gate) or here lets
     the run go on with a warning.
 
+    A DAG that trains in its own task gates it from both sides, sharing one report::
+
+        extract >> security_gates(policy=P, stage="data") >> train
+        train >> security_gates(policy=P, stage="model") >> deploy
+
     Args:
         policy: path (or ``s3://`` URI) of the policy file; read when the DAG is parsed, and
             by every gate task when it runs. Use an absolute path (the DAG folder's).
-        group_id: the TaskGroup id; the tasks are ``<group_id>.<step>``.
+        stage: ``all`` (the whole chain, with its train hook), ``data`` (validate, drift:
+            before the DAG's own training) or ``model`` (scan, sbom, sign: after it).
+        group_id: the TaskGroup id; default ``security_gates``, ``data_gates`` or
+            ``model_gates`` by stage. The tasks are ``<group_id>.<step>``.
         report_dir: directory or ``s3://`` prefix (templated) for the run's reports: each
             gate writes into ``<report_dir>/<step>``, the combined report into
             ``report_dir``. Default: ``$AIRFLOW_HOME/mlsec-gate-reports/<dag>/<run>/<task>``.
+        report_task_id: with a stage, the DAG-level task writing the run's combined report;
+            the first stage creates it, the next ones add their gates to it.
         dataset_asset: the Asset standing for the gated dataset, an outlet of the validate
             and drift tasks; default ``Asset(<the validated data's URI>)`` when the policy
             gives an absolute path or ``s3://`` URI without Jinja.
@@ -97,22 +110,28 @@ def security_gates(
         The TaskGroup.
 
     Raises:
-        ConfigError: the policy is invalid or its ``chain`` section has no step.
+        ConfigError: the policy is invalid, its ``chain`` section has no step in the stage,
+            or a stage is asked of a policy with ``chain.train``.
         InputError: the policy file does not exist.
     """
     from mlsec_gates.chain import plan_chain
 
-    steps = plan_chain(policy)
+    steps = plan_chain(policy, stage=stage)
     shared = {"policy": policy, "on_fail": on_fail, "aws_conn_id": aws_conn_id}
     shared.update(s3_endpoint_url=s3_endpoint_url, on_failure_callback=notifier)
-    with TaskGroup(group_id=group_id, **group_kwargs) as group:
+    where = {"report_dir": report_dir, "aws_conn_id": aws_conn_id}
+    where["s3_endpoint_url"] = s3_endpoint_url
+    with TaskGroup(group_id=group_id or GROUP_IDS[stage], **group_kwargs) as group:
+        # With stages, the earlier stages' gates are those the run report already knows.
+        staged = _existing_report(group.dag, report_task_id) if stage != "all" else None
+        before = [group.dag.get_task(t) for t in staged.gate_task_ids.values()] if staged else []
         gates: list[GateOperator] = []
         for step in steps:
             module, name = OPERATORS[step.gate]
             operator_class = getattr(importlib.import_module(module), name)
             kwargs = dict(step.kwargs)
             if step.gate == "sbom":  # the earlier verdicts go into the BOM
-                earlier = [g.output[REPORT_JSON_KEY] for g in gates]
+                earlier = [g.output[REPORT_JSON_KEY] for g in [*before, *gates]]
                 kwargs["gate_reports"] = [*kwargs.get("gate_reports", ()), *earlier]
             task = operator_class(
                 task_id=step.task_id,
@@ -124,71 +143,123 @@ def security_gates(
             if gates:
                 gates[-1] >> task
             gates.append(task)
-        report = ChainReportOperator(
-            task_id=REPORT_TASK_ID,
-            gate_task_ids=[g.task_id for g in gates],
-            report_dir=report_dir,
-            aws_conn_id=aws_conn_id,
-            s3_endpoint_url=s3_endpoint_url,
+        planned = {step.task_id: gate.task_id for step, gate in zip(steps, gates, strict=True)}
+        if stage == "all":
+            report = ChainReportOperator(
+                task_id=REPORT_TASK_ID, gate_task_ids=planned, policy=policy, **where
+            )
+            gates >> report.as_teardown()
+    # A teardown that does not decide the run (on_failure_fail_dagrun stays False): with it
+    # True, Airflow would judge the run by the report task alone, and a DAG ending with the
+    # gates would succeed although a gate failed.
+    if stage != "all":
+        report = (
+            staged
+            or ChainReportOperator(
+                task_id=report_task_id, gate_task_ids={}, policy=policy, **where
+            ).as_teardown()
         )
-        gates >> report.as_teardown(on_failure_fail_dagrun=True)
+        report.gate_task_ids.update(planned)
+        gates >> report
     return group
+
+
+def _existing_report(dag: Any, task_id: str) -> ChainReportOperator | None:
+    """The DAG's run-report task, when an earlier stage created it."""
+    from mlsec_gates.errors import ConfigError
+
+    existing = dag.task_dict.get(task_id) if dag is not None else None
+    if existing is not None and not isinstance(existing, ChainReportOperator):
+        raise ConfigError(f"report_task_id {task_id!r}: the DAG has another task by that id")
+    return existing
 
 
 class ChainReportOperator(BaseOperator):
     """Write the combined report of the gate tasks of this run (whatever they decided).
 
-    Created by :func:`security_gates` as the group's teardown: it runs once every gate is
-    done, failed or not run, reads their JSON reports from the ``report_json_url`` XComs, and
-    lists the gates without one (not run after an earlier failure) as not run. Its
+    Created by :func:`security_gates` as a teardown: it runs once every gate is done,
+    failed, could not run or never started, and lists each planned step as passed, failed,
+    error, could not run (the task broke before its gate decided: the reason from the
+    ``gate_error`` XCom) or not run. It reads the gates' JSON reports where their
+    ``report_json_url`` XComs say; a report it cannot read (no credentials here) is shown
+    with the verdict the task pushed. When ``report_dir`` cannot be written (no
+    credentials, endpoint down), the report goes to the local default folder instead and the
+    page says why: the on-call person gets a report exactly when something failed. Its
     "Gate report" link opens the combined page.
 
-    :param gate_task_ids: the gate tasks, in chain order.
+    :param gate_task_ids: chain step -> gate task id, in chain order (all stages).
+    :param policy: the gates' policy (its ``storage.report_links`` make S3 links clickable).
     :param report_dir: where to write ``combined-report.{html,md,json}`` (templated);
         default ``$AIRFLOW_HOME/mlsec-gate-reports/<dag>/<run>/<this task>``.
     :param aws_conn_id: Airflow connection with AWS credentials.
     :param s3_endpoint_url: S3-compatible endpoint (templated).
+    :param title: the page title (templated); default ``<dag id> · <run id>``.
     """
 
-    template_fields: Sequence[str] = ("report_dir", "s3_endpoint_url")
+    template_fields: Sequence[str] = ("report_dir", "s3_endpoint_url", "title")
     operator_extra_links = (GateReportLink(),)
     ui_color = "#f3ecd6"
 
     def __init__(
         self,
         *,
-        gate_task_ids: Sequence[str],
+        gate_task_ids: dict[str, str] | Sequence[str],
+        policy: str | None = None,
         report_dir: str | None = None,
         aws_conn_id: str | None = None,
         s3_endpoint_url: str | None = None,
+        title: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.gate_task_ids = gate_task_ids
+        self.policy = policy
         self.report_dir = report_dir
         self.aws_conn_id = aws_conn_id
         self.s3_endpoint_url = s3_endpoint_url
+        self.title = title
 
     def execute(self, context: Context) -> dict[str, Any]:
-        """Gather the gates' JSON reports, write the combined report, push its location."""
-        from mlsec_gates.reports.combined import write_combined_report
-        from mlsec_gates.storage import Storage
+        """Gather what each gate left, write the combined report, push its location."""
+        from mlsec_gates.operators._run_report import gather_run, write_run_report
 
-        ti = context["ti"]
-        found = {t: ti.xcom_pull(task_ids=t, key=REPORT_JSON_KEY) for t in self.gate_task_ids}
-        reports = write_combined_report(
-            [from_browsable(url) for url in found.values() if url],
-            self.report_dir or default_report_dir(context),
-            run_context=run_context(context),
-            storage=Storage(s3_options(self.aws_conn_id, self.s3_endpoint_url)),
-            not_run=[t.rsplit(".", 1)[-1] for t, url in found.items() if not url],
+        storage, trouble = self._storage()
+        ids = self.gate_task_ids
+        if not isinstance(ids, Mapping):  # task ids only: the step is the last part
+            ids = {task_id.rsplit(".", 1)[-1]: task_id for task_id in ids}
+        gathered = gather_run(context, ids, storage=storage)
+        reports, note = write_run_report(
+            gathered,
+            wanted=self.report_dir or default_report_dir(context),
+            fallback=default_report_dir(context),
+            context=context,
+            storage=storage,
+            policy=self.policy,
+            title=self.title,
+            trouble=trouble,
         )
+        if note:
+            self.log.warning("%s", note)
         urls = {REPORT_URL_KEY: _browsable(reports["html"])}
         urls[REPORT_JSON_KEY] = _browsable(reports["json"])
         for key, value in urls.items():
-            ti.xcom_push(key=key, value=value)
+            context["ti"].xcom_push(key=key, value=value)
         self.log.info("combined gate report: %s", urls[REPORT_URL_KEY])
-        return {**urls, "gates": len([u for u in found.values() if u])}
+        return {
+            **urls,
+            "gates": len(gathered.reports),
+            "not_run": gathered.not_run,
+            "could_not_run": gathered.could_not_run,
+        }
+
+    def _storage(self) -> tuple[Any, str]:
+        """Storage with the task's S3 settings; plain storage (and why) when they fail."""
+        from mlsec_gates.storage import Storage
+
+        try:
+            return Storage(s3_options(self.aws_conn_id, self.s3_endpoint_url)), ""
+        except Exception as exc:  # a bad connection must not stop the report
+            return Storage(), f"S3 settings unusable ({type(exc).__name__}: {exc})"
 
 
 def _outlets(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from mlsec_gates.operators.base import GateOperator, _browsable
 
@@ -45,6 +45,10 @@ class PoisonDriftGateOperator(GateOperator):
         reports.
     """
 
+    xcom_keys: ClassVar[dict[str, str]] = {
+        SUSPECTS_KEY: "where the suspects CSV is (``row,reason,score,detector``)",
+        EVIDENTLY_KEY: "where Evidently's drift page is, when it was written",
+    }
     gate_name = "drift"
     template_fields: Sequence[str] = (
         "current",

@@ -10,7 +10,10 @@ if TYPE_CHECKING:
     from airflow.sdk.types import TaskInstanceKey
 
 REPORT_URL_KEY = "report_url"
-"""XCom key holding the browsable URL of the HTML report (pushed before any failure)."""
+"""XCom key holding the location of the HTML report (``file://`` URL or ``s3://`` URI)."""
+REPORT_LINK_KEY = "report_link"
+"""XCom key of a browsable or pre-signed URL of an ``s3://`` report, when the policy's
+``storage.report_links`` gives one (the button then opens it)."""
 
 
 class GateReportLink(BaseOperatorLink):
@@ -19,7 +22,11 @@ class GateReportLink(BaseOperatorLink):
     name = "Gate report"
 
     def get_link(self, operator: Any, *, ti_key: TaskInstanceKey) -> str:
-        """The report URL the task pushed, or an empty string when it pushed none."""
+        """The report link the task pushed (clickable first), or "" when it pushed none."""
         from airflow.sdk.execution_time.xcom import XCom
 
-        return XCom.get_value(ti_key=ti_key, key=REPORT_URL_KEY) or ""
+        for key in (REPORT_LINK_KEY, REPORT_URL_KEY):
+            value = XCom.get_value(ti_key=ti_key, key=key)
+            if value:
+                return str(value)
+        return ""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from mlsec_gates.operators.base import GateOperator, _browsable
 
@@ -34,6 +34,7 @@ class ArtifactScanGateOperator(GateOperator):
         the policy's ``gates.scan.cache``.
     """
 
+    xcom_keys: ClassVar[dict[str, str]] = {SARIF_KEY: "where the SARIF 2.1.0 report is"}
     gate_name = "scan"
     template_fields: Sequence[str] = ("targets", "allowlist", *GateOperator.template_fields)
 

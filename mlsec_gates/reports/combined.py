@@ -7,8 +7,12 @@ Example:
      'html': '/.../combined-report.html'}
 
 The input is either the :class:`~mlsec_gates.result.GateResult` objects of a run (``mlsec-gates
-run``) or the JSON reports the gates wrote (Airflow and KFP runs: folders, ``s3://`` prefixes
-or ``*-report.json`` files). The output, written atomically next to each other:
+run``) or the JSON reports the gates wrote (Airflow and KFP runs: folders, ``s3://`` prefixes,
+``*-report.json`` files, or a KFP run's ``report_json`` outputs), plus the planned steps that
+left no report: *not run* (an earlier gate or task stopped the run, or its stage never
+started) and *could not run* (the task broke before its gate decided, e.g. no credentials),
+each with the reason. The report is written even when no gate ran. The output, written
+atomically next to each other:
 
 * ``combined-report.html``: a self-contained page (no external asset) with a status board
   (gate, status, counts, duration), then each finding with its evidence (the offending
@@ -21,33 +25,35 @@ or ``*-report.json`` files). The output, written atomically next to each other:
 
 from __future__ import annotations
 
-import base64
 import json
-import math
 import os
-import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from functools import cache
 from pathlib import Path
-from typing import Any
-from xml.sax.saxutils import escape as xml_escape
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
 from mlsec_gates.bounded import loads_json
 from mlsec_gates.chain.plan import STEP_ORDER
 from mlsec_gates.errors import InputError
+from mlsec_gates.reports.combined_plots import gate_images, images
 from mlsec_gates.reports.html import evidence_view, template_environment
+from mlsec_gates.reports.links import policy_link
 from mlsec_gates.reports.markdown import _code, _row, _text
+from mlsec_gates.reports.numbers import shown
 from mlsec_gates.reports.pillars import PILLARS, pillar_for
 from mlsec_gates.result import GateResult
 from mlsec_gates.storage import Storage, join, resolve_path
 
+if TYPE_CHECKING:
+    from mlsec_gates.policy import Policy
+
 __all__ = ["COMBINED_SCHEMA_VERSION", "gather_reports", "write_combined_report"]
 
 #: Version of the combined JSON layout (docs/report-schema.md, "Combined report").
-COMBINED_SCHEMA_VERSION = "1.0"
+COMBINED_SCHEMA_VERSION = "1.1"
 
 _NAMES = {
     "json": "combined-report.json",
@@ -56,46 +62,77 @@ _NAMES = {
 }
 _ORDER = (*STEP_ORDER, "verify")
 _RANK = {"error": 3, "fail": 2, "warn": 1, "pass": 0}
-_WORD = {"pass": "PASSED", "warn": "PASSED WITH WARNINGS", "fail": "FAILED", "error": "ERROR"}
+#: The run's status: worst first ("incomplete": every gate that ran passed, some did not run).
+_RUN_RANK = {"error": 5, "fail": 4, "not run": 3, "incomplete": 2, "warn": 1, "pass": 0}
+_WORD = {
+    "pass": "PASSED",
+    "warn": "PASSED WITH WARNINGS",
+    "fail": "FAILED",
+    "error": "ERROR",
+    "not run": "NOT RUN",
+    "could not run": "COULD NOT RUN",
+    "incomplete": "INCOMPLETE",
+}
+NOT_RUN = "not run"
+COULD_NOT_RUN = "could not run"
 _SEVERITY_RANK = {"critical": 5, "high": 4, "medium": 3, "low": 2, "info": 1}
 #: Findings shown per gate in the HTML page (all are in the JSON and the gate's own report).
 _MAX_FINDINGS = 50
-_MAX_IMAGES = 24
-_DATA_IMAGE = re.compile(r"data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s]+")
+#: Names under which KFP writes a gate component's JSON report output (no extension).
+_KFP_JSON_OUTPUTS = ("report_json",)
 
 
 def write_combined_report(
-    results: Sequence[GateResult | str],
+    results: Sequence[GateResult | str | Mapping[str, Any]],
     out_dir: str,
     *,
     run_context: Mapping[str, str] | None = None,
     storage: Storage | None = None,
     not_run: Sequence[str] = (),
+    could_not_run: Mapping[str, str] | None = None,
+    title: str | None = None,
+    policy: Policy | None = None,
 ) -> dict[str, str]:
     """Write the combined HTML, Markdown and JSON reports of one pipeline run.
 
     Args:
         results: gate results, or JSON report paths/URIs, or folders/``s3://`` prefixes
-            holding ``*-report.json`` files (searched recursively); mixed is fine.
+            holding ``*-report.json`` files or KFP ``report_json`` outputs (searched
+            recursively); mixed is fine.
         out_dir: directory or ``s3://`` prefix for ``combined-report.{html,md,json}``.
         run_context: where the run happened (Airflow dag/run ids, KFP run id), shown on top.
         storage: reads the reports and writes the output (default: local files and S3).
-        not_run: steps that did not run because an earlier gate stopped the chain.
+        not_run: planned steps that did not run (an earlier gate or task stopped the run,
+            or their stage never started).
+        could_not_run: planned steps whose task broke before the gate decided -> why.
+        title: the page title; default from ``run_context`` (``<dag> · <run>``).
+        policy: its ``storage.report_links`` turns ``s3://`` report locations into links.
 
     Returns:
         Report kind (``json``, ``markdown``, ``html``) -> absolute path or ``s3://`` URI.
 
     Raises:
-        InputError: no gate report found, or a file that is not a gate report.
+        InputError: nothing to combine (no gate report and no planned step), or a file
+            that is not a gate report.
         StorageError: a report could not be read or written.
     """
     storage = storage or Storage()
-    reports = gather_reports(results, storage=storage)
+    missing = {**dict.fromkeys(not_run, ""), **(could_not_run or {})}
+    reports = gather_reports(results, storage=storage, allow_empty=bool(missing))
     located = {
         kind: join(out_dir, name) if storage.is_remote(out_dir) else _absolute(join(out_dir, name))
         for kind, name in _NAMES.items()
     }
-    model = _model(reports, run_context or {}, not_run, located)
+    context = dict(run_context or {})
+    model = _model(
+        reports,
+        context,
+        not_run=[s for s in not_run if s not in (could_not_run or {})],
+        could_not_run=dict(could_not_run or {}),
+        located=located,
+        title=title or run_title(context),
+        link=lambda uri: policy_link(uri, policy, storage),
+    )
     html = _template().render(m=model, pillars=PILLARS)
     storage.write_bytes(located["html"], html.encode(), content_type="text/html")
     storage.write_bytes(
@@ -110,32 +147,58 @@ def write_combined_report(
     return located
 
 
+def run_title(run_context: Mapping[str, str]) -> str:
+    """A readable title for a run: ``<dag> · <run>`` (Airflow), ``<pipeline> · <run>`` (KFP)."""
+    orchestrator = run_context.get("orchestrator")
+    if orchestrator == "airflow" and run_context.get("dag_id"):
+        return f"{run_context['dag_id']} · {run_context.get('run_id', '')}".strip(" ·")
+    if orchestrator == "kfp":
+        name = run_context.get("pipeline") or "KFP pipeline"
+        run = run_context.get("run_id", "")
+        return f"{name} · {run}" if run and run != name else name
+    return "mlsec-gates run"
+
+
 def gather_reports(
-    items: Sequence[GateResult | str], *, storage: Storage | None = None
+    items: Sequence[GateResult | str | Mapping[str, Any]],
+    *,
+    storage: Storage | None = None,
+    allow_empty: bool = False,
 ) -> list[dict[str, Any]]:
-    """Every gate report named by ``items``, as JSON dicts, in chain order.
+    """Every gate report named by ``items``, as JSON dicts, in chain order, once each.
+
+    A folder is searched recursively for ``*-report.json`` files and KFP ``report_json``
+    outputs (combined reports are skipped); the same report found twice (a KFP output and
+    its collected copy) counts once.
 
     Raises:
-        InputError: nothing found, or a JSON file that is not a gate report.
+        InputError: nothing found (unless ``allow_empty``), or a JSON file named like a gate
+            report that is not one.
     """
     storage = storage or Storage()
-    if isinstance(items, (str, GateResult)):
+    if isinstance(items, (str, GateResult, Mapping)):
         items = [items]
-    found: list[dict[str, Any]] = []
+    found: dict[tuple[str, str, str], dict[str, Any]] = {}
     for item in items:
         if isinstance(item, GateResult):
-            found.append(item.to_dict())
-            continue
-        uris = [item] if item.endswith(".json") else _report_files(item, storage)
-        found += [_load_report(uri, storage) for uri in uris]
-    if not found:
+            loaded = [item.to_dict()]
+        elif isinstance(item, Mapping):  # a report already read (or built from a verdict)
+            loaded = [dict(item)]
+        elif item.endswith(".json") or _is_kfp_json(item):
+            loaded = [_load_report(item, storage)]
+        else:
+            loaded = _folder_reports(item, storage, allow_empty=allow_empty)
+        for report in loaded:
+            key = (str(report["gate"]), str(report.get("started_at")), str(report.get("summary")))
+            found.setdefault(key, report)
+    if not found and not allow_empty:
         raise InputError("no gate report to combine")
-    return sorted(found, key=_order)
+    return sorted(found.values(), key=_order)
 
 
 def render_combined_markdown(model: Mapping[str, Any]) -> str:
     """The one-screen summary: the board, the failing gates' worst findings, the waivers."""
-    lines = [f"# mlsec-gates run: {model['headline']}", ""]
+    lines = [f"# {model['title']}: {model['headline']}", ""]
     lines += ["| gate | status | findings | waived | duration |", "|---|---|---|---|---|"]
     for row in model["board"]:
         lines.append(
@@ -144,12 +207,14 @@ def render_combined_markdown(model: Mapping[str, Any]) -> str:
                 row["status"].upper(),
                 row["counts_text"] or "-",
                 str(row["waived"]),
-                f"{row['duration_seconds']} s" if row["duration_seconds"] is not None else "-",
+                row["duration_text"] or "-",
             )
         )
     lines.append("")
     for gate in model["_gates"]:
-        if gate["status"] in ("pass", "not run") or not gate["findings"]:
+        if gate["status"] == COULD_NOT_RUN:
+            lines += [f"## {gate['gate']}: COULD NOT RUN", "", _text(gate["summary"]), ""]
+        if gate["status"] in ("pass", NOT_RUN, COULD_NOT_RUN) or not gate["findings"]:
             continue
         lines.append(f"## {gate['gate']}: {_WORD[gate['status']]}")
         lines += ["", _text(gate["summary"]), ""]
@@ -162,6 +227,8 @@ def render_combined_markdown(model: Mapping[str, Any]) -> str:
                 lines.append(f"  - why: {f['pillar']['title']}. {_text(f['why'])}")
             if f["todo"]:
                 lines.append(f"  - what to do: {_text(f['todo'])}")
+        if gate["report_link"]:
+            lines.append(f"- gate report: {gate['report_link']}")
         lines.append("")
     if model["waived"]:
         lines.append("Waived (still listed, not counted):")
@@ -171,7 +238,7 @@ def render_combined_markdown(model: Mapping[str, Any]) -> str:
             for w in model["waived"]
         ]
         lines.append("")
-    lines.append(f"Full report: {model['reports']['html']}")
+    lines.append(f"Full report: {model['_links']['html']}")
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -181,19 +248,21 @@ def render_combined_markdown(model: Mapping[str, Any]) -> str:
 def _model(
     reports: list[dict[str, Any]],
     run_context: Mapping[str, str],
+    *,
     not_run: Sequence[str],
+    could_not_run: Mapping[str, str],
     located: Mapping[str, str],
+    title: str,
+    link: Any,
 ) -> dict[str, Any]:
     """Everything the three renderings show; keys starting with ``_`` stay out of the JSON."""
-    status = max((r["status"] for r in reports), key=_RANK.__getitem__)
-    stopped = next((r["gate"] for r in reports if r["status"] in ("fail", "error")), None)
-    headline = _WORD[status] + (f" at {stopped}" if stopped else "")
     out_dir = str(Path(located["html"]).parent) if not located["html"].startswith("s3://") else ""
-    gates = [_gate_view(r, out_dir) for r in reports]
-    gates += [
-        {"gate": name, "status": "not run", "findings": [], "summary": "", "images": []}
-        for name in not_run
-    ]
+    gates = [_gate_view(r, out_dir, link) for r in reports]
+    gates += [_missing_view(name, COULD_NOT_RUN, why) for name, why in could_not_run.items()]
+    gates += [_missing_view(name, NOT_RUN, "") for name in not_run]
+    gates.sort(key=_order)
+    status, stopped = _run_status(gates)
+    headline = _headline(status, stopped, gates)
     board = [_board_row(g) for g in gates]
     waived = [
         {
@@ -213,12 +282,14 @@ def _model(
     return {
         "kind": "mlsec-gates/combined-report",
         "schema_version": COMBINED_SCHEMA_VERSION,
+        "title": title,
         "status": status,
         "passed": status in ("pass", "warn"),
         "headline": headline,
         "stopped_at": stopped,
         "not_run": list(not_run),
-        "generated_at": datetime.now(timezone.utc).isoformat(),
+        "could_not_run": dict(could_not_run),
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "run_context": dict(run_context),
         "policy_sources": sources,
         "board": board,
@@ -226,10 +297,56 @@ def _model(
         "reports": dict(located),
         "gates": reports,
         "_gates": gates,
+        "_links": {kind: link(uri) for kind, uri in located.items()},
     }
 
 
-def _gate_view(report: Mapping[str, Any], out_dir: str) -> dict[str, Any]:
+def _run_status(gates: Sequence[Mapping[str, Any]]) -> tuple[str, str | None]:
+    """The run's status and the step that stopped it (first failed, erred or broken)."""
+    statuses = [g["status"] for g in gates]
+    stopped = next(
+        (g["gate"] for g in gates if g["status"] in ("fail", "error", COULD_NOT_RUN)), None
+    )
+    ran = [s for s in statuses if s in _RANK]
+    if COULD_NOT_RUN in statuses:
+        return "error", stopped
+    if not ran:
+        return NOT_RUN, stopped
+    worst = max(ran, key=_RANK.__getitem__)
+    if worst in ("pass", "warn") and NOT_RUN in statuses:
+        return "incomplete", stopped
+    return worst, stopped
+
+
+def _headline(status: str, stopped: str | None, gates: Sequence[Mapping[str, Any]]) -> str:
+    """``PASSED``, ``FAILED at drift``, ``COULD NOT RUN at scan``, ``INCOMPLETE: ...``."""
+    if stopped:
+        step = next(g for g in gates if g["gate"] == stopped)
+        word = _WORD[step["status"]]
+        return f"{word} at {stopped}"
+    missing = [g["gate"] for g in gates if g["status"] == NOT_RUN]
+    if status == NOT_RUN:
+        return "NOT RUN: no gate ran (the run stopped before its first gate)"
+    if status == "incomplete":
+        return f"INCOMPLETE: {', '.join(missing)} not run"
+    return _WORD[status]
+
+
+def _missing_view(name: str, status: str, why: str) -> dict[str, Any]:
+    """A board entry for a planned step without a report."""
+    summary = why or "not run: the run stopped before this step (an earlier gate or task)"
+    return {
+        "gate": name,
+        "status": status,
+        "findings": [],
+        "summary": summary if status == NOT_RUN else f"could not run: {why}",
+        "images": [],
+        "report_html": None,
+        "report_link": None,
+    }
+
+
+def _gate_view(report: Mapping[str, Any], out_dir: str, link: Any) -> dict[str, Any]:
     """One gate's section: its findings with pillar, why, what to do, and its plots."""
     gate = str(report["gate"])
     findings = sorted(
@@ -249,11 +366,12 @@ def _gate_view(report: Mapping[str, Any], out_dir: str) -> dict[str, Any]:
         "shown": findings[:_MAX_FINDINGS],
         "hidden": max(0, len(findings) - _MAX_FINDINGS),
         "pillar": pillar_for(gate),
-        "images": _gate_images(report.get("details") or {}),
+        "images": gate_images(report.get("details") or {}),
         "report_html": html_report,
-        "report_href": _href(html_report, out_dir),
+        "report_href": _href(html_report, out_dir, link),
+        "report_link": link(html_report) if html_report else None,
         "artifacts": [
-            {"kind": kind, "uri": uri, "href": _href(uri, out_dir)}
+            {"kind": kind, "uri": uri, "href": _href(uri, out_dir, link)}
             for kind, uri in report.get("reports", {}).items()
             if kind not in ("json", "markdown", "html") and isinstance(uri, str)
         ],
@@ -277,7 +395,7 @@ def _finding_view(gate: str, finding: Mapping[str, Any]) -> dict[str, Any]:
         "location": location,
         "where": where,
         "evidence": [(k, evidence_view(v)) for k, v in (finding.get("evidence") or {}).items()],
-        "images": _images(finding.get("evidence") or {}, "evidence")[:4],
+        "images": images(finding.get("evidence") or {}, "evidence")[:4],
         "pillar": {"key": pillar.key, "title": pillar.title} if pillar else None,
         "why": finding.get("why") or (pillar.threat if pillar else ""),
         "todo": finding.get("remediation") or (pillar.next_step if pillar else ""),
@@ -292,138 +410,50 @@ def _board_row(gate: Mapping[str, Any]) -> dict[str, Any]:
         "gate": gate["gate"],
         "status": gate["status"],
         "counts": counts,
-        "counts_text": ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()),
+        "counts_text": ", ".join(f"{k.replace('_', ' ')} {shown(v)}" for k, v in counts.items()),
         "waived": sum(1 for f in gate["findings"] if f["waiver"]),
         "duration_seconds": gate.get("duration_seconds"),
+        "duration_text": _seconds(gate.get("duration_seconds")),
         "summary": gate.get("summary", ""),
         "report": gate.get("report_html"),
     }
 
 
-def _images(value: Any, label: str, depth: int = 0) -> list[dict[str, str]]:
-    """Plots kept in a report's details or evidence, as ``data:`` URIs safe for ``<img>``.
-
-    PNG/JPEG/GIF/WebP data URIs are kept as they are; SVG text is base64-encoded into a data
-    URI, so it is shown as an image and any script in it never runs.
-    """
-    if depth > 5:
-        return []
-    if isinstance(value, str):
-        text = value.strip()
-        if _DATA_IMAGE.fullmatch(text):
-            return [{"label": label, "src": re.sub(r"\s", "", text)}]
-        if text.startswith("<svg") or (text.startswith("<?xml") and "<svg" in text[:500]):
-            encoded = base64.b64encode(text.encode()).decode()
-            return [{"label": label, "src": f"data:image/svg+xml;base64,{encoded}"}]
-        return []
-    out: list[dict[str, str]] = []
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            out += _images(item, f"{label}.{key}" if depth else str(key), depth + 1)
-    elif isinstance(value, list):
-        for index, item in enumerate(value[:200]):
-            out += _images(item, f"{label}[{index}]", depth + 1)
-    return out
-
-
-def _gate_images(details: Mapping[str, Any]) -> list[dict[str, str]]:
-    """Every plot a gate report holds, as ``<img>`` sources.
-
-    The drift gate's per-column chart and the histograms of its drifted columns, then any
-    image kept in ``details``.
-    """
-    found = _drift_chart(details) + _histograms(details) + _images(details, "details")
-    return found[:_MAX_IMAGES]
-
-
-def _histograms(details: Mapping[str, Any]) -> list[dict[str, str]]:
-    """The drift gate's reference-vs-current histograms (``details.histograms``).
-
-    Drawn with the gate's own :func:`~mlsec_gates.gates.drift.plots.histogram_svg`.
-    """
-    histograms = details.get("histograms")
-    if not isinstance(histograms, Mapping) or not histograms:
-        return []
-    from mlsec_gates.gates.drift.plots import histogram_svg
-
-    out = []
-    for column, data in histograms.items():
-        svg = histogram_svg(data) if isinstance(data, dict) else ""
-        if svg:
-            src = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
-            label = f"{column}: reference (grey) vs current (orange)"
-            out.append({"label": label, "src": src})
-    return out
-
-
-def _drift_chart(details: Mapping[str, Any]) -> list[dict[str, str]]:
-    """A bar chart of the drift gate's per-column checks, as an SVG ``data:`` URI.
-
-    Each bar is how far the column is past its threshold, on a log scale: ``threshold / p``
-    for p-value tests, ``statistic / threshold`` for distances; a bar that crosses the
-    line drifted. Built from ``details.checks`` (the numbers the gate decided on); the
-    column names are XML-escaped, and the chart is shown through ``<img>``.
-    """
-    checks = [
-        c
-        for c in details.get("checks", [])
-        if isinstance(c, Mapping)
-        and "column" in c  # per-column checks (the model-eval gate's checks have none)
-        and isinstance(c.get("statistic"), (int, float))
-        and isinstance(c.get("threshold"), (int, float))
-        and c.get("threshold", 0) > 0
-    ][:40]
-    if not checks:
-        return []
-    row, label_w, bar_w, lo, hi = 20, 230, 380, -3.0, 6.0
-    height = row * len(checks) + 30
-
-    def x(score: float) -> float:
-        return label_w + bar_w * (min(max(score, lo), hi) - lo) / (hi - lo)
-
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + bar_w + 20}" '
-        f'height="{height}" font-family="sans-serif" font-size="12">',
-        '<rect width="100%" height="100%" fill="#ffffff"/>',
-    ]
-    for i, check in enumerate(checks):
-        stat, threshold = float(check["statistic"]), float(check["threshold"])
-        if check.get("statistic_kind") == "p_value":
-            score = math.log10(threshold / max(stat, 1e-12))
-        else:
-            score = math.log10(max(stat, 1e-12) / threshold)
-        y = 20 + i * row
-        color = "#b3261e" if check.get("drifted") else "#8a96a3"
-        name = xml_escape(str(check.get("column", "?"))[:32])
-        parts.append(f'<text x="{label_w - 6}" y="{y + 12}" text-anchor="end">{name}</text>')
-        left, right = sorted((x(0.0), x(score)))
-        parts.append(
-            f'<rect x="{left:.1f}" y="{y + 2}" width="{max(right - left, 1):.1f}" height="12" '
-            f'fill="{color}"/>'
-        )
-    parts.append(
-        f'<line x1="{x(0.0):.1f}" y1="14" x2="{x(0.0):.1f}" y2="{height - 6}" '
-        'stroke="#1d232a" stroke-dasharray="3,2"/>'
-    )
-    parts.append(
-        f'<text x="{x(0.0) + 4:.1f}" y="11">threshold (bars to the right drifted)</text></svg>'
-    )
-    encoded = base64.b64encode("".join(parts).encode()).decode()
-    return [{"label": "drift per column", "src": f"data:image/svg+xml;base64,{encoded}"}]
-
-
 # -- reading ----------------------------------------------------------------------------
 
 
-def _report_files(where: str, storage: Storage) -> list[str]:
-    files = [
-        uri
-        for uri in storage.list_files(where)
+def _is_kfp_json(uri: str) -> bool:
+    """A KFP gate component's JSON output (``.../<task>/report_json``, no extension)."""
+    return uri.rstrip("/").rsplit("/", 1)[-1] in _KFP_JSON_OUTPUTS
+
+
+def _folder_reports(where: str, storage: Storage, *, allow_empty: bool) -> list[dict[str, Any]]:
+    """The gate reports under a folder or prefix: ``*-report.json`` and KFP JSON outputs.
+
+    A KFP ``report_json`` output that is not a gate report (the run's combined report,
+    published under the same output name) is skipped.
+    """
+    try:
+        files = storage.list_files(where)
+    except InputError:
+        if allow_empty:
+            return []
+        raise
+    found = [
+        _load_report(uri, storage)
+        for uri in files
         if uri.endswith("-report.json") and not uri.endswith(_NAMES["json"])
     ]
-    if not files:
-        raise InputError(f"{where}: no gate report (*-report.json) found")
-    return files
+    for uri in (u for u in files if _is_kfp_json(u)):
+        try:
+            found.append(_load_report(uri, storage))
+        except InputError:
+            continue  # the publish task's combined report, or another output
+    if not found and not allow_empty:
+        raise InputError(
+            f"{where}: no gate report found (*-report.json files, or KFP report_json outputs)"
+        )
+    return found
 
 
 def _load_report(uri: str, storage: Storage) -> dict[str, Any]:
@@ -448,16 +478,28 @@ def _order(report: Mapping[str, Any]) -> tuple[int, str]:
     return rank, str(report.get("started_at", ""))
 
 
-def _href(path: str | None, out_dir: str) -> str | None:
-    """A link from the combined page to a gate's own page (relative when both are local)."""
+def _href(path: str | None, out_dir: str, link: Any) -> str | None:
+    """A link from the combined page to a gate's own page.
+
+    Relative when both are local files; for ``s3://`` the policy's browsable or pre-signed
+    URL (:mod:`mlsec_gates.reports.links`), or None when there is none (shown as text).
+    """
     if not path:
         return None
-    if path.startswith("s3://") or not out_dir:
+    if path.startswith("s3://"):
+        url = link(path)
+        return url if url and not url.startswith("s3://") else None
+    if "://" in path or not out_dir:
         return None
     try:
         return os.path.relpath(path, out_dir)
     except ValueError:
         return None
+
+
+def _seconds(value: Any) -> str:
+    """A duration as people read it: ``27.16 s``, ``0.116 s``; empty when unknown."""
+    return f"{shown(float(value))} s" if isinstance(value, (int, float)) else ""
 
 
 def _absolute(path: str) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from mlsec_gates.reports.numbers import rounded, shown
 from mlsec_gates.result import GateResult
 
 
@@ -55,7 +56,9 @@ def evidence_view(value: Any) -> dict[str, Any]:
 
     A list of flat mappings (sample rows) is a table whose columns are the union of the keys;
     other lists and mappings are JSON; everything else is text. Generic for every gate.
+    Floats are shown to 4 significant digits (the JSON report keeps every digit).
     """
+    value = rounded(value)
     flat_rows = (
         isinstance(value, list)
         and value
@@ -72,7 +75,7 @@ def evidence_view(value: Any) -> dict[str, Any]:
             text = json.dumps(value, default=str, ensure_ascii=False)
             return {"kind": "text", "text": text}
         return {"kind": "json", "text": text}
-    return {"kind": "text", "text": str(value)}
+    return {"kind": "text", "text": shown(value)}
 
 
 def _histogram_svg(data: Any) -> Markup:
@@ -91,7 +94,7 @@ def _svg_data_uri(svg: Any) -> str:
 
 
 def _cell(value: Any) -> str:
-    return "null" if value is None else str(value)
+    return shown(value)
 
 
 def render_html(result: GateResult) -> str:

@@ -1,9 +1,12 @@
-"""``security_gates()``: the TaskGroup built from the policy's chain, run with ``dag.test()``.
+"""``security_gates()``: TaskGroups built from the policy's chain, run with ``dag.test()``.
 
-The DAG under test is ``dags/example_existing_dag_with_gates.py``: a team's extract -> train
--> deploy DAG with the gates put between train and deploy in one line. One clean run, one
-run with a tampered model (the scan gate stops it), and one in-test DAG with the same
-policy in warn mode (the run goes on, with the warning).
+The first DAG under test is ``dags/example_existing_dag_with_gates.py``: a team's extract ->
+train -> deploy DAG with data gates (validate, drift) before its own ``train`` task and model
+gates (scan, sbom, sign) after it, sharing one ``gate_report`` task. One run per case: clean,
+bad data (stopped before training), a tampered model (stopped before deploy), no S3
+credentials for the reports (the gates could not run; the report is written locally), a
+stage that never started and a training task that failed between the stages. Then the whole
+chain in one group (``example_gated_training``) and warn mode.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ pytestmark = pytest.mark.airflow
 REPO = Path(__file__).resolve().parents[2]
 DAG_ID = "example_existing_dag_with_gates"
 POLICY = REPO / "dags" / "policies" / "existing-dag-gates.yaml"
-GATES = ["security_gates.scan", "security_gates.sbom", "security_gates.sign"]
+DATA_GATES = ["data_gates.validate", "data_gates.drift"]
+MODEL_GATES = ["model_gates.scan", "model_gates.sbom", "model_gates.sign"]
+STEPS = ["validate", "drift", "scan", "sbom", "sign"]
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +44,16 @@ def existing_dag(airflow_db: Path) -> Any:
 @pytest.fixture()
 def conf(tmp_path: Path) -> dict[str, Any]:
     private, _ = write_ec_key_pair(tmp_path / "keys")
-    return {"work_dir": str(tmp_path / "work"), "signing_key": str(private)}
+    # Every param, each run: dag.test(run_conf=...) leaves the last run's values on the DAG.
+    return {
+        "work_dir": str(tmp_path / "work"),
+        "signing_key": str(private),
+        "reports": str(tmp_path / "reports"),
+        "s3_endpoint_url": "",
+        "corrupt": False,
+        "poison": False,
+        "tamper": False,
+    }
 
 
 def _states(dag_run: Any) -> dict[str, str]:
@@ -64,66 +78,185 @@ def _path(url: str) -> Path:
     return Path(unquote(urlparse(url).path))
 
 
-def test_group_has_the_policy_steps_in_order(existing_dag: Any) -> None:
+def _combined(dag_run: Any, task_id: str = "gate_report") -> dict[str, Any]:
+    """The run's combined JSON report, found where the report task's XCom says."""
+    return json.loads(_path(_xcom(dag_run, task_id, "report_json_url")).read_text())
+
+
+def _example_module() -> Any:
+    """The example DAG file as a module (its ``extract`` task, reused in a test DAG)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("existing_dag", REPO / "dags" / f"{DAG_ID}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _board(combined: dict[str, Any]) -> dict[str, str]:
+    return {row["gate"]: row["status"] for row in combined["board"]}
+
+
+def test_data_gates_before_the_dags_training_and_model_gates_after(existing_dag: Any) -> None:
     from airflow.sdk import TriggerRule
 
-    group = existing_dag.task_group_dict["security_gates"]
-    assert sorted(group.children) == sorted([*GATES, "security_gates.report"])
-    scan, sbom, sign = (existing_dag.get_task(t) for t in GATES)
+    groups = existing_dag.task_group_dict
+    assert sorted(groups["data_gates"].children) == sorted(DATA_GATES)
+    assert sorted(groups["model_gates"].children) == sorted(MODEL_GATES)
+    validate, drift = (existing_dag.get_task(t) for t in DATA_GATES)
+    scan, sbom, sign = (existing_dag.get_task(t) for t in MODEL_GATES)
+    assert type(validate).__name__ == "DataValidationGateOperator"
+    assert type(drift).__name__ == "PoisonDriftGateOperator"
     assert type(scan).__name__ == "ArtifactScanGateOperator"
-    assert type(sbom).__name__ == "SbomGateOperator"
-    assert type(sign).__name__ == "SignArtifactsOperator"
-    # Wired in chain order, between the DAG's own train and deploy tasks.
+    # extract -> validate -> drift -> train -> scan -> sbom -> sign -> deploy
+    assert validate.upstream_task_ids == {"extract"}
+    assert "data_gates.drift" in existing_dag.get_task("train").upstream_task_ids
     assert scan.upstream_task_ids == {"train"}
-    assert "security_gates.scan" in sbom.upstream_task_ids
-    assert "security_gates.sbom" in sign.upstream_task_ids
-    assert existing_dag.get_task("deploy").upstream_task_ids == {"security_gates.sign"}
-    # The combined report: a teardown after every gate, which fails the run if it fails.
-    report = existing_dag.get_task("security_gates.report")
-    assert report.is_teardown
-    assert report.upstream_task_ids == set(GATES)
-    assert report.trigger_rule == TriggerRule.ALL_DONE_SETUP_SUCCESS
-    # Arguments come from the policy, still templated; the policy goes to every gate.
-    assert scan.targets == ["{{ params.work_dir }}/model/"]
+    assert existing_dag.get_task("deploy").upstream_task_ids == {"model_gates.sign"}
+    # One report for the run: a teardown after every gate of both stages.
+    report = existing_dag.get_task("gate_report")
+    assert report.is_teardown and report.trigger_rule == TriggerRule.ALL_DONE_SETUP_SUCCESS
+    assert report.upstream_task_ids == {*DATA_GATES, *MODEL_GATES}
+    assert list(report.gate_task_ids) == STEPS
+    # The BOM records the verdicts of both stages; the policy reaches every gate.
+    assert [x.operator.task_id for x in sbom.gate_reports] == [*DATA_GATES, "model_gates.scan"]
+    assert {t.policy for t in (validate, drift, scan, sbom, sign)} == {str(POLICY)}
     assert sign.attach == ["{{ params.work_dir }}/model.cdx.json"]
-    assert {t.policy for t in (scan, sbom, sign)} == {str(POLICY)}
 
 
-def test_clean_model_is_gated_then_deployed(existing_dag: Any, conf: dict[str, Any]) -> None:
+def test_clean_run_is_gated_on_both_sides_then_deployed(
+    existing_dag: Any, conf: dict[str, Any]
+) -> None:
     dag_run = existing_dag.test(run_conf=conf)
 
-    assert dag_run.state == "success"
+    assert dag_run.state == "success", _states(dag_run)
     assert set(_states(dag_run).values()) == {"success"}
     work = Path(conf["work_dir"])
     assert (work / "serving" / "model.pkl").read_bytes() == (work / "model/model.pkl").read_bytes()
-    assert (work / "model.cdx.json").is_file()
-    signature = _xcom(dag_run, "security_gates.sign", "signature")
-    assert Path(signature).is_file()
-    combined = json.loads(
-        _path(_xcom(dag_run, "security_gates.report", "report_json_url")).read_text()
-    )
-    assert [g["gate"] for g in combined["gates"]] == ["scan", "sbom", "sign"]
-    assert {g["status"] for g in combined["gates"]} == {"pass"}
+    assert Path(_xcom(dag_run, "model_gates.sign", "signature")).is_file()
+    combined = _combined(dag_run)
+    assert _board(combined) == dict.fromkeys(STEPS, "pass")
+    assert combined["title"] == f"{DAG_ID} · {dag_run.run_id}"
+    assert combined["headline"] == "PASSED"
+    # Every report of the run under the reports param, one folder per run.
+    run_dir = Path(conf["reports"]) / dag_run.run_id.replace(":", "_")
+    assert (run_dir / "combined-report.html").is_file()
+    assert (run_dir / "validate" / "validate-report.html").is_file()
 
 
-def test_tampered_model_stops_at_the_scan_and_is_not_deployed(
-    existing_dag: Any, conf: dict[str, Any]
+@pytest.mark.parametrize(
+    ("param", "stopped", "not_run"),
+    [
+        ("corrupt", "validate", ["drift", "scan", "sbom", "sign"]),
+        ("tamper", "scan", ["sbom", "sign"]),
+    ],
+)
+def test_a_failing_gate_stops_the_run_and_the_report_lists_every_gate(
+    existing_dag: Any, conf: dict[str, Any], param: str, stopped: str, not_run: list[str]
 ) -> None:
-    dag_run = existing_dag.test(run_conf={**conf, "tamper": True})
+    dag_run = existing_dag.test(run_conf={**conf, param: True})
 
     assert dag_run.state == "failed"
     states = _states(dag_run)
-    assert states["security_gates.scan"] == "failed"
-    assert states["security_gates.sbom"] == states["security_gates.sign"] == "upstream_failed"
+    group = "data_gates" if stopped in ("validate", "drift") else "model_gates"
+    assert states[f"{group}.{stopped}"] == "failed", states
     assert states["deploy"] == "upstream_failed"
-    assert states["security_gates.report"] == "success"  # the evidence is written anyway
-    assert not (Path(conf["work_dir"]) / "serving").exists()
-    report = _path(_xcom(dag_run, "security_gates.report", "report_json_url"))
-    combined = json.loads(report.read_text())
-    assert [(g["gate"], g["status"]) for g in combined["gates"]] == [("scan", "fail")]
-    assert combined["not_run"] == ["sbom", "sign"]
-    html = _path(_xcom(dag_run, "security_gates.report", "report_url")).read_text()
-    assert "os.system" in html
+    assert states["gate_report"] == "success"  # the evidence is written anyway
+    work = Path(conf["work_dir"])
+    assert not (work / "serving").exists()
+    if group == "data_gates":
+        assert states["train"] == "upstream_failed"
+        assert not (work / "model").exists()  # nothing was trained on bad data
+    combined = _combined(dag_run)
+    assert combined["stopped_at"] == stopped
+    assert combined["headline"] == f"FAILED at {stopped}"
+    assert combined["not_run"] == not_run
+    assert _board(combined)[stopped] == "fail"
+    html = _path(_xcom(dag_run, "gate_report", "report_url")).read_text()
+    assert f"FAILED at {stopped}" in html
+
+
+def test_without_s3_credentials_the_gates_could_not_run_and_the_report_is_local(
+    existing_dag: Any,
+    conf: dict[str, Any],
+    s3_server: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Reports asked for in S3 with no credentials anywhere: each gate task fails with the
+    credential error, and the combined report still appears, locally, saying so."""
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # never ask an instance endpoint
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    run_conf = {**conf, "reports": "s3://gate-reports/runs", "s3_endpoint_url": s3_server}
+
+    dag_run = existing_dag.test(run_conf=run_conf)
+
+    assert dag_run.state == "failed"
+    states = _states(dag_run)
+    assert states["data_gates.validate"] == "failed"
+    assert states["gate_report"] == "success"
+    error = _xcom(dag_run, "data_gates.validate", "gate_error")
+    assert "credentials" in error
+    combined = _combined(dag_run)  # a local file: the fallback
+    assert _board(combined) == {
+        "validate": "could not run",
+        "drift": "not run",
+        "scan": "not run",
+        "sbom": "not run",
+        "sign": "not run",
+    }
+    assert combined["could_not_run"] == {"validate": error}
+    assert combined["headline"] == "COULD NOT RUN at validate"
+    assert "s3://gate-reports/runs" in combined["run_context"]["note"]
+
+
+@pytest.mark.parametrize("fail_at", ["extract", "train"])
+def test_a_stage_that_never_started_is_reported_as_not_run(
+    airflow_db: Path, conf: dict[str, Any], fail_at: str
+) -> None:
+    from airflow.sdk import DAG, task
+
+    from mlsec_gates.operators import security_gates
+
+    @task(task_id="extract")
+    def broken_extract() -> None:
+        raise RuntimeError("the source database is down")
+
+    @task
+    def train() -> None:
+        raise RuntimeError("out of memory while training")
+
+    # This DAG lives in tests/: point the policy's {{ dag.folder }} at the example's folder.
+    policy = Path(conf["work_dir"]).parent / "gates.yaml"
+    policy.write_text(POLICY.read_text().replace("{{ dag.folder }}", str(REPO / "dags")))
+    with DAG(dag_id=f"stage_never_started_{fail_at}", schedule=None, params=conf) as dag:
+        gated = {"policy": str(policy), "report_dir": conf["reports"]}
+        extract = broken_extract() if fail_at == "extract" else _example_module().extract()
+        extract >> security_gates(stage="data", **gated) >> train()
+        dag.get_task("train") >> security_gates(stage="model", **gated)
+    sync_dag_to_db(dag)
+
+    dag_run = dag.test()
+
+    assert dag_run.state == "failed"
+    assert _states(dag_run)["gate_report"] == "success"
+    combined = json.loads((Path(conf["reports"]) / "combined-report.json").read_text())
+    if fail_at == "extract":
+        assert _board(combined) == dict.fromkeys(STEPS, "not run")
+        assert combined["status"] == "not run" and combined["passed"] is False
+        assert combined["headline"].startswith("NOT RUN")
+    else:
+        assert _board(combined) == {
+            "validate": "pass",
+            "drift": "pass",
+            **dict.fromkeys(STEPS[2:], "not run"),
+        }
+        assert combined["status"] == "incomplete" and combined["passed"] is False
+        assert combined["headline"] == "INCOMPLETE: scan, sbom, sign not run"
 
 
 def test_warn_mode_lets_the_run_go_on_with_the_warning(
@@ -139,8 +272,8 @@ def test_warn_mode_lets_the_run_go_on_with_the_warning(
     @task
     def write_model(params: dict | None = None) -> str:
         work = Path((params or {})["work_dir"])
-        (work / "extract").mkdir(parents=True)
-        (work / "extract" / "iris.csv").write_text("sepal_length,species\n5.1,setosa\n")
+        (work / "data").mkdir(parents=True)
+        (work / "data" / "batch.csv").write_text("sepal_length,species\n5.1,setosa\n")
         model = work / "model" / "model.pkl"
         model.parent.mkdir(parents=True)
         model.write_bytes(fx.payload_after_benign())
@@ -148,18 +281,22 @@ def test_warn_mode_lets_the_run_go_on_with_the_warning(
 
     with DAG(dag_id="security_gates_warn", schedule=None, params=conf) as dag:
         gates = security_gates(
-            policy=str(POLICY), on_fail="warn", model_asset=signed, report_dir=str(tmp_path / "r")
+            policy=str(POLICY),
+            stage="model",
+            on_fail="warn",
+            model_asset=signed,
+            report_dir=str(tmp_path / "r"),
         )
         write_model() >> gates
-    assert dag.get_task("security_gates.sign").outlets == [signed]
+    assert dag.get_task("model_gates.sign").outlets == [signed]
     sync_dag_to_db(dag)
 
     dag_run = dag.test()
 
     assert dag_run.state == "success"
-    summary = _xcom(dag_run, "security_gates.scan", "return_value")
+    summary = _xcom(dag_run, "model_gates.scan", "return_value")
     assert (summary["status"], summary["passed"]) == ("warn", True)
-    assert _states(dag_run)["security_gates.sign"] == "success"
+    assert _states(dag_run)["model_gates.sign"] == "success"
     combined = json.loads((tmp_path / "r" / "combined-report.json").read_text())
     assert combined["gates"][0]["status"] == "warn"
     assert (tmp_path / "r" / "scan" / "scan-report.html").is_file()

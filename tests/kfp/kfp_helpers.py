@@ -45,6 +45,7 @@ def gate_outputs(root: Path) -> dict[str, Any]:
         "report_html": dsl.HTML(uri=str(out / "report_html")),
         "report_md": dsl.Markdown(uri=str(out / "report_md")),
         "report_json": dsl.Artifact(uri=str(out / "report_json")),
+        "report_files": dsl.Artifact(uri=str(out / "report_files")),
         "metrics": dsl.Metrics(uri=str(out / "metrics")),
     }
 

@@ -78,7 +78,7 @@ def test_gates_run_soft_and_the_verdict_decides(spec: dict[str, Any]) -> None:
         assert params["fail_on_violation"]["runtimeValue"]["constant"] is False, key
         assert "cachingOptions" in tasks[key] and not tasks[key]["cachingOptions"], key
         assert tasks[key]["taskInfo"]["name"] == step
-    verdicts = [t for t in tasks.values() if t["componentRef"]["name"].startswith("comp-gate-v")]
+    verdicts = [t for t in tasks.values() if t["componentRef"]["name"].endswith("-verdict")]
     assert len(verdicts) == len(CHAIN)
     for verdict in verdicts:
         hard = verdict["inputs"]["parameters"]["hard"]
@@ -173,7 +173,7 @@ def test_poisoned_batch_fails_the_run_at_drift_and_the_report_is_published(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     root = tmp_path / "root"
-    with pytest.raises(RuntimeError, match="gate-verdict-2"):  # the drift step's verdict
+    with pytest.raises(RuntimeError, match="'drift-verdict'"):  # the failure names the gate
         _run(pipeline_module, root, poison=True)
 
     combined = _combined(root)

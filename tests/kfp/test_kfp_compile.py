@@ -177,6 +177,7 @@ def test_component_compiles(name: str, tmp_path: Path) -> None:
         "report_html": "system.HTML",
         "report_md": "system.Markdown",
         "report_json": "system.Artifact",
+        "report_files": "system.Artifact",
         "metrics": "system.Metrics",
         **produced.get(name, {}),
     }

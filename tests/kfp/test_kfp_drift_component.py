@@ -11,8 +11,8 @@ import pytest
 from kfp import dsl
 from kfp_helpers import gate_outputs
 
-from mlsec_gates._kfp_runtime import GateFailed
 from mlsec_gates.components import poison_drift
+from mlsec_gates.components._runtime import GateFailed
 
 pytestmark = pytest.mark.kfp
 

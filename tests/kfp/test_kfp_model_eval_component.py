@@ -12,7 +12,7 @@ import pytest
 from kfp import dsl
 from kfp_helpers import gate_outputs
 
-from mlsec_gates._kfp_runtime import GateFailed
+from mlsec_gates.components._runtime import GateFailed
 from mlsec_gates.components import model_eval
 
 pytestmark = pytest.mark.kfp

@@ -9,8 +9,8 @@ import pytest
 from kfp import dsl
 from kfp_helpers import PIPELINES, clean_pickle, gate_outputs, load_pipeline_module
 
-from mlsec_gates._kfp_runtime import kfp_run_context
 from mlsec_gates.components import artifact_scan_uri
+from mlsec_gates.components._runtime import kfp_run_context
 
 pytestmark = pytest.mark.kfp
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from kfp import dsl
 
-from mlsec_gates._kfp_runtime import GateFailed
 from mlsec_gates.components import artifact_scan, artifact_scan_uri
+from mlsec_gates.components._runtime import GateFailed
 from mlsec_gates.errors import ConfigError
 
 pytestmark = pytest.mark.kfp
@@ -23,6 +23,7 @@ def outputs(tmp_path: Path) -> dict[str, Any]:
         "report_html": dsl.HTML(uri=str(out / "report_html")),
         "report_md": dsl.Markdown(uri=str(out / "report_md")),
         "report_json": dsl.Artifact(uri=str(out / "report_json")),
+        "report_files": dsl.Artifact(uri=str(out / "report_files")),
         "report_sarif": dsl.Artifact(uri=str(out / "report_sarif")),
         "metrics": dsl.Metrics(uri=str(out / "metrics")),
     }

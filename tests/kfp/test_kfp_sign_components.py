@@ -15,8 +15,8 @@ import pytest
 from kfp import dsl
 from kfp_helpers import gate_outputs, iris_like_csv
 
-from mlsec_gates._kfp_runtime import GateFailed
 from mlsec_gates.components import model_sbom, model_signing, signature_verification
+from mlsec_gates.components._runtime import GateFailed
 from tests.fixtures.signing_keys import write_ec_key_pair
 
 pytestmark = pytest.mark.kfp

@@ -14,8 +14,8 @@ import pytest
 from kfp import dsl
 from kfp_helpers import REPO, gate_outputs, iris_like_csv
 
-from mlsec_gates._kfp_runtime import GateFailed
 from mlsec_gates.components import data_validation, data_validation_uri
+from mlsec_gates.components._runtime import GateFailed
 
 pytestmark = pytest.mark.kfp
 

@@ -176,7 +176,7 @@ def test_from_results(tmp_path: Path, scan_result: GateResult) -> None:
 def test_drift_chart_draws_every_check_and_escapes_names() -> None:
     import base64
 
-    from mlsec_gates.reports.combined import _drift_chart
+    from mlsec_gates.reports.combined_plots import drift_chart as _drift_chart
 
     [chart] = _drift_chart(drift_result().details)
     svg = base64.b64decode(chart["src"].split(",", 1)[1]).decode()
@@ -230,3 +230,76 @@ def test_gathers_from_and_writes_to_s3(s3_env: str, s3_bucket: str, tmp_path: Pa
     assert written["html"] == prefix + "combined-report.html"
     data = json.loads(storage.read_text(written["json"]))
     assert [g["gate"] for g in data["gates"]] == ["validate", "drift"]
+
+
+# --- steps without a report, titles, rounding, KFP run folders -------------------------
+
+
+def test_planned_steps_without_a_report_are_listed(tmp_path: Path) -> None:
+    written = write_combined_report(
+        [validate_result().with_reports({})],
+        str(tmp_path / "out"),
+        run_context={"orchestrator": "airflow", "dag_id": "credit", "run_id": "manual__1"},
+        not_run=["scan", "sign"],
+        could_not_run={"drift": "s3://b/r.json: S3 rejected the credentials"},
+    )
+    data = json.loads(Path(written["json"]).read_text())
+    assert [(r["gate"], r["status"]) for r in data["board"]] == [
+        ("validate", "fail"),
+        ("drift", "could not run"),
+        ("scan", "not run"),
+        ("sign", "not run"),
+    ]
+    assert (data["status"], data["headline"]) == ("error", "FAILED at validate")
+    assert data["title"] == "credit · manual__1"
+    assert data["could_not_run"] == {"drift": "s3://b/r.json: S3 rejected the credentials"}
+    html = Path(written["html"]).read_text()
+    assert "<title>credit · manual__1:" in html and "COULD NOT RUN" in html
+    assert "credit · manual__1" in Path(written["markdown"]).read_text().splitlines()[0]
+
+
+def test_a_run_where_no_gate_ran_still_gets_its_report(tmp_path: Path) -> None:
+    written = write_combined_report([], str(tmp_path), not_run=["validate", "scan"])
+    data = json.loads(Path(written["json"]).read_text())
+    assert (data["status"], data["passed"]) == ("not run", False)
+    assert data["headline"].startswith("NOT RUN")
+
+
+def test_gates_that_passed_before_a_stage_never_started_are_incomplete(tmp_path: Path) -> None:
+    passed = GateResult(
+        gate="validate",
+        status=Status.PASS,
+        summary="ok",
+        findings=(),
+        subjects=(),
+        started_at=T0,
+        finished_at=T0 + timedelta(seconds=1.23456),
+        metrics={"ratio": 0.123456789},
+    )
+    written = write_combined_report([passed], str(tmp_path), not_run=["scan"])
+    data = json.loads(Path(written["json"]).read_text())
+    assert (data["status"], data["passed"]) == ("incomplete", False)
+    assert data["headline"] == "INCOMPLETE: scan not run"
+    assert data["board"][0]["duration_text"] == "1.235 s"  # rounded for people
+
+
+def test_kfp_report_json_outputs_are_read_once_each(tmp_path: Path) -> None:
+    """A KFP run folder: report_json outputs (no extension) and their report_files copies."""
+    result = write_reports(validate_result(), str(tmp_path / "r"), storage=Storage())
+    body = Path(result.reports["json"]).read_text()
+    task = tmp_path / "run" / "data-validation-uri"
+    (task / "report_files").mkdir(parents=True)
+    (task / "report_json").write_text(body)
+    (task / "report_files" / "validate-report.json").write_text(body)
+    publish = tmp_path / "run" / "publish-report"
+    publish.mkdir()
+    (publish / "report_json").write_text('{"kind": "mlsec-gates/combined-report"}')
+    reports = gather_reports([str(tmp_path / "run")])
+    assert [r["gate"] for r in reports] == ["validate"]
+
+
+def test_evidence_numbers_are_rounded_in_html_only(tmp_path: Path) -> None:
+    from mlsec_gates.reports.html import evidence_view
+
+    assert evidence_view(0.000123456789)["text"] == "0.0001235"
+    assert evidence_view({"p": 0.987654321, "n": 3})["text"] == '{"p": 0.9877, "n": 3}'

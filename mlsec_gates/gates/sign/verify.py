@@ -119,6 +119,11 @@ def run_verify(
     return _result(started, findings, subjects, details, policy, files=actual)
 
 
+def _shown(path: str, where: Location) -> str:
+    """The file as a message names it: ``.`` (a single-file model) is the model's own path."""
+    return where.uri if path in (".", "") else path
+
+
 def _sibling(signature: str, name: str) -> str:
     if Storage.is_remote(signature):
         return signature.rsplit("/", 1)[0] + "/" + name
@@ -142,7 +147,7 @@ def _compare(
             if verdict == "modified":
                 findings.append(
                     rules.FileModified.finding(
-                        f"{path} was modified since signing",
+                        f"{_shown(path, where)} was modified since signing",
                         where,
                         {"path": path, "expected_sha256": expected, "actual_sha256": got.sha256},
                         identity=path,
@@ -154,7 +159,7 @@ def _compare(
         else:
             findings.append(
                 rules.FileMissing.finding(
-                    f"{path} was signed but is missing",
+                    f"{_shown(path, where)} was signed but is missing",
                     where,
                     {"path": path, "expected_sha256": expected},
                     identity=path,

@@ -107,6 +107,10 @@ def test_single_file_model_and_default_out(model: Path, keys, tmp_path: Path) ->
     assert default_signature_path(str(model) + "/") == str(model) + ".sig"
     ok = _verify(weights, str(weights) + ".sig", keys[1], tmp_path)
     assert ok.status == Status.PASS
+    weights.write_bytes(weights.read_bytes() + b"\0")
+    changed = _verify(weights, str(weights) + ".sig", keys[1], tmp_path)
+    [finding] = changed.findings
+    assert finding.message == f"{weights} was modified since signing"  # not "`.` was ..."
 
 
 def _flip_bit(m: Path) -> str:

@@ -4,14 +4,16 @@ It writes the reports into the output artifacts, logs the metrics,
 then passes or fails the task. The component bodies import it inside the function (KFP ships
 only the function's source to the container), so the shared logic lives, and is tested, here.
 
-It sits outside :mod:`mlsec_gates.components` on purpose. In the task container KFP sets
-``_KFP_RUNTIME=true`` and ``kfp.dsl`` then exposes only the run-time types (no
-``dsl.component``), so importing that package, which declares the components, fails there.
-This module imports only the standard library at top level.
+In the task container KFP sets ``_KFP_RUNTIME=true`` and ``kfp.dsl`` then exposes only the
+run-time types (no ``dsl.component``): a module declaring components cannot be imported
+there. This module declares none and imports only the standard library at top level; the
+package's ``__init__`` imports the component modules lazily, so importing
+``mlsec_gates.components._runtime`` in a task loads nothing else of the package.
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
 from typing import TYPE_CHECKING, Any
 
@@ -22,8 +24,19 @@ if TYPE_CHECKING:
 
     from mlsec_gates.result import GateResult
 
-__all__ = ["SIGNATURE_FILE", "GateFailed", "finish", "local_paths", "scratch_dir", "signature_file"]
+__all__ = [
+    "SIGNATURE_FILE",
+    "GateFailed",
+    "copy_file",
+    "finish",
+    "local_paths",
+    "scratch_dir",
+    "signature_file",
+]
 
+
+_EXTENSIONS = {"json": "json", "markdown": "md", "html": "html"}
+_TYPES = {"json": "application/json", "markdown": "text/markdown", "html": "text/html"}
 
 SIGNATURE_FILE = "model.sig"
 """The bundle's name inside a signature artifact folder."""
@@ -45,6 +58,7 @@ def finish(
     report_md: dsl.Markdown,
     report_json: dsl.Artifact,
     metrics: dsl.Metrics,
+    report_files: dsl.Artifact | None = None,
     artifacts: Mapping[str, dsl.Artifact] | None = None,
 ) -> tuple[bool, str, str]:
     """Write the reports and metrics of a gate run, then return or raise.
@@ -53,6 +67,11 @@ def finish(
     "Full report" link in the Markdown and the ``reports`` of the JSON point at the KFP
     artifacts, not at a scratch directory) and written atomically to the artifacts' paths.
     Every output is written before the decision, so a failed task keeps its evidence.
+
+    ``report_files`` (a folder artifact) gets the same three reports as files named with
+    their extensions, ``<gate>-report.{html,md,json}``: KFP names an output file after the
+    output (``report_html``), which a browser shows as text; the "Full report" link and the
+    JSON's ``reports`` then name these files, and ``mlsec-gates report`` finds them.
 
     ``artifacts`` maps a key of ``result.reports`` (``bom``, ``signature``) to the output
     artifact the gate wrote it to (the component passes the artifact's path as the gate's
@@ -70,21 +89,26 @@ def finish(
     from mlsec_gates.storage import Storage
 
     extra = dict(artifacts or {})
-    located = result.with_reports(
-        {
-            **{key: artifact.uri for key, artifact in extra.items()},
-            "json": report_json.uri,
-            "markdown": report_md.uri,
-            "html": report_html.uri,
-        }
-    )
-    markdown = render_markdown(located)
+    outputs = {"json": report_json, "markdown": report_md, "html": report_html}
+    names = {kind: f"{result.gate}-report.{ext}" for kind, ext in _EXTENSIONS.items()}
+    if report_files is not None:
+        uris = {kind: f"{report_files.uri.rstrip('/')}/{names[kind]}" for kind in outputs}
+    else:
+        uris = {kind: artifact.uri for kind, artifact in outputs.items()}
+    located = result.with_reports({**{k: a.uri for k, a in extra.items()}, **uris})
+    rendered = {
+        "json": render_json(located).encode(),
+        "markdown": render_markdown(located).encode(),
+        "html": render_html(located).encode(),
+    }
     storage = Storage()
-    storage.write_bytes(report_html.path, render_html(located).encode(), content_type="text/html")
-    storage.write_bytes(report_md.path, markdown.encode(), content_type="text/markdown")
-    storage.write_bytes(
-        report_json.path, render_json(located).encode(), content_type="application/json"
-    )
+    for kind, artifact in outputs.items():
+        body, kind_type = rendered[kind], _TYPES[kind]
+        storage.write_bytes(artifact.path, body, content_type=kind_type)
+        if report_files is not None:
+            path = os.path.join(report_files.path, names[kind])
+            storage.write_bytes(path, body, content_type=kind_type)
+    markdown = rendered["markdown"].decode()
     for artifact in (report_json, *extra.values()):
         artifact.metadata.update(_verdict(result))
     for name, value in result.metrics.items():
@@ -94,6 +118,13 @@ def finish(
         raise GateFailed(f"{result.gate} gate {result.status.value}\n{markdown}")
     print(markdown, flush=True)  # the task log is the first place an on-call person looks
     return result.passed, result.status.value, result.summary
+
+
+def copy_file(source: str, target: str) -> None:
+    """Copy a file a gate wrote (Evidently's page) to an output artifact's path."""
+    import shutil
+
+    shutil.copyfile(source, target)
 
 
 def kfp_run_context(run_id: str, task_name: str) -> dict[str, str] | None:

@@ -4,8 +4,8 @@ A KFP exit task cannot take the outputs of the tasks it guards, so each gate's J
 copied to a run folder (``<report root>/<run id>/<step>/``) by the step's verdict task, and
 the exit task (``publish_report``) combines whatever is there, whether the chain passed,
 stopped at a gate or broke. Imported inside the component bodies (see
-:mod:`mlsec_gates._kfp_runtime` for why it lives outside :mod:`mlsec_gates.components`);
-imports only the standard library at top level.
+:mod:`mlsec_gates.components._runtime` for why it declares no component); imports only the
+standard library at top level.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def collect_report(
     Raises:
         GateFailed: ``hard`` is set and the gate did not pass; the message is its summary.
     """
-    from mlsec_gates._kfp_runtime import GateFailed
+    from mlsec_gates.components._runtime import GateFailed
     from mlsec_gates.storage import Storage, join
 
     storage = Storage()
@@ -73,6 +73,7 @@ def publish_combined_report(
     report_html: dsl.HTML,
     report_md: dsl.Markdown,
     report_json: dsl.Artifact,
+    pipeline_name: str = "",
 ) -> tuple[bool, str]:
     """Write the combined report of the collected gate reports into the output artifacts.
 
@@ -91,9 +92,15 @@ def publish_combined_report(
 
     storage = Storage()
     found = [s for s in steps if _has_files(storage, join(folder, s))]
-    context = {"orchestrator": "kfp", "run_id": run_id} if not run_id.startswith("{{") else {}
+    context = {"orchestrator": "kfp"}
+    if run_id and not run_id.startswith("{{"):
+        context["run_id"] = run_id
+    if pipeline_name and not pipeline_name.startswith("{{"):
+        context["pipeline"] = pipeline_name
     if status is not None:
         context["pipeline_status"] = status.state
+        if status.error_message:
+            context["pipeline_error"] = status.error_message.splitlines()[0][:300]
     written = write_combined_report(
         [join(folder, s) for s in found],
         folder,
@@ -106,7 +113,10 @@ def publish_combined_report(
             storage.write_bytes(artifact.path, source.read())
     combined = json.loads(storage.read_text(written["json"]))
     report_json.metadata.update({"status": combined["status"], "passed": combined["passed"]})
-    print(f"combined gate report: {combined['headline']} ({written['html']})", flush=True)
+    stopped = next((g for g in combined["board"] if g["gate"] == combined["stopped_at"]), None)
+    why = f": {stopped['summary']}" if stopped else ""
+    print(f"combined gate report: {combined['headline']}{why}", flush=True)
+    print(f"Full report: {written['html']}", flush=True)
     return bool(combined["passed"]), str(combined["headline"])
 
 
