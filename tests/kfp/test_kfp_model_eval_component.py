@@ -12,8 +12,8 @@ import pytest
 from kfp import dsl
 from kfp_helpers import gate_outputs
 
-from mlsec_gates.components._runtime import GateFailed
 from mlsec_gates.components import model_eval
+from mlsec_gates.components._runtime import GateFailed
 
 pytestmark = pytest.mark.kfp
 
