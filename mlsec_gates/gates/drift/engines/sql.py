@@ -91,7 +91,7 @@ def open_table(engine: Any, name: str, *, url: str) -> SqlTable:
         kind = col["type"]
         if isinstance(kind, sa.Boolean):
             kinds[col["name"]] = CATEGORICAL
-        elif isinstance(kind, (sa.Integer, sa.Numeric)):
+        elif isinstance(kind, (sa.Integer, sa.Numeric, sa.Float)):
             kinds[col["name"]] = NUMERIC
             if isinstance(kind, sa.Integer):
                 integral.add(col["name"])
@@ -215,10 +215,37 @@ class SqlLive(Live):
         self.table = table
         self.column = column
 
+    def _pg_buckets(self, points: list[float]) -> tuple[Any, Any]:
+        """PostgreSQL: counts ``< p`` (``width_bucket``: a binary search per row), ``<= p``."""
+        import numpy as np
+
+        t, v = self.table, self.table.value(self.column)
+        where = t.where_finite(self.column)
+        pts = {"pts": points}
+        buckets = np.zeros(len(points) + 1, dtype=np.int64)
+        for bucket, count in t.fetch(
+            f"SELECT width_bucket({v}, CAST(:pts AS DOUBLE PRECISION[])) AS b, COUNT(*) "
+            f"FROM {t.from_} WHERE {where} GROUP BY 1",
+            pts,
+        ):
+            buckets[int(bucket)] = int(count)
+        equal = dict(
+            t.fetch(
+                f"SELECT {v}, COUNT(*) FROM {t.from_} WHERE {where} AND "
+                f"{v} = ANY(CAST(:pts AS DOUBLE PRECISION[])) GROUP BY 1",
+                pts,
+            )
+        )
+        lt = np.cumsum(buckets)[:-1]
+        eq = np.array([int(equal.get(p, 0)) for p in points], dtype=np.int64)
+        return lt, lt + eq
+
     def _count_below(self, points: list[float], *, inclusive: bool) -> Any:
         import numpy as np
 
         t, v = self.table, self.table.value(self.column)
+        if t.engine.dialect.name == "postgresql":
+            return self._pg_buckets(points)[1 if inclusive else 0]
         op = "<=" if inclusive else "<"
         out: list[int] = []
         for start in range(0, len(points), _MAX_CASES):
@@ -249,6 +276,8 @@ class SqlLive(Live):
     def below(self, points: Any) -> tuple[Any, Any]:
         """How many values are ``< p`` and ``<= p`` for each point."""
         plain = [float(p) for p in points]
+        if self.table.engine.dialect.name == "postgresql":
+            return self._pg_buckets(plain)
         return (
             self._count_below(plain, inclusive=False),
             self._count_below(plain, inclusive=True),
