@@ -79,7 +79,7 @@ def validate_table(table: Table, suite: Suite, settings: EngineSettings) -> Outc
     results: dict[int, Any] = {}
     described: list[dict[str, Any]] = []
     if run_frame:
-        frame = table.frame if table.engine == "pandas" else table.type_probe
+        frame = table.frame if table.engine in ("pandas", "spark") else table.type_probe
         got, desc = _run_gx(suite, run_frame, settings, frame=frame)
         results.update(got)
         described.append(desc)
