@@ -133,6 +133,7 @@ def run_scan(
         StorageError: S3 refused access.
     """
     from mlsec_gates.gates.scan.engine import scan_file
+    from mlsec_gates.gates.scan.parallel import scan_all
 
     started = now()
     policy = policy or Policy()
@@ -163,13 +164,11 @@ def run_scan(
     scanner = _Scanner(storage, settings, scan_file, _open_cache(section, settings, use_cache))
     subjects: list[Subject] = []
     scanned_bytes = 0
-    for index, path in enumerate(files, start=1):
-        subject, file_findings = _check_format(*scanner.scan(path), section.formats)
+    for scanned in scan_all(scanner, files, workers=section.workers, progress=progress):
+        subject, file_findings = _check_format(*scanned, section.formats)
         subjects.append(subject)
         findings.extend(file_findings)
         scanned_bytes += subject.size or 0
-        if progress:
-            progress(index, len(files), path)
 
     verdicts = [s.verdict for s in subjects]
     n_block, n_quarantine = verdicts.count("block"), verdicts.count("quarantine")
