@@ -140,7 +140,7 @@ def merge_results(
             problems.append(f"shard {index} wrote no report")
             continue
         try:
-            data = json.loads(storage.read_text(uri))
+            data = json.loads(storage.read_text(_local(uri)))
             if data.get("gate") != GATE:
                 raise ValueError(f"a {data.get('gate')!r} report, not a scan report")
             shard_subjects = [_subject(s) for s in data["subjects"]]
@@ -196,6 +196,15 @@ def merge_results(
         policy=policy.effective(GATE),
         details={"shard_reports": list(reports), **({"subject_notes": notes} if notes else {})},
     )
+
+
+def _local(uri: str) -> str:
+    """A ``file://`` URL (as Airflow's XCom carries report links) as a local path."""
+    if not uri.startswith("file://"):
+        return uri
+    from urllib.parse import unquote, urlparse
+
+    return unquote(urlparse(uri).path)
 
 
 def _subject(data: Mapping[str, Any]) -> Subject:
