@@ -32,11 +32,17 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 
-def _tree_rss(pid: int) -> int:
-    """Resident bytes of a process and all its descendants (from /proc)."""
+def _tree(pid: int) -> tuple[int, dict[int, float]]:
+    """Resident bytes of a process and all its descendants, and each one's CPU seconds.
+
+    Read from /proc: the Spark JVM is a grandchild that the rusage of waited-for children
+    would miss.
+    """
     total = 0
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -44,31 +50,35 @@ def _tree_rss(pid: int) -> int:
             with open(f"/proc/{entry}/stat") as fh:
                 fields = fh.read().rsplit(")", 1)[1].split()
             ppid, pages = int(fields[1]), int(fields[21])
+            used = (int(fields[11]) + int(fields[12])) / tick
         except (OSError, IndexError, ValueError):
             continue
         children.setdefault(ppid, []).append(int(entry))
         rss[int(entry)] = pages * os.sysconf("SC_PAGE_SIZE")
-    stack = [pid]
+        cpu[int(entry)] = used
+    stack, seen = [pid], {}
     while stack:
         p = stack.pop()
         total += rss.get(p, 0)
+        seen[p] = cpu.get(p, 0.0)
         stack.extend(children.get(p, []))
-    return total
+    return total, seen
 
 
 def measure(argv: list[str]) -> dict[str, float]:
-    """Run a child process; wall, CPU (children's rusage) and peak tree RSS."""
-    import resource
-
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    """Run a child process; wall, CPU and peak RSS of its whole process tree."""
     start = time.monotonic()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
     peak = [0]
+    cpu: dict[int, float] = {}
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            peak[0] = max(peak[0], _tree_rss(proc.pid))
+            rss, used = _tree(proc.pid)
+            peak[0] = max(peak[0], rss)
+            for pid, seconds in used.items():
+                cpu[pid] = max(cpu.get(pid, 0.0), seconds)
             done.wait(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -77,10 +87,14 @@ def measure(argv: list[str]) -> dict[str, float]:
     done.set()
     sampler.join()
     wall = time.monotonic() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     result = json.loads(out.strip().splitlines()[-1]) if proc.returncode == 0 else {}
-    return {"wall_s": wall, "cpu_s": cpu, "peak_mb": peak[0] / 1e6, "rc": proc.returncode, **result}
+    return {
+        "wall_s": wall,
+        "cpu_s": sum(cpu.values()),
+        "peak_mb": peak[0] / 1e6,
+        "rc": proc.returncode,
+        **result,
+    }
 
 
 def _policy(engine: str, gate: str) -> str:
@@ -138,7 +152,9 @@ def main() -> None:
         "spark-drift-small": ("drift", "spark", small_ref, small_cur),
         "spark-drift": ("drift", "spark", big_ref, big_cur),
     }
-    results = {}
+    results = (
+        json.loads(saved.read_text()) if (saved := args.dir / "scale_engines.json").exists() else {}
+    )
     for name, (kind, engine, ref, cur) in scenarios.items():
         if args.only and name not in args.only:
             continue
@@ -146,13 +162,14 @@ def main() -> None:
         argv = [sys.executable, __file__, "--one", kind, engine, str(ref), str(cur)]
         argv += [str(suite), out]
         load = os.getloadavg()[0]
-        results[name] = {**measure(argv), "load_before": load}
+        results[name] = {**measure(argv), "load_before": load, "load_after": os.getloadavg()[0]}
         r = results[name]
         print(
             f"{name:22s} wall {r['wall_s']:7.1f} s  cpu {r['cpu_s']:7.1f} s  "
             f"peak {r['peak_mb']:7.0f} MB  status {r.get('status')}  load {load:.1f}",
             flush=True,
         )
+        saved.write_text(json.dumps(results, indent=2))  # kept between (long) runs
     if "local-drift" in results and "spark-drift-small" in results:
         a, b = results["local-drift"], results["spark-drift-small"]
         same = a.get("decisions") == b.get("decisions")
@@ -161,7 +178,6 @@ def main() -> None:
             f"drift decisions local vs spark on {args.local_rows} rows: equal={same}, "
             f"largest statistic difference {worst}"
         )
-    (args.dir / "scale_engines.json").write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":
