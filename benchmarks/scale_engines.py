@@ -101,7 +101,7 @@ def _policy(engine: str, gate: str) -> str:
     if gate == "drift":
         return (
             f"gates: {{drift: {{engine: {engine}, evidently_report: false}}}}\n"
-            "spark: {master: 'local[2]', conf: {spark.driver.memory: 1g}}"
+            "spark: {master: 'local[2]'}"
         )
     return f"gates: {{validate: {{engine: {engine}}}}}\nspark: {{master: 'local[2]'}}"
 

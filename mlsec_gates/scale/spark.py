@@ -30,7 +30,10 @@ _LOCAL_DEFAULTS = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
-    "spark.driver.memory": "1g",
+    # Local mode runs the executors in the driver's JVM: 1 GB of heap runs out reading
+    # Parquet files with 1M-row groups (two tasks, each holding a ~150 MB row group);
+    # 1400 MB reads 20M x 20 within a 2 GB budget for the whole process tree.
+    "spark.driver.memory": "1400m",
 }
 
 
