@@ -420,12 +420,17 @@ def _histograms(
 ) -> dict[str, Any]:
     """Reference-vs-current histograms of the drifted columns (drawn in the HTML report)."""
     from mlsec_gates.gates.drift.engine import summarise_column
+    from mlsec_gates.gates.drift.engines.summary import is_summary, plot_histogram
     from mlsec_gates.gates.drift.plots import MAX_PLOTS, histogram
 
     drifted = [c.column for c in checks if c.drifted and c.statistic is not None][:MAX_PLOTS]
     out = {}
     for name in drifted:
-        data = histogram(reference[name], summarise_column(current[name], kinds[name]))
+        cur = summarise_column(current[name], kinds[name])
+        if is_summary(reference[name]):  # a sketch profile built by Spark (drift/engines/)
+            data = plot_histogram(reference[name], cur)
+        else:
+            data = histogram(reference[name], cur)
         if data:
             out[name] = data
     return out

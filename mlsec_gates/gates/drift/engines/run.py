@@ -289,22 +289,13 @@ def _check_methods(settings: Any, kinds: dict[str, str]) -> None:
 
 
 def _histograms(checks: list[Any], ref: dict[str, Any], cur: dict[str, Any]) -> dict[str, Any]:
-    """Plots of drifted columns whose both sides are at hand (values or counts)."""
-    from mlsec_gates.gates.drift.engines.summary import is_summary
-    from mlsec_gates.gates.drift.plots import MAX_PLOTS, histogram
+    """Plots of the drifted columns (values, counts, live data or sketches)."""
+    from mlsec_gates.gates.drift.engines.summary import plot_histogram
+    from mlsec_gates.gates.drift.plots import MAX_PLOTS
 
     out = {}
     for check in [c for c in checks if c.drifted and c.statistic is not None][:MAX_PLOTS]:
-        r, c = ref[check.column], cur[check.column]
-        if is_summary(r) or is_summary(c):
-            r = r.values() or r.counts if is_summary(r) else r
-            c = c.values() or c.counts if is_summary(c) else c
-            if r is None or c is None:
-                continue
-        try:
-            data = histogram(r, c)
-        except (ValueError, AttributeError):
-            continue
+        data = plot_histogram(ref[check.column], cur[check.column])
         if data:
             out[check.column] = data
     return out

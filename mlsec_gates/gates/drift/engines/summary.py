@@ -329,3 +329,37 @@ def _histogram(side: Any, edges: Any) -> tuple[Any, str]:
     return counts, (
         f"APPROXIMATE: bins of the stored sketch (each cumulative share within +-{error:.2g})"
     )
+
+
+def plot_histogram(ref: Any, cur: Any) -> dict[str, Any] | None:
+    """:func:`~mlsec_gates.gates.drift.plots.histogram` for columns that may be summaries.
+
+    Columns with value counts on both sides are drawn per value; others on the plot's equal
+    bins, counted exactly (values or live data) or read off a stored sketch.
+    """
+    import numpy as np
+
+    from mlsec_gates.gates.drift.plots import NUMERIC_BINS, histogram
+
+    if ref.n == 0 or cur.n == 0:
+        return None
+    if isinstance(ref, CategoryCounts) or isinstance(cur, CategoryCounts):
+        return histogram(ref, cur)
+    ref_values = ref.values() if is_summary(ref) else ref
+    cur_values = cur.values() if is_summary(cur) else cur
+    if ref_values is not None and cur_values is not None:
+        return histogram(ref_values, cur_values)
+    few = [side.counts if is_summary(side) else None for side in (ref, cur)]
+    if few[0] is not None and few[1] is not None and max(ref.nunique, cur.nunique) <= 12:
+        return histogram(few[0], few[1])
+    low = min(_span(ref).first, _span(cur).first)
+    high = max(_span(ref).last, _span(cur).last)
+    edges = np.linspace(low, high, NUMERIC_BINS + 1)
+    ref_share = _histogram(ref, edges)[0] / ref.n
+    cur_share = _histogram(cur, edges)[0] / cur.n
+    return {
+        "labels": [f"{edges[i]:.4g}" for i in range(NUMERIC_BINS)],
+        "reference": [round(float(v), 5) for v in ref_share],
+        "current": [round(float(v), 5) for v in cur_share],
+        "range": [float(low), float(high)],
+    }
