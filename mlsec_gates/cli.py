@@ -268,20 +268,16 @@ def _validate(args: argparse.Namespace) -> GateResult:
 
 
 def _validate_profile(args: argparse.Namespace) -> Outcome:
-    from mlsec_gates.gates.validate.profile import profile_suite
+    from mlsec_gates.gates.validate.sql_profile import profile_reference
 
-    if args.sql_url or args.table:
-        from mlsec_gates.gates.validate.sql_profile import profile_table
-
-        if not (args.sql_url and args.table) or args.reference:
-            raise ConfigError("give a reference file, or --sql-url with --table")
-        where = profile_table(
-            args.sql_url, args.table, out=args.out, s3=_s3_options(args), policy=args.policy
-        )
-        return Outcome(EXIT_PASS, f"mlsec-gates validate-profile: suite written to {where}")
-    if not args.reference:
-        raise ConfigError("give a reference file, or --sql-url with --table")
-    where = profile_suite(args.reference, out=args.out, s3=_s3_options(args), policy=args.policy)
+    where = profile_reference(
+        args.reference,
+        sql_url=args.sql_url,
+        table=args.table,
+        out=args.out,
+        s3=_s3_options(args),
+        policy=args.policy,
+    )
     return Outcome(EXIT_PASS, f"mlsec-gates validate-profile: suite written to {where}")
 
 

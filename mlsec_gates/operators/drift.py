@@ -99,8 +99,7 @@ class PoisonDriftGateOperator(GateOperator):
             on_fail=self.on_fail,
             suspects_out=self.suspects_out or None,
             run_context=run_context,
-            engine=self.engine or None,
-            sql_url=self.sql_url or None,
+            **{"engine": self.engine or None, "sql_url": self.sql_url or None},
         )
 
     def _push_locations(self, context: Context, result: GateResult) -> dict[str, str]:

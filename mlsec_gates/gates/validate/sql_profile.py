@@ -13,7 +13,7 @@ table in place (``validate --sql-url URL --table NAME``) as well as exports of i
 
 from __future__ import annotations
 
-from mlsec_gates.errors import InputError
+from mlsec_gates.errors import ConfigError, InputError
 from mlsec_gates.gates._common import gate_storage, load_policy
 from mlsec_gates.policy import Policy
 from mlsec_gates.storage import S3Options, Storage
@@ -59,3 +59,29 @@ def profile_table(
         source=f"{described.subject.path} ({described.rows} rows)",
     )
     return storage.write_bytes(out, text.encode("utf-8"), content_type="application/yaml")
+
+
+def profile_reference(
+    reference: str | None,
+    *,
+    sql_url: str | None,
+    table: str | None,
+    out: str,
+    s3: S3Options | None = None,
+    policy: Policy | str | None = None,
+) -> str:
+    """``validate-profile``: a reference file, or ``table`` of ``sql_url``; returns where.
+
+    Raises:
+        ConfigError: not exactly one of a file or ``sql_url`` + ``table``.
+        InputError, StorageError: as :func:`profile_table` and
+            :func:`~mlsec_gates.gates.validate.profile.profile_suite`.
+    """
+    from mlsec_gates.gates.validate.profile import profile_suite
+
+    if bool(reference) == bool(sql_url or table) or bool(sql_url) != bool(table):
+        raise ConfigError("give a reference file, or --sql-url with --table")
+    if reference:
+        return profile_suite(reference, out=out, s3=s3, policy=policy)
+    assert sql_url and table
+    return profile_table(sql_url, table, out=out, s3=s3, policy=policy)
