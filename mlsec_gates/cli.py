@@ -47,6 +47,8 @@ examples:
   mlsec-gates validate s3://ml-data/train.csv --suite s3://ml-data/contract.yaml --policy gates.yaml
   mlsec-gates validate --sql-url sqlite:///features.db --table train --suite contract.yaml
   mlsec-gates validate batch.jsonl --suite contract.json --json-out validate.json
+  mlsec-gates validate s3://lake/train/ --suite contract.yaml --engine spark   # docs/scale.md
+  mlsec-gates validate --sql-url postgresql://wh/db --table train --suite contract.yaml
 
   contract.yaml uses Great Expectations' own names and arguments:
     name: train-contract
@@ -64,6 +66,7 @@ _PROFILE_EXAMPLES = """\
 examples:
   mlsec-gates validate-profile reference.parquet --out contract.yaml
   mlsec-gates validate-profile s3://ml-data/train.csv --out s3://ml-data/contract.yaml
+  mlsec-gates validate-profile --sql-url postgresql://wh/db --table train --out contract.yaml
 
 Review the suite before committing it: it describes the reference data, good or bad.
 exit status: 0 the suite was written, 2 usage, storage or read error
@@ -141,6 +144,8 @@ examples:
   mlsec-gates drift --reference s3://ml-data/ref.csv --current s3://ml-data/2026-11-28.csv
   mlsec-gates drift --profile ref.npz --current batch.csv --suspects-out suspects.csv
   mlsec-gates drift --reference ref.csv --current batch.csv --policy gates.yaml --json-out d.json
+  mlsec-gates drift --engine spark --reference s3://lake/ref/ --current s3://lake/2026-11-28/
+  mlsec-gates drift --engine sql --sql-url postgresql://wh/db --reference ref_tbl --current cur_tbl
 
   Per-column drift uses Evidently's methods and default thresholds (K-S / chi-squared / z up
   to 1000 reference rows, normed Wasserstein / Jensen-Shannon above; PSI on request, see
@@ -156,6 +161,7 @@ _DRIFT_PROFILE_EXAMPLES = """\
 examples:
   mlsec-gates drift-profile trusted.parquet --out ref.npz --label-column label
   mlsec-gates drift-profile s3://ml-data/trusted.csv --out s3://ml-data/ref.npz
+  mlsec-gates drift-profile s3://lake/ref/ --engine spark --out ref.npz   # sketches, docs/scale.md
 
   Then: mlsec-gates drift --profile ref.npz --current batch.parquet
 exit status: 0 the profile was written, 2 usage, storage or read error
@@ -291,14 +297,22 @@ def _validate(args: argparse.Namespace) -> GateResult:
         suite=args.suite,
         sql_url=args.sql_url,
         table=args.table,
+        engine=args.engine,
         **_gate_options(args),
     )
 
 
 def _validate_profile(args: argparse.Namespace) -> Outcome:
-    from mlsec_gates.gates.validate.profile import profile_suite
+    from mlsec_gates.gates.validate.sql_profile import profile_reference
 
-    where = profile_suite(args.reference, out=args.out, s3=_s3_options(args), policy=args.policy)
+    where = profile_reference(
+        args.reference,
+        sql_url=args.sql_url,
+        table=args.table,
+        out=args.out,
+        s3=_s3_options(args),
+        policy=args.policy,
+    )
     return Outcome(EXIT_PASS, f"mlsec-gates validate-profile: suite written to {where}")
 
 
@@ -377,6 +391,8 @@ def _drift(args: argparse.Namespace) -> GateResult:
         label_column=args.label_column,
         suspects_out=args.suspects_out,
         progress=_progress_printer(args.quiet),
+        engine=args.engine,
+        sql_url=args.sql_url,
         **_gate_options(args),
     )
 
@@ -390,6 +406,8 @@ def _drift_profile(args: argparse.Namespace) -> Outcome:
         label_column=args.label_column,
         policy=args.policy,
         s3=_s3_options(args),
+        engine=args.engine,
+        sql_url=args.sql_url,
     )
     return Outcome(EXIT_PASS, f"mlsec-gates drift-profile: profile written to {where}")
 
@@ -499,6 +517,7 @@ def _parser() -> argparse.ArgumentParser:
         "--sql-url", metavar="URL", help="SQLAlchemy URL of a database (sqlite:///data.db)"
     )
     validate.add_argument("--table", metavar="NAME", help="table to validate in --sql-url")
+    _engine_option(validate, ("local", "spark"), "gates.validate.engine")
     _common_options(validate)
     validate.set_defaults(handler=_validate)
 
@@ -509,7 +528,14 @@ def _parser() -> argparse.ArgumentParser:
         epilog=_PROFILE_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    profile.add_argument("reference", metavar="REFERENCE", help="reference data file or s3:// URI")
+    profile.add_argument(
+        "reference",
+        nargs="?",
+        metavar="REFERENCE",
+        help="reference data file or s3:// URI (omit with --sql-url/--table)",
+    )
+    profile.add_argument("--sql-url", metavar="URL", help="SQLAlchemy URL of the database")
+    profile.add_argument("--table", metavar="NAME", help="reference table in --sql-url")
     profile.add_argument(
         "--out", required=True, metavar="SUITE", help="where to write the suite (YAML)"
     )
@@ -754,6 +780,10 @@ def _drift_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     drift.add_argument(
         "--suspects-out", metavar="FILE", help="CSV of suspicious rows (row, reason, score)"
     )
+    _engine_option(drift, ("local", "spark", "sql"), "gates.drift.engine")
+    drift.add_argument(
+        "--sql-url", metavar="URL", help="sql engine: database whose tables REF and CUR name"
+    )
     _common_options(drift)
     drift.set_defaults(handler=_drift)
 
@@ -768,6 +798,8 @@ def _drift_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     profile.add_argument("reference", metavar="REF", help="trusted reference data, or s3://")
     profile.add_argument("--out", required=True, metavar="FILE", help="where to write it (.npz)")
     profile.add_argument("--label-column", metavar="LABEL", help="label; fits the detectors")
+    _engine_option(profile, ("local", "spark", "sql"), "gates.drift.engine")
+    profile.add_argument("--sql-url", metavar="URL", help="sql engine: database of table REF")
     profile.add_argument("--policy", metavar="FILE", help="policy YAML (path or s3:// URI)")
     _s3_arguments(profile)
     profile.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
@@ -846,6 +878,15 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
     )
     _s3_arguments(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="print only the verdict line")
+
+
+def _engine_option(parser: argparse.ArgumentParser, engines: tuple[str, ...], key: str) -> None:
+    parser.add_argument(
+        "--engine",
+        choices=engines,
+        help=f"where the statistics are computed (default: the policy's {key}, else local; "
+        "see docs/scale.md)",
+    )
 
 
 def _s3_arguments(parser: argparse.ArgumentParser) -> None:

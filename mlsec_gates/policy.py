@@ -75,6 +75,8 @@ class ScanPolicy(_Strict):
     """Largest output/input ratio of one compressed stream (checked past 16 MiB of output)."""
     hdf5_timeout_seconds: int = Field(default=20, gt=0, le=3600, strict=True)
     """Seconds the isolated HDF5 reader may run on one file before it is killed."""
+    workers: int = Field(default=1, ge=1, le=256, strict=True)
+    """Files scanned at once inside one gate (threads; S3 prefixes gain most: I/O bound)."""
 
 
 class ValidatePolicy(_Strict):
@@ -93,6 +95,33 @@ class ValidatePolicy(_Strict):
     """Above this many rows, data are streamed into a temporary SQLite database."""
     chunk_rows: int = Field(default=100_000, gt=0, strict=True)
     """Rows read at a time when streaming into SQLite."""
+    engine: ValidateEngine = "local"
+    """``local``: pandas (or a SQLite spill, or a SQL table in place); ``spark``: Great
+    Expectations' Spark datasource on the top-level ``spark`` settings (docs/scale.md)."""
+
+
+ValidateEngine = Literal["local", "spark"]
+DriftEngine = Literal["local", "spark", "sql"]
+
+
+class SparkPolicy(_Strict):
+    """Where the Spark engine of the validate and drift gates runs (docs/scale.md)."""
+
+    master: str = "local[2]"
+    """``local[N]``, ``spark://host:7077``, ``yarn``, ``k8s://https://...``; ignored when
+    ``remote`` is set."""
+    remote: str | None = None
+    """Spark Connect URL (``sc://host:15002``, Databricks Connect); replaces ``master``."""
+    app_name: str = "mlsec-gates"
+    conf: dict[str, str] = Field(default_factory=dict)
+    """Extra ``spark.*`` settings (memory, ``spark.jars.packages`` for ``s3a://``...)."""
+
+
+class SqlDriftPolicy(_Strict):
+    """The warehouse engine of the drift gate: both batches are tables of one database."""
+
+    url: str | None = None
+    """SQLAlchemy URL (``postgresql://...``); the CLI's ``--sql-url`` overrides it."""
 
 
 DriftMethod = Literal["auto", "ks", "chisquare", "z", "wasserstein", "jensenshannon", "psi"]
@@ -180,6 +209,15 @@ class DriftPolicy(_Strict):
     threads: int = Field(default=1, gt=0, strict=True)
     """Threads for numpy/BLAS/OpenMP (capped so tasks sharing a worker do not starve)."""
     poison: PoisonPolicy = PoisonPolicy()
+    engine: DriftEngine = "local"
+    """``local``: both batches in memory; ``spark``: statistics computed in Spark, the driver
+    holds summaries; ``sql``: statistics pushed down to the database (docs/scale.md)."""
+    quantile_error: float = Field(default=1e-4, gt=0, le=0.01)
+    """Spark engine: rank error of the quantile sketch (Wasserstein); see docs/scale.md."""
+    sample_rows: int = Field(default=200_000, ge=1000, strict=True)
+    """Spark/SQL engines: rows per batch pulled to the driver (stratified by label) for the
+    poisoning detectors and the Evidently page."""
+    sql: SqlDriftPolicy = SqlDriftPolicy()
 
 
 class FairnessCheck(_Strict):
@@ -572,6 +610,8 @@ class Policy(_Strict):
     """Let a waiver cover a finding that makes the scanner *block* a file (known code
     execution). Off: such waivers are refused and the file stays blocked."""
     chain: ChainPolicy = ChainPolicy()
+    spark: SparkPolicy = SparkPolicy()
+    """Spark for the ``spark`` engine of the validate and drift gates."""
     source: str = Field(default="<defaults>", exclude=True)
     """Where the policy came from (not part of the file)."""
     sources: tuple[str, ...] = Field(default=(), exclude=True)

@@ -15,7 +15,7 @@ want="$(cat constraints.txt pyproject.toml | sha256sum | cut -c1-16)"
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
   echo "==> installing mlsec-gates and its tested dependencies (constraints.txt)" >&2
   "$PY" -m pip install -q --upgrade pip
-  "$PY" -m pip install -q -c constraints.txt -e ".[scan,validate,drift,model-eval,sbom,sign,s3,airflow,kfp,test,docs,bench]"
+  "$PY" -m pip install -q -c constraints.txt -e ".[scan,validate,drift,model-eval,sbom,sign,s3,airflow,kfp,spark,postgres,test,docs,bench]"
   echo "$want" > "$stamp"
 fi
 export PY

@@ -43,6 +43,9 @@ class PoisonDriftGateOperator(GateOperator):
     :param label_column: the label column; runs the poisoning detectors (templated).
     :param suspects_out: where to write the suspects CSV (templated); default: next to the
         reports.
+    :param engine: ``local``, ``spark`` (``current``/``reference`` are Parquet/CSV datasets)
+        or ``sql`` (table names in ``sql_url``); default: the policy's (docs/scale.md).
+    :param sql_url: SQLAlchemy URL of the ``sql`` engine's database (templated).
     """
 
     xcom_keys: ClassVar[dict[str, str]] = {
@@ -56,6 +59,8 @@ class PoisonDriftGateOperator(GateOperator):
         "profile",
         "label_column",
         "suspects_out",
+        "engine",
+        "sql_url",
         *GateOperator.template_fields,
     )
     ui_color = "#e6dcf4"
@@ -68,9 +73,13 @@ class PoisonDriftGateOperator(GateOperator):
         profile: str | None = None,
         label_column: str | None = None,
         suspects_out: str | None = None,
+        engine: str | None = None,
+        sql_url: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.engine = engine
+        self.sql_url = sql_url
         self.current = current
         self.reference = reference
         self.profile = profile
@@ -94,6 +103,7 @@ class PoisonDriftGateOperator(GateOperator):
             on_fail=self.on_fail,
             suspects_out=self.suspects_out or None,
             run_context=run_context,
+            **{"engine": self.engine or None, "sql_url": self.sql_url or None},
         )
 
     def _push_locations(self, context: Context, result: GateResult) -> dict[str, str]:

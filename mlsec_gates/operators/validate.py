@@ -35,6 +35,8 @@ class DataValidationGateOperator(GateOperator):
     :param sql_conn_id: Airflow connection whose URI is the SQLAlchemy URL (define it in URI
         form, e.g. ``sqlite:////data/app.db`` or ``postgresql://user:pw@host/db``); looked up
         when the task runs. ``sql_url`` beats it.
+    :param engine: ``local`` or ``spark`` (GX's Spark datasource on a Parquet/CSV dataset,
+        with the policy's ``spark`` settings; see docs/scale.md); default: the policy's.
     """
 
     gate_name = "validate"
@@ -43,6 +45,7 @@ class DataValidationGateOperator(GateOperator):
         "suite",
         "sql_url",
         "table",
+        "engine",
         *GateOperator.template_fields,
     )
     template_fields_renderers = {**GateOperator.template_fields_renderers, "suite": "yaml"}
@@ -56,9 +59,11 @@ class DataValidationGateOperator(GateOperator):
         sql_url: str | None = None,
         table: str | None = None,
         sql_conn_id: str | None = None,
+        engine: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.engine = engine
         self.suite = suite
         self.data = data
         self.sql_url = sql_url
@@ -81,6 +86,7 @@ class DataValidationGateOperator(GateOperator):
             s3=s3,
             on_fail=self.on_fail,
             run_context=run_context,
+            engine=self.engine or None,
         )
 
     def _sql_url(self) -> str | None:

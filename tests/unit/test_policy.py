@@ -182,7 +182,7 @@ class TestUnknownKeys:
         message = _error("zzzzzz: 1\n")
         assert message == (
             "gates.yaml:1: zzzzzz: unknown key; "
-            "known keys: chain, extends, gates, ledger, on_fail, storage, version, waivers, "
+            "known keys: chain, extends, gates, ledger, on_fail, spark, storage, version, waivers, "
             "waivers_allow_scanner_blocks, waivers_file"
         )
 

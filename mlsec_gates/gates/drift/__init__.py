@@ -45,6 +45,7 @@ from mlsec_gates.gates._common import (
 from mlsec_gates.gates.drift import rules
 from mlsec_gates.policy import OnFail, Policy
 from mlsec_gates.result import Finding, GateResult, Location, Subject
+from mlsec_gates.scale import with_engine
 from mlsec_gates.storage import S3Options, Storage, join
 
 __all__ = ["Progress", "drift_gate", "drift_profile", "run_drift"]
@@ -71,6 +72,8 @@ def drift_gate(
     suspects_out: str | None = None,
     run_context: Mapping[str, str] | None = None,
     progress: Progress | None = None,
+    engine: str | None = None,
+    sql_url: str | None = None,
 ) -> GateResult:
     """Check a batch against the reference, then write the reports; the one call adapters make.
 
@@ -90,6 +93,10 @@ def drift_gate(
             ``detector``) here; default ``<report_dir>/suspects.csv`` when detectors ran.
         run_context: where the task runs, recorded in the provenance ledger.
         progress: called after each step (terminal progress in the CLI).
+        engine: ``local``, ``spark`` or ``sql``; overrides ``gates.drift.engine`` (with
+            ``spark``, ``current``/``reference`` are Parquet/CSV datasets; with ``sql``,
+            table names in ``sql_url``; see docs/scale.md).
+        sql_url: SQLAlchemy URL of the database of the ``sql`` engine.
 
     Returns:
         The result with ``reports`` written: ``pass``, ``fail`` on dataset drift (or any
@@ -110,7 +117,7 @@ def drift_gate(
             reference=reference,
             profile=profile,
             label_column=label_column,
-            policy=loaded,
+            policy=with_engine(loaded, GATE, engine, sql_url=sql_url),
             storage=storage,
             report_dir=where,
             suspects_out=suspects_out,
@@ -132,8 +139,14 @@ def drift_profile(
     label_column: str | None = None,
     policy: Policy | str | None = None,
     s3: S3Options | None = None,
+    engine: str | None = None,
+    sql_url: str | None = None,
 ) -> str:
     """Compute the reference's statistics (and poisoning state) once; store them at ``out``.
+
+    With ``engine`` ``spark`` (or ``sql``: ``reference`` is a table of ``sql_url``) the
+    statistics are computed there and large numeric columns are stored as quantile sketches
+    (docs/scale.md); the in-memory gate reads such a profile too.
 
     Returns:
         Where the profile was written.
@@ -147,10 +160,17 @@ def drift_profile(
     from mlsec_gates.gates.drift.profile import build_profile, save_profile
 
     bootstrap = Storage(s3) if s3 else Storage()
-    loaded = load_policy(policy, storage=bootstrap, gate=GATE)
+    loaded = with_engine(
+        load_policy(policy, storage=bootstrap, gate=GATE), GATE, engine, sql_url=sql_url
+    )
     storage = gate_storage(loaded, s3)
     section = loaded.section(GATE)
     label = label_column or section.label_column
+    if section.engine != "local":
+        from mlsec_gates.gates.drift.engines.run import build_profile_scaled
+
+        scaled = build_profile_scaled(reference, label=label, policy=loaded, storage=storage)
+        return save_profile(scaled, out, storage)
     frame, subject = read_frame(reference, storage)
     kinds = {name: column_kind(frame[name]) for name in frame.columns}
     if label and label not in kinds:
@@ -214,6 +234,20 @@ def run_drift(
     report_dir = report_dir or default_report_dir(GATE)
     if bool(reference) == bool(profile):
         raise ConfigError("give the reference data (--reference) or its profile (--profile)")
+    if section.engine != "local":  # Spark or SQL: statistics where the data live
+        from mlsec_gates.gates.drift.engines.run import run_drift_scaled
+
+        return run_drift_scaled(
+            current,
+            reference=reference,
+            profile=profile,
+            label_column=label_column,
+            policy=policy,
+            storage=storage,
+            report_dir=report_dir,
+            suspects_out=suspects_out,
+            progress=progress,
+        )
     step = _stepper(progress, 5)
     stored = load_profile(profile, storage) if profile else None
     label = label_column or section.label_column or (stored.label if stored else None)
@@ -386,12 +420,17 @@ def _histograms(
 ) -> dict[str, Any]:
     """Reference-vs-current histograms of the drifted columns (drawn in the HTML report)."""
     from mlsec_gates.gates.drift.engine import summarise_column
+    from mlsec_gates.gates.drift.engines.summary import is_summary, plot_histogram
     from mlsec_gates.gates.drift.plots import MAX_PLOTS, histogram
 
     drifted = [c.column for c in checks if c.drifted and c.statistic is not None][:MAX_PLOTS]
     out = {}
     for name in drifted:
-        data = histogram(reference[name], summarise_column(current[name], kinds[name]))
+        cur = summarise_column(current[name], kinds[name])
+        if is_summary(reference[name]):  # a sketch profile built by Spark (drift/engines/)
+            data = plot_histogram(reference[name], cur)
+        else:
+            data = histogram(reference[name], cur)
         if data:
             out[name] = data
     return out

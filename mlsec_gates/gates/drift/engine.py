@@ -25,6 +25,8 @@ from typing import Any
 
 from mlsec_gates.errors import ConfigError
 from mlsec_gates.gates.drift.data import NUMERIC
+from mlsec_gates.gates.drift.engines.summary import compute as summary_compute
+from mlsec_gates.gates.drift.engines.summary import is_summary
 from mlsec_gates.gates.drift.stattests import (
     BY_NAME,
     CategoryCounts,
@@ -167,9 +169,12 @@ def check_column(
         method = auto_method(kind, ref, cur)
     test = BY_NAME[method]
     threshold = override.threshold or settings.threshold or test.default_threshold
-    outcome = test.compute(ref, cur)
+    if is_summary(ref) or is_summary(cur):  # Spark / SQL engines (drift/engines/)
+        outcome = summary_compute(test, ref, cur, threshold)
+    else:
+        outcome = test.compute(ref, cur)
     drifted = test.drifted(outcome.statistic, threshold)
-    note = ""
+    note = getattr(outcome, "note", "")
     floor = settings.min_effect_size
     if test.p_value and floor is not None and outcome.effect_size is not None:
         if drifted and outcome.effect_size < floor:

@@ -28,6 +28,8 @@ from typing import Any
 
 from mlsec_gates.errors import InputError
 from mlsec_gates.gates.drift.data import CATEGORICAL, NUMERIC, one_line
+from mlsec_gates.gates.drift.engines.stored import summary_arrays, summary_from_arrays
+from mlsec_gates.gates.drift.engines.summary import is_summary
 from mlsec_gates.gates.drift.stattests import CategoryCounts, NumericValues, Values
 from mlsec_gates.result import Subject
 from mlsec_gates.storage import Storage, sha256_of
@@ -106,6 +108,10 @@ def save_profile(profile: ReferenceProfile, uri: str, storage: Storage) -> str:
         if isinstance(summary, NumericValues):
             arrays[f"num/{i}"] = summary.sorted
             entry["integer"] = summary.integer
+        elif is_summary(summary):  # a sketch from the Spark engine (drift/engines/stored.py)
+            extra, sketch_arrays = summary_arrays(i, summary)
+            entry.update(extra)
+            arrays.update(sketch_arrays)
         elif isinstance(summary, CategoryCounts):
             arrays[f"cat/{i}/values"] = np.asarray(summary.values, dtype=str)
             arrays[f"cat/{i}/counts"] = summary.counts
@@ -189,7 +195,9 @@ def _from_arrays(meta: dict[str, Any], arrays: dict[str, Any]) -> ReferenceProfi
         if kind not in (NUMERIC, CATEGORICAL, None):
             raise ValueError(f"column {name!r}: unknown kind {kind!r}")
         kinds[name] = kind
-        if kind == NUMERIC:
+        if kind == NUMERIC and entry.get("summary"):
+            values[name] = summary_from_arrays(i, entry, arrays)
+        elif kind == NUMERIC:
             sorted_values = np.asarray(arrays[f"num/{i}"], dtype=np.float64)
             values[name] = NumericValues(sorted_values, integer=bool(entry.get("integer")))
         elif kind == CATEGORICAL:

@@ -135,6 +135,7 @@ def run_scan(
     """
     from mlsec_gates.gates.scan.engine import scan_file
     from mlsec_gates.gates.scan.external_data import resolve_external_data
+    from mlsec_gates.gates.scan.parallel import scan_all
 
     started = now()
     policy = policy or Policy()
@@ -172,13 +173,11 @@ def run_scan(
     scanner = _Scanner(storage, settings, scan_file, _open_cache(section, settings, use_cache))
     scanner.notes.update(notes)
     scanned_bytes = 0
-    for index, path in enumerate(files, start=1):
-        subject, file_findings = _check_format(*scanner.scan(path), section.formats)
+    for scanned in scan_all(scanner, files, workers=section.workers, progress=progress):
+        subject, file_findings = _check_format(*scanned, section.formats)
         subjects.append(subject)
         findings.extend(file_findings)
         scanned_bytes += subject.size or 0
-        if progress:
-            progress(index, len(files), path)
 
     subjects, findings = resolve_external_data(subjects, findings)
     verdicts = [s.verdict for s in subjects]

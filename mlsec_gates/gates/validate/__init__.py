@@ -24,6 +24,7 @@ from mlsec_gates.gates.validate import rules
 from mlsec_gates.gates.validate.suite import Suite, load_suite
 from mlsec_gates.policy import OnFail, Policy
 from mlsec_gates.result import GateResult, Location, Subject
+from mlsec_gates.scale import with_engine
 from mlsec_gates.storage import S3Options, Storage
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ def validate_gate(
     on_fail: OnFail | None = None,
     json_out: str | None = None,
     run_context: Mapping[str, str] | None = None,
+    engine: str | None = None,
 ) -> GateResult:
     """Validate, then write the JSON, Markdown and HTML reports; the one call adapters make.
 
@@ -68,6 +70,9 @@ def validate_gate(
             ``map_index``/``try_number``, KFP ``pipeline_run_id``/``task_id``), recorded in
             the provenance ledger when the policy sets ``ledger.uri``; retries of one task
             then add one entry (see :mod:`mlsec_gates.ledger`).
+        engine: ``local`` or ``spark``; overrides the policy's ``gates.validate.engine``
+            (``spark``: a Parquet/CSV dataset validated by GX's Spark datasource, see
+            docs/scale.md).
 
     Returns:
         The result, with ``reports`` pointing at the written files. The status is ``pass``
@@ -85,7 +90,12 @@ def validate_gate(
     return run_and_report(
         GATE,
         lambda loaded, storage: run_validate(
-            data, suite=suite, sql_url=sql_url, table=table, policy=loaded, storage=storage
+            data,
+            suite=suite,
+            sql_url=sql_url,
+            table=table,
+            policy=with_engine(loaded, GATE, engine),
+            storage=storage,
         ),
         policy=policy,
         report_dir=report_dir,
@@ -130,7 +140,15 @@ def run_validate(
     engine = EngineSettings(
         sensitive_columns=frozenset(section.sensitive_columns), sample_rows=section.sample_rows
     )
-    with open_data(data, sql_url=sql_url, table=table, storage=storage, settings=read) as data_:
+    if section.engine == "spark":
+        if not data:
+            raise ConfigError("the spark engine validates a dataset path, not --sql-url/--table")
+        from mlsec_gates.gates.validate.spark import open_spark_data
+
+        opened = open_spark_data(data, policy=policy, s3=storage.s3_options)
+    else:
+        opened = open_data(data, sql_url=sql_url, table=table, storage=storage, settings=read)
+    with opened as data_:
         if data_.rows == 0:
             outcome = Outcome(evaluated=0)
             outcome.findings.append(

@@ -69,7 +69,7 @@ def validate_table(table: Table, suite: Suite, settings: EngineSettings) -> Outc
         absent = [c for c in spec.columns() if c not in present]
         if absent and spec.type != "expect_column_to_exist":
             missing[index] = absent
-        elif table.engine == "pandas" or (
+        elif table.engine in ("pandas", "spark") or (
             table.engine == "sqlite-spill" and spec.type in rules.TYPE_EXPECTATIONS
         ):
             run_frame.append(index)
@@ -79,7 +79,7 @@ def validate_table(table: Table, suite: Suite, settings: EngineSettings) -> Outc
     results: dict[int, Any] = {}
     described: list[dict[str, Any]] = []
     if run_frame:
-        frame = table.frame if table.engine == "pandas" else table.type_probe
+        frame = table.frame if table.engine in ("pandas", "spark") else table.type_probe
         got, desc = _run_gx(suite, run_frame, settings, frame=frame)
         results.update(got)
         described.append(desc)
@@ -135,10 +135,14 @@ def _run_gx(
 ) -> tuple[dict[int, Any], dict[str, Any]]:
     """One GX validation of some expectations of the suite; results by suite index."""
     from mlsec_gates.gates.validate._gx import load_gx, new_context
+    from mlsec_gates.gates.validate.spark import is_spark_frame, spark_batch, with_spark_types
 
     gx = load_gx()
     context = new_context()
-    if frame is not None:
+    spark = frame is not None and is_spark_frame(frame)
+    if spark:
+        batch, params = spark_batch(context, frame)
+    elif frame is not None:
         source = context.data_sources.add_pandas("mlsec")
         batch = source.add_dataframe_asset("data").add_batch_definition_whole_dataframe("all")
         params: dict[str, Any] = {"dataframe": frame}
@@ -153,7 +157,8 @@ def _run_gx(
         asset = source.add_table_asset("data", table_name=table)
         batch = asset.add_batch_definition_whole_table("all")
         params = {}
-    built = [suite.expectations[i].build() for i in indexes]
+    specs = [suite.expectations[i] for i in indexes]
+    built = [(with_spark_types(spec) if spark else spec).build() for spec in specs]
     gx_suite = context.suites.add(gx.ExpectationSuite(name=suite.name, expectations=built))
     by_id = {exp.id: i for exp, i in zip(gx_suite.expectations, indexes, strict=True)}
     definition = context.validation_definitions.add(
@@ -275,6 +280,12 @@ def _sample_rows(
         index = [i for i in res["partial_unexpected_index_list"] if isinstance(i, int)]
         frame = table.frame.loc[[i for i in index[:limit] if i in table.frame.index]]
         rows = frame.to_dict(orient="records")
+    elif table.engine == "spark" and len(spec.columns()) == 1:
+        from mlsec_gates.gates.validate.spark import sample_spark_rows
+
+        values = list(res.get("partial_unexpected_list") or [])
+        values = values or ([None] if "null" in spec.type else [])
+        rows = sample_spark_rows(table.frame, spec.columns()[0], values, limit)
     elif table.sql_url and table.table and len(spec.columns()) == 1:
         values = list(res.get("partial_unexpected_list") or [])
         if "null" in spec.type and not values:

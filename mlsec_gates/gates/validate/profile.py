@@ -93,7 +93,16 @@ class ProfileSettings:
 
 _SQL_TYPES: dict[str, tuple[str, ...]] = {
     "int": ("INTEGER", "BIGINT", "SMALLINT"),
-    "float": ("FLOAT", "REAL", "DOUBLE", "DOUBLE_PRECISION", "NUMERIC", "DECIMAL"),
+    # PostgreSQL reports float8 as "DOUBLE PRECISION" (GX compares PostgreSQL types by name).
+    "float": (
+        "FLOAT",
+        "REAL",
+        "DOUBLE",
+        "DOUBLE_PRECISION",
+        "DOUBLE PRECISION",
+        "NUMERIC",
+        "DECIMAL",
+    ),
     "bool": ("BOOLEAN", "INTEGER", "SMALLINT"),
     "str": ("TEXT", "VARCHAR", "CHAR", "NVARCHAR", "STRING"),
     "datetime": ("DATETIME", "TIMESTAMP"),
