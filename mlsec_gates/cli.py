@@ -63,6 +63,7 @@ _PROFILE_EXAMPLES = """\
 examples:
   mlsec-gates validate-profile reference.parquet --out contract.yaml
   mlsec-gates validate-profile s3://ml-data/train.csv --out s3://ml-data/contract.yaml
+  mlsec-gates validate-profile --sql-url sqlite:///features.db --table train --out contract.yaml
 
 Review the suite before committing it: it describes the reference data, good or bad.
 exit status: 0 the suite was written, 2 usage, storage or read error
@@ -263,7 +264,14 @@ def _validate(args: argparse.Namespace) -> GateResult:
 def _validate_profile(args: argparse.Namespace) -> Outcome:
     from mlsec_gates.gates.validate.profile import profile_suite
 
-    where = profile_suite(args.reference, out=args.out, s3=_s3_options(args), policy=args.policy)
+    where = profile_suite(
+        args.reference,
+        out=args.out,
+        sql_url=args.sql_url,
+        table=args.table,
+        s3=_s3_options(args),
+        policy=args.policy,
+    )
     return Outcome(EXIT_PASS, f"mlsec-gates validate-profile: suite written to {where}")
 
 
@@ -465,7 +473,11 @@ def _parser() -> argparse.ArgumentParser:
         epilog=_PROFILE_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    profile.add_argument("reference", metavar="REFERENCE", help="reference data file or s3:// URI")
+    profile.add_argument(
+        "reference", nargs="?", metavar="REFERENCE", help="reference data file or s3:// URI"
+    )
+    profile.add_argument("--sql-url", metavar="URL", help="SQLAlchemy URL of the reference table")
+    profile.add_argument("--table", metavar="NAME", help="reference table in --sql-url")
     profile.add_argument(
         "--out", required=True, metavar="SUITE", help="where to write the suite (YAML)"
     )

@@ -76,6 +76,19 @@ class ScanPolicy(_Strict):
     """Seconds the isolated HDF5 reader may run on one file before it is killed."""
 
 
+class ValidateProfilePolicy(_Strict):
+    """Tolerances of ``validate-profile`` (how far a clean batch may differ from the reference)."""
+
+    false_alarm_rate: float = Field(default=0.01, gt=0, lt=1)
+    """Chance that a clean batch of the reference's population fails the derived suite."""
+    row_count_min_ratio: float = Field(default=0.5, ge=0, le=1)
+    row_count_max_ratio: float = Field(default=2.0, ge=1)
+    max_categories: int = Field(default=20, ge=0, strict=True)
+    """Text and categorical columns with at most this many distinct values get a value set."""
+    max_int_categories: int = Field(default=10, ge=0, strict=True)
+    """Integer code columns with at most this many distinct values get one too."""
+
+
 class ValidatePolicy(_Strict):
     """Options of the data validation gate (Great Expectations suites).
 
@@ -92,6 +105,8 @@ class ValidatePolicy(_Strict):
     """Above this many rows, data are streamed into a temporary SQLite database."""
     chunk_rows: int = Field(default=100_000, gt=0, strict=True)
     """Rows read at a time when streaming into SQLite."""
+    profile: ValidateProfilePolicy = ValidateProfilePolicy()
+    """Tolerances of ``validate-profile``."""
 
 
 DriftMethod = Literal["auto", "ks", "chisquare", "z", "wasserstein", "jensenshannon", "psi"]
@@ -164,6 +179,9 @@ class DriftPolicy(_Strict):
     """Dataset drift when at least this share of columns drifted (Evidently's rule)."""
     fail_on: Literal["dataset", "column"] = "dataset"
     """``dataset``: fail on dataset drift (the share rule); ``column``: on any drifted column."""
+    warn_on: Literal["column", "none"] = "column"
+    """``column``: drifted columns below the share rule make the status ``warn`` (exit 0, the
+    summary names them); ``none``: they are findings only and the status stays ``pass``."""
     columns: tuple[str, ...] = ()
     """Only these columns are checked for drift; empty: every column both files have."""
     ignore_columns: tuple[str, ...] = ()
@@ -172,8 +190,10 @@ class DriftPolicy(_Strict):
     """For p-value methods (ks, chisquare, z): a column drifts only if its effect size (K-S
     distance, or total variation distance of the category shares) is also at least this.
     None: Evidently's rule (p-value alone), which flags trivial shifts on large batches."""
-    evidently_report: bool = True
-    """Also write Evidently's drift page (HTML, for people; it does not decide)."""
+    evidently_report: bool | Literal["auto"] = "auto"
+    """Evidently's drift page (HTML, for people; it does not decide): ``auto`` renders it only
+    when the gate does not pass (rendering costs seconds, a passing batch needs no page),
+    ``true`` always, ``false`` never."""
     report_sample_rows: int = Field(default=50_000, gt=0, strict=True)
     """Rows per side the Evidently page is computed on (a random sample above this)."""
     threads: int = Field(default=1, gt=0, strict=True)

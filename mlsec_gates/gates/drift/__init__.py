@@ -44,7 +44,7 @@ from mlsec_gates.gates._common import (
 )
 from mlsec_gates.gates.drift import rules
 from mlsec_gates.policy import OnFail, Policy
-from mlsec_gates.result import Finding, GateResult, Location, Subject
+from mlsec_gates.result import Finding, GateResult, Location, Status, Subject
 from mlsec_gates.storage import S3Options, Storage, join
 
 __all__ = ["Progress", "drift_gate", "drift_profile", "run_drift"]
@@ -71,6 +71,7 @@ def drift_gate(
     suspects_out: str | None = None,
     run_context: Mapping[str, str] | None = None,
     progress: Progress | None = None,
+    evidently_report: bool | None = None,
 ) -> GateResult:
     """Check a batch against the reference, then write the reports; the one call adapters make.
 
@@ -90,11 +91,15 @@ def drift_gate(
             ``detector``) here; default ``<report_dir>/suspects.csv`` when detectors ran.
         run_context: where the task runs, recorded in the provenance ledger.
         progress: called after each step (terminal progress in the CLI).
+        evidently_report: write Evidently's page (True) or not (False) whatever the status;
+            None: the policy's ``gates.drift.evidently_report`` (default ``auto``: only when
+            the gate does not pass).
 
     Returns:
-        The result with ``reports`` written: ``pass``, ``fail`` on dataset drift (or any
+        The result with ``reports`` written: ``pass``; ``fail`` on dataset drift (or any
         drifted column under ``fail_on: column``) or a poisoning alarm (``warn`` under
-        ``on_fail: warn``), ``error`` when the poisoning detectors could not run.
+        ``on_fail: warn``); ``warn`` when columns drifted below the dataset share (unless
+        ``warn_on: none``); ``error`` when the poisoning detectors could not run.
 
     Raises:
         ConfigError: bad policy or arguments (not exactly one of reference or profile).
@@ -115,6 +120,7 @@ def drift_gate(
             report_dir=where,
             suspects_out=suspects_out,
             progress=progress,
+            evidently_report=evidently_report,
         ),
         policy=policy,
         report_dir=where,
@@ -182,6 +188,12 @@ class _Run:
     metrics: dict[str, float | int] = field(default_factory=dict)
     violations: bool = False
     incomplete: bool = False
+    warnings: bool = False
+    """Drifted columns below the dataset share: the status is ``warn`` unless it fails."""
+    assessment: Any = None
+    """The poisoning detectors' assessment, when they ran."""
+    checks: list[Any] = field(default_factory=list)
+    dataset: bool = False
 
 
 def run_drift(
@@ -195,10 +207,12 @@ def run_drift(
     report_dir: str | None = None,
     suspects_out: str | None = None,
     progress: Progress | None = None,
+    evidently_report: bool | None = None,
 ) -> GateResult:
     """Run the checks and return the result without writing reports (see :func:`drift_gate`).
 
-    The Evidently page and the suspects CSV are written (they are linked from the result).
+    The Evidently page (when asked for, or by default when the gate does not pass) and the
+    suspects CSV are written (they are linked from the result).
 
     Raises:
         ConfigError, InputError, StorageError: as :func:`drift_gate`.
@@ -259,14 +273,35 @@ def run_drift(
         elif suspects_out:
             run.details["suspects_uri"] = _write_suspects((), suspects_out, storage)
         step("poisoning detectors run" if run_poison else "no label: detectors skipped")
-        _evidently(
-            run, stored.sample, cur_frame, plan, section, settings, ref_rows, report_dir, storage
+        status = decide(
+            violations=run.violations, incomplete=run.incomplete, on_fail=policy.on_fail_for(GATE)
         )
-        step("Evidently page done")
-    status = decide(
-        violations=run.violations, incomplete=run.incomplete, on_fail=policy.on_fail_for(GATE)
-    )
+        if status is Status.PASS and run.warnings:
+            status = Status.WARN
+        wanted = section.evidently_report if evidently_report is None else evidently_report
+        if wanted is True or (wanted == "auto" and status is not Status.PASS):
+            _evidently(
+                run,
+                stored.sample,
+                cur_frame,
+                plan,
+                section,
+                settings,
+                ref_rows,
+                report_dir,
+                storage,
+            )
+        else:
+            run.details["evidently_report"] = None
+            run.details["evidently_note"] = (
+                "not rendered: the gate passed (evidently_report: auto)"
+                if wanted == "auto"
+                else "not rendered (evidently_report: false)"
+            )
+        step("Evidently page done" if run.details.get("evidently_report") else "report ready")
     verdict = "error" if run.incomplete else ("fail" if run.violations else "pass")
+    digest = _digest(run, cur_frame, label, section, status)
+    run.details["digest"] = digest
     reference_data = ref_subject.to_dict()
     if stored.file is not None:
         ref_subject = stored.file
@@ -275,7 +310,7 @@ def run_drift(
     return GateResult(
         gate=GATE,
         status=status,
-        summary=_summary(run, current, len(cur_frame), verdict),
+        summary=digest["headline"],
         findings=tuple(run.findings),
         subjects=(ref_subject, Subject(**{**cur_subject.to_dict(), "verdict": verdict})),
         started_at=started,
@@ -319,9 +354,7 @@ def _drift_findings(
         message = (
             f"column {check.column!r}: {check.note}"
             if check.statistic is None
-            else f"column {check.column!r} drifted: {check.method} "
-            f"{'p-value' if check.p_value else 'distance'} {check.statistic:.4g}, "
-            f"threshold {check.threshold}"
+            else f"column {check.column!r} drifted ({_statistic_text(check)})"
         )
         run.findings.append(
             rule.finding(
@@ -334,14 +367,16 @@ def _drift_findings(
     if dataset:
         run.findings.append(
             rules.DatasetDrift.finding(
-                f"{drifted} of {len(checks)} column(s) drifted ({share:.0%} >= "
-                f"{section.drift_share:.0%} drift_share)",
+                f"{drifted} of {len(checks)} columns drifted ({share:.0%}, at least the "
+                f"{section.drift_share:.0%} dataset-drift share)",
                 Location(uri=current),
                 {"drifted_columns": [c.column for c in checks if c.drifted], "share": share},
                 identity="dataset",
             )
         )
+    run.checks, run.dataset = checks, dataset
     run.violations |= dataset or (section.fail_on == "column" and drifted > 0)
+    run.warnings |= drifted > 0 and section.warn_on == "column"
     big = [c.column for c in checks if c.p_value and c.current_values > LARGE_SAMPLE_ROWS]
     if big and section.min_effect_size is None:
         run.findings.append(
@@ -379,6 +414,15 @@ def _drift_findings(
     run.metrics.update(
         {"columns_checked": len(checks), "columns_drifted": drifted, "drift_share": round(share, 4)}
     )
+
+
+def _statistic_text(check: Any) -> str:
+    """``K-S p < 0.001, threshold 0.05`` or ``wasserstein distance 0.21, threshold 0.1``."""
+    from mlsec_gates.gates.drift.digest import fmt, fmt_p
+
+    if check.p_value:
+        return f"{check.method} {fmt_p(check.statistic)}, threshold {fmt(check.threshold)}"
+    return f"{check.method} distance {fmt(check.statistic)}, threshold {fmt(check.threshold)}"
 
 
 def _histograms(
@@ -440,6 +484,7 @@ def _poison(
     else:
         fitted = _fit_poison(ref_frame, label, plan.kinds, section)
     assessment = poison.assess(fitted, cur_frame, uri=current, settings=section.poison)
+    run.assessment = assessment
     run.findings.extend(assessment.findings)
     run.violations |= bool(assessment.alarm)
     run.details["_suspects"] = assessment.suspects
@@ -500,9 +545,6 @@ def _evidently(
     storage: Storage,
 ) -> None:
     """Write Evidently's page next to the reports; a failure is a low finding only."""
-    if not section.evidently_report:
-        run.details["evidently_report"] = None
-        return
     if reference is None:
         run.details["evidently_report"] = None
         run.details["evidently_note"] = "the profile holds no reference sample"
@@ -540,22 +582,48 @@ def _evidently(
     run.details["evidently_report"] = where
 
 
-def _summary(run: _Run, current: str, rows: int, verdict: str) -> str:
-    m = run.metrics
-    head = (
-        f"{current}: {rows} row(s), {m.get('columns_drifted', 0)} of "
-        f"{m.get('columns_checked', 0)} column(s) drifted"
+def _digest(run: _Run, frame: Any, label: str | None, section: Any, status: Status) -> dict:
+    """The report's plain-language top: headline, suspects and drift tables, one fix."""
+    from mlsec_gates.gates.drift import digest
+
+    drifted = [c.column for c in run.checks if c.drifted]
+    assessment = run.assessment
+    suspects = list(assessment.suspects) if assessment is not None else []
+    kinds: dict[str, int] = {}
+    for s in suspects:
+        first = s.detector.split("+")[0]
+        kinds[first] = kinds.get(first, 0) + 1
+    alarm = bool(assessment is not None and assessment.alarm)
+    headline = digest.headline_for(
+        rows=len(frame),
+        drifted=drifted,
+        columns=len(run.checks),
+        suspects=len(suspects),
+        kinds=kinds,
+        alarm=alarm,
+        dataset=run.dataset,
+        share=section.drift_share,
+        incomplete=run.incomplete,
     )
-    if "suspects" in m:
-        head += f", {m['suspects']} suspicious row(s)"
-    head += "."
-    if verdict == "error":
-        return head + " The poisoning detectors did not run, so the gate could not pass."
-    serious = [f for f in run.findings if f.severity >= rules.ColumnDrift.severity]
-    if verdict == "fail" and serious:
-        worst = max(serious, key=lambda f: f.severity)
-        return head + f" {worst.message}."
-    return head
+    sections = []
+    if suspects and label:
+        features = [c for c in frame.columns if c != label]
+        sections.append(digest.suspects_section(suspects, frame, label, features, len(suspects)))
+    if drifted:
+        sections.append(digest.drift_section(run.checks))
+    out: dict[str, Any] = {
+        "headline": headline,
+        "sections": sections,
+        "what_to_do": digest.what_to_do(
+            alarm=alarm,
+            dataset=run.dataset,
+            warned=status is Status.WARN and run.warnings and not run.violations,
+            incomplete=run.incomplete,
+        ),
+    }
+    if assessment is not None:
+        out["signal"] = digest.signal_text(assessment.detectability)
+    return out
 
 
 def _stepper(progress: Progress | None, total: int) -> Callable[[str], None]:

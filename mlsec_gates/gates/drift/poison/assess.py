@@ -44,7 +44,7 @@ _RULE_OF = {
     "label_distribution": rules.LabelDistributionShift,
     "class_conditional": rules.ClassConditionalShift,
 }
-_ROWS_QUOTED = 20
+_ROWS_QUOTED = 10
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,7 @@ def assess(
             d.run(ctx, settings.false_alarm_rate * d.weight / total_weight) for d in enabled
         )
     suspects = _merge([s for o in outcomes for s in o.suspects], settings.max_suspects)
+    suspects = tuple(_with_labels(s, encoded, proba, ref.encoder.classes) for s in suspects)
     detectability = {**ref.detectability, "current_rows": len(encoded)}
     findings = tuple(_findings(outcomes, detectability, uri, enabled))
     return PoisonAssessment(
@@ -110,6 +111,22 @@ def _merge(suspects: list[Suspect], limit: int) -> tuple[Suspect, ...]:
     return tuple(merged[:limit])
 
 
+def _with_labels(
+    suspect: Suspect, encoded: Encoded, proba: np.ndarray, classes: tuple[str, ...]
+) -> Suspect:
+    """The suspect with its written label and the reference model's expected one."""
+    expected = int(proba[suspect.row].argmax())
+    return Suspect(
+        suspect.row,
+        suspect.score,
+        suspect.reason,
+        suspect.detector,
+        label=encoded.raw_labels[suspect.row],
+        expected=classes[expected],
+        expected_p=float(proba[suspect.row, expected]),
+    )
+
+
 def _findings(
     outcomes: tuple[DetectorOutcome, ...],
     detectability: dict[str, Any],
@@ -122,8 +139,8 @@ def _findings(
         chosen = _rules_for(outcome)
         for rule in chosen:
             rows = [s.row for s in sorted(outcome.suspects, key=lambda s: (-s.score, s.row))]
-            shown = ", ".join(str(r) for r in rows[:_ROWS_QUOTED])
-            more = f" (+{len(rows) - _ROWS_QUOTED} more)" if len(rows) > _ROWS_QUOTED else ""
+            shown = ", ".join(str(r) for r in rows[:5])
+            more = ", ..." if len(rows) > 5 else ""
             evidence = {
                 "detector": outcome.name,
                 "p_value": outcome.statistic,
@@ -135,7 +152,10 @@ def _findings(
             out.append(
                 rule.finding(
                     outcome.summary,
-                    Location(uri=uri, detail=f"rows {shown}{more}" if rows else outcome.name),
+                    Location(
+                        uri=uri,
+                        detail=f"{len(rows)} rows: {shown}{more}" if rows else outcome.name,
+                    ),
                     evidence,
                     identity=f"{rule.id}:{outcome.name}",
                 )

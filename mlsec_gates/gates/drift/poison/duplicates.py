@@ -189,9 +189,9 @@ class Duplicates:
                     )
                 )
         summary = (
-            f"{int(conflict.sum())} repeated rows with a changed label (p={p_conflict:.2g}), "
-            f"{int(plain.sum())} other repeats (p={p_repeat:.2g}); reference: "
-            f"{meta['conflicting_rows']} and {meta['repeated_rows']} of {meta['rows']}"
+            f"{int(conflict.sum())} rows repeat earlier or reference rows with another label, "
+            f"{int(plain.sum())} repeat them with the same label (reference: "
+            f"{meta['conflicting_rows']} and {meta['repeated_rows']} of {meta['rows']} rows)"
         )
         details = {
             "conflicting_rows": int(conflict.sum()),

@@ -35,6 +35,10 @@ _CLIP = 1e-6
 _GRID = np.linspace(-15.0, 15.0, 3001)
 
 
+def _p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
+
+
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, _CLIP, 1 - _CLIP)
     return np.log(p) - np.log1p(-p)
@@ -76,16 +80,7 @@ def calibrate(y: np.ndarray, oof: np.ndarray, seed: int) -> tuple[dict[str, Any]
     accuracy = float(np.mean([np.mean(oof[y == c].argmax(1) == c) for c in np.unique(y)]))
     recall = float(np.mean(flip_p <= TAIL))
     weak = accuracy < WEAK_ACCURACY or recall < WEAK_RECALL
-    note = (
-        f"reference model balanced accuracy {accuracy:.2f}: a flipped label is expected to be "
-        f"caught about {recall:.0%} of the time"
-        + (
-            "; the data carry too little signal for reliable row-level flip detection, so "
-            "flips are only visible in aggregate (label distribution)"
-            if weak
-            else ""
-        )
-    )
+    note = _signal_note(accuracy, recall, weak)
     meta = {
         "bandwidth": bandwidth,
         "tail_rows": in_tail,
@@ -99,6 +94,32 @@ def calibrate(y: np.ndarray, oof: np.ndarray, seed: int) -> tuple[dict[str, Any]
         },
     }
     return meta, cdf
+
+
+def _signal_note(accuracy: float, recall: float, weak: bool) -> str:
+    """One wording for how far flip detection can be trusted (see the drift digest)."""
+    if not weak:
+        return (
+            f"Label checks are reliable on this data: the reference model predicts the label "
+            f"with balanced accuracy {accuracy:.2f}, and about {recall:.0%} of flipped labels "
+            "stand out."
+        )
+    reasons = []
+    if accuracy < WEAK_ACCURACY:
+        reasons.append(
+            f"the reference model predicts the label with balanced accuracy only {accuracy:.2f} "
+            f"({WEAK_ACCURACY:.2f} needed)"
+        )
+    if recall < WEAK_RECALL:
+        reasons.append(
+            f"only about {recall:.0%} of flipped labels would stand out ({WEAK_RECALL:.0%} needed)"
+        )
+    return (
+        "Label checks are weak on this data: "
+        + "; ".join(reasons)
+        + ". A quiet label check is not evidence of clean labels; large or one-sided flips "
+        "still show in the label-distribution test."
+    )
 
 
 def row_pvalues(ref: Any, labels: np.ndarray, proba: np.ndarray) -> np.ndarray:
@@ -144,15 +165,16 @@ class LabelConsistency:
             else:
                 predicted = int(ctx.proba[row].argmax())
                 reason = (
-                    f"reference model gives label {classes[cur.y[row]]!r} p={scores[row]:.3f}, "
-                    f"predicts {classes[predicted]!r} (p={ctx.proba[row, predicted]:.3f})"
+                    f"label {classes[cur.y[row]]!r} unlikely ({scores[row]:.2f}); the reference "
+                    f"model expects {classes[predicted]!r} ({ctx.proba[row, predicted]:.2f})"
                 )
             suspects.append(Suspect(int(row), float(1.0 - scores[row]), reason, NAME))
         alarm = p_batch <= alpha
+        expected = meta["tail_rows"] / max(1, meta["rows"]) * int(usable.sum())
         summary = (
-            f"{in_tail} of {int(usable.sum())} rows in the reference model's 1 % disagreement "
-            f"tail (reference: {meta['tail_rows']} of {meta['rows']}), Fisher p={p_batch:.2g}; "
-            f"{len(suspects)} row suspects"
+            f"{in_tail} of {int(usable.sum())} rows carry a label the reference model strongly "
+            f"doubts (about {expected:.0f} expected on clean data, {_p(p_batch)}); "
+            f"{len(suspects)} listed as suspects"
         )
         details = {
             "rows_in_tail": in_tail,

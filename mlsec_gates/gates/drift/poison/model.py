@@ -7,9 +7,23 @@ Out-of-fold probabilities on the reference calibrate what "clean" looks like.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
+
+# Imported when this module is, not inside the functions: threadpoolctl caps only the OpenMP
+# runtime already loaded when a ``threadpool_limits`` block starts, and boosting's libgomp is
+# loaded by this import. Imported lazily inside ``fit_model``, the detectors' thread caps did
+# nothing, and on a busy worker the spinning OpenMP threads cost 10-40x the CPU time.
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 #: Folds of the out-of-fold probabilities on the reference.
 CV_FOLDS = 5
@@ -34,16 +48,6 @@ class _Blend:
 
 def fit_model(x: np.ndarray, y: np.ndarray, n_categorical: int, seed: int) -> _Blend:
     """Fit the blend on encoded rows (numeric values, then categorical codes; NaN missing)."""
-    import warnings
-
-    from sklearn.compose import ColumnTransformer
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
     n_numeric = x.shape[1] - n_categorical
     mask = np.zeros(x.shape[1], dtype=bool)
     mask[n_numeric:] = True
@@ -82,8 +86,6 @@ def out_of_fold_proba(
     x: np.ndarray, y: np.ndarray, n_classes: int, n_categorical: int, seed: int
 ) -> np.ndarray:
     """Probabilities for every reference row from a model that did not see it."""
-    from sklearn.model_selection import StratifiedKFold
-
     counts = np.bincount(y, minlength=n_classes)
     folds = int(min(CV_FOLDS, max(2, counts[counts > 0].min())))
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)

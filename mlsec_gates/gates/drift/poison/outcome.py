@@ -24,6 +24,12 @@ class Suspect:
     score: float
     reason: str
     detector: str
+    label: str | None = None
+    """The row's label as written in the batch (filled in by :func:`.assess.assess`)."""
+    expected: str | None = None
+    """The label the reference model expects for the row's features."""
+    expected_p: float | None = None
+    """The reference model's probability of ``expected``."""
 
 
 @dataclass(frozen=True)

@@ -198,8 +198,8 @@ class ValueLabelSpike:
             excess_share = max(0.0, (k_cur_a[i] - expected[i]) / k_cur_a[i])
             feature, label = ref.encoder.features[j], ref.encoder.classes[c]
             reason = (
-                f"{feature}={text} with label {label!r}: {int(k_cur_a[i])} rows vs "
-                f"{expected[i]:.1f} expected"
+                f"{feature}={text} with label {label!r} in {int(k_cur_a[i])} rows "
+                f"({expected[i]:.1f} expected)"
             )
             report.append(
                 {
@@ -230,9 +230,15 @@ class ValueLabelSpike:
             )
             for row, scores in row_scores.items()
         )
+        top = (
+            f": {report[0]['feature']}={report[0]['cell']} with label {report[0]['label']!r} in "
+            f"{report[0]['rows']} rows ({report[0]['expected']:.1f} expected)"
+            if report
+            else ""
+        )
         summary = (
-            f"{excess.size} excess (feature, value, label) cells of {tests} tested "
-            f"(Bonferroni level {level:.2g}); {len(suspects)} row suspects"
+            f"{excess.size} feature value(s) come with one label far more often than in the "
+            f"reference{top}; {len(suspects)} rows listed as suspects"
         )
         details = {"cells_tested": tests, "excess_cells": report[:20]}
         return DetectorOutcome(NAME, p_batch, alpha, bool(excess.size), summary, suspects, details)
