@@ -4,8 +4,9 @@ Each current row is scored with cleanlab's self-confidence (the probability the 
 model gives to the row's own label). The model is trained on the reference only: a model
 trained on the poisoned batch learns the backdoor and vouches for it. A score becomes a
 p-value against the reference's own out-of-fold scores (a smoothed, kernel-density tail, so
-small references still give small p-values); Benjamini-Hochberg at ``suspect_fdr`` picks the
-row suspects, which keeps their precision near ``1 - suspect_fdr`` whatever the poison rate.
+small references still give small p-values); those p-values go into the batch-wide
+Benjamini-Hochberg at ``suspect_fdr`` (:mod:`.assess`), which keeps the suspects' precision
+near ``1 - suspect_fdr`` whatever the poison rate.
 The batch test compares how many rows fall below the reference's 1 % tail with how many
 reference rows do (one-sided Fisher exact test).
 
@@ -23,11 +24,13 @@ from scipy import special, stats
 
 from mlsec_gates.gates.drift.poison.encoding import MISSING_LABEL, UNSEEN_LABEL
 from mlsec_gates.gates.drift.poison.outcome import DetectorOutcome, Suspect
-from mlsec_gates.gates.drift.poison.stats import benjamini_hochberg
+from mlsec_gates.gates.drift.poison.stats import bh_qvalues
 
 NAME = "label_consistency"
 #: Row p-value below which a row counts in the batch test (the reference's ~1 % tail).
 TAIL = 0.01
+#: Rows with a q-value above this are never candidates (keeps the lists short).
+CANDIDATE_Q = 0.5
 #: Balanced accuracy and expected flip recall below which the data are "weak signal".
 WEAK_ACCURACY = 0.8
 WEAK_RECALL = 0.5
@@ -146,8 +149,11 @@ class LabelConsistency:
         pvalues = ctx.label_p
         unseen = cur.y == UNSEEN_LABEL
         usable = cur.y != MISSING_LABEL
-        flagged = np.zeros(len(cur), dtype=bool)
-        flagged[usable] = benjamini_hochberg(pvalues[usable], settings.suspect_fdr)
+        # Candidates only, with Benjamini-Hochberg q-values over the batch's labelled rows;
+        # assess() keeps those at most suspect_fdr.
+        qvalues = np.ones(len(cur))
+        qvalues[usable] = bh_qvalues(pvalues[usable])
+        flagged = usable & (qvalues <= CANDIDATE_Q)
         in_tail = int(np.sum(pvalues[usable] <= TAIL))
         meta = ref.label_meta
         table = [
@@ -168,7 +174,9 @@ class LabelConsistency:
                     f"label {classes[cur.y[row]]!r} unlikely ({scores[row]:.2f}); the reference "
                     f"model expects {classes[predicted]!r} ({ctx.proba[row, predicted]:.2f})"
                 )
-            suspects.append(Suspect(int(row), float(1.0 - scores[row]), reason, NAME))
+            suspects.append(
+                Suspect(int(row), float(1.0 - scores[row]), reason, NAME, p=float(qvalues[row]))
+            )
         alarm = p_batch <= alpha
         expected = meta["tail_rows"] / max(1, meta["rows"]) * int(usable.sum())
         summary = (

@@ -18,12 +18,17 @@ class Suspect:
 
     ``row`` is the 0-based position in the current batch (not its index label); ``score`` is
     in [0, 1], higher meaning more likely poisoned, comparable across detectors for ranking.
+    Detectors return *candidates*; :func:`.assess.assess` keeps those that survive the
+    batch-wide false-discovery control.
     """
 
     row: int
     score: float
     reason: str
     detector: str
+    p: float = 1.0
+    """Estimated share of clean rows among rows with this much evidence (a q-value or a
+    local false-discovery rate); rows at most ``suspect_fdr`` are suspects."""
     label: str | None = None
     """The row's label as written in the batch (filled in by :func:`.assess.assess`)."""
     expected: str | None = None

@@ -13,10 +13,10 @@ two-sample test at the square root of that level (a value the reference never ha
 many times, is the backdoor signature the two-sample test alone is too cautious to see in
 small batches).
 
-Rows in an excess cell are suspects when the reference model disagrees with their label
-(label-consistency p-value at most :data:`DISAGREE_P`), or, in the cell of a *planted* value
-(new to the reference, or more frequent over all labels, not just relabelled), when most of
-the cell is excess; rows in several excess cells score higher.
+Rows in the excess cell of a *planted* value (new to the reference, or more frequent over
+all labels, not just relabelled) are candidates, with the cell's local false-discovery rate
+(expected over observed rows) as their p-value; decile cells and relabelled values only
+raise the batch alarm (their rows are label consistency's to judge).
 """
 
 from __future__ import annotations
@@ -33,8 +33,6 @@ NAME = "value_label_spike"
 MIN_COUNT = 3
 #: Exact values kept per feature in the reference profile (most frequent first).
 MAX_VALUES = 1000
-#: A row "disagrees" with the reference model when its label is in the clean 5 % tail.
-DISAGREE_P = 0.05
 _QUANTILES = np.linspace(0.1, 0.9, 9)
 _BINS = _QUANTILES.shape[0] + 2  # deciles, plus one bin for missing values
 
@@ -180,7 +178,6 @@ class ValueLabelSpike:
             <= level
         )
         excess = excess[np.argsort(combined[excess], kind="stable")]
-        disagree = ctx.label_p[known] <= DISAGREE_P
         rows = np.nonzero(known)[0]
         row_scores: dict[int, list[float]] = {}
         row_reasons: dict[int, list[str]] = {}
@@ -195,7 +192,6 @@ class ValueLabelSpike:
                 same = np.isnan(col) if np.isnan(key) else col == key
                 in_cell = same & (y == c)
                 text = _value_text(ref.encoder, j, d_num, key)
-            excess_share = max(0.0, (k_cur_a[i] - expected[i]) / k_cur_a[i])
             feature, label = ref.encoder.features[j], ref.encoder.classes[c]
             reason = (
                 f"{feature}={text} with label {label!r} in {int(k_cur_a[i])} rows "
@@ -211,22 +207,24 @@ class ValueLabelSpike:
                     "p_value": float(p_pois[i]),
                 }
             )
-            # Deciles and relabelled values hold natural rows of the label: only its
-            # label-disagreeing rows are suspects. A planted value mostly in excess is suspect
-            # as a whole.
-            dominant = bool(is_new[i] or planted[i]) and excess_share >= 0.5
-            take = in_cell & (disagree | dominant)
-            for local in np.nonzero(take)[0]:
-                score = max(excess_share, 0.5) if disagree[local] else excess_share
+            # Only the cells of a planted value (new to the reference, or more frequent over
+            # all labels) name rows: a row there is clean with chance about expected / rows,
+            # the cell's local false-discovery rate. Decile cells and relabelled values only
+            # raise the batch alarm; their rows are label-consistency's to judge.
+            if not (is_new[i] or planted[i]):
+                continue
+            lfdr = float(min(1.0, expected[i] / k_cur_a[i]))
+            for local in np.nonzero(in_cell)[0]:
                 row = int(rows[local])
-                row_scores.setdefault(row, []).append(score)
+                row_scores.setdefault(row, []).append(lfdr)
                 row_reasons.setdefault(row, []).append(reason)
         suspects = tuple(
             Suspect(
                 row,
-                float(1.0 - np.prod([1.0 - s for s in scores])),
+                float(1.0 - min(scores)),
                 "; ".join(row_reasons[row][:3]),
                 NAME,
+                p=float(min(scores)),
             )
             for row, scores in row_scores.items()
         )
