@@ -25,7 +25,8 @@ What is derived, column by column (the formulas are in :mod:`.tolerance`):
   own tail and size;
 - a closed value set for text, boolean and categorical columns, and for integer columns that
   are clearly codes (named like ``*_code``, ``type``, ``class``, ``label``, or 0/1 flags),
-  only when every value was seen at least twice (Good-Turing);
+  only when every value was seen at least 5 times (Good-Turing: rare values announce unseen
+  ones);
 - uniqueness, for columns that are unique in the reference and are named like keys.
 
 The YAML is a reviewable document, not a dump: each block says why it is there, and the
@@ -346,14 +347,14 @@ def _facts(series: pd.Series, settings: ProfileSettings) -> _Facts:
         elif not tolerance.closed_set_ok(counts):
             once = sum(1 for c in counts if c == 1)
             facts.notes.append(
-                f"no value set: {once} value(s) seen only once, so unseen values are likely "
-                "(Good-Turing)."
+                f"no value set: the rarest value was seen {min(counts)} time(s) "
+                f"({once} only once), so unseen values are likely (Good-Turing)."
             )
         else:
             facts.value_set = _sorted_values(values)
             facts.set_note = (
-                "allowed values: those seen in the reference, each at least twice (a new one "
-                "is a finding)."
+                "allowed values: those seen in the reference, each at least "
+                f"{tolerance.MIN_VALUE_COUNT} times (a new one is a finding)."
             )
             return facts
     if kind in ("int", "float", "datetime") and len(values):
@@ -625,7 +626,7 @@ def _render(
         f"{settings.false_alarm_rate:g},",
         f"# split over its {checks} range and null-share checks ({alpha:.2g} each). Ranges add",
         "# an extreme-value margin from each column's own tail; null shares a binomial margin;",
-        "# value sets only list values the reference saw at least twice (Good-Turing).",
+        "# value sets only when every value was seen at least 5 times (Good-Turing).",
         "#",
         "# A starting point, not a verdict: review every bound and value set, widen what the",
         "# reference could not show, and keep the file under version control. Expectation",

@@ -34,9 +34,11 @@ still allows a few (``c`` is about ``ln(alpha) / ln(s)``: 8-9 rows), so a rare n
 finding, while a burst from a failed join (tens of percent) is.
 
 Closed value sets. The Good-Turing estimate of the chance that the next row carries a value
-the reference never showed is ``N1 / n`` (``N1``: values seen exactly once). A value set is
-written only when that estimate is 0, i.e. every value was seen at least twice; otherwise a
-legitimate unseen value is likely and the column gets no closed set.
+the reference never showed is ``N1 / n`` (``N1``: values seen exactly once), and values seen
+only a few times are the visible part of a tail of rarer ones the reference missed. A value
+set is written only when every value was seen at least :data:`MIN_VALUE_COUNT` (5) times, a
+gap in the counts that says the set is closed; otherwise a legitimate unseen value is likely
+and the column gets no closed set.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ import math
 from dataclasses import dataclass
 from statistics import NormalDist
 
+#: Fewest times each value must have been seen for a closed value set.
+MIN_VALUE_COUNT = 5
 #: Share of the sample whose top spacings estimate a tail's scale (the top decile).
 TAIL_SHARE = 0.1
 
@@ -154,8 +158,8 @@ def _upper_tail(trials: int, k: int, p: float) -> float:
 
 
 def closed_set_ok(counts: list[int]) -> bool:
-    """True when the Good-Turing missing mass (values seen once over rows) is 0."""
-    return bool(counts) and min(counts) >= 2
+    """True when every value was seen at least :data:`MIN_VALUE_COUNT` times."""
+    return bool(counts) and min(counts) >= MIN_VALUE_COUNT
 
 
 def per_check_alpha(false_alarm_rate: float, checks: int) -> float:
