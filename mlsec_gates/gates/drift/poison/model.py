@@ -25,10 +25,15 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-#: Folds of the out-of-fold probabilities on the reference.
+#: Folds of the out-of-fold probabilities on the reference (fewer on large references,
+#: where each fold's model is already close to the full one).
 CV_FOLDS = 5
-#: Boosting rounds; early stopping (on a 10 % validation split) above 10k training rows.
-MAX_ITER = 100
+CV_FOLDS_LARGE = 3
+LARGE_REFERENCE = 1000
+#: Boosting rounds and step: 50 rounds at 0.2 fit like 100 at sklearn's 0.1 for a third of
+#: the CPU (the gate runs on every batch); early stopping above 10k training rows.
+MAX_ITER = 50
+LEARNING_RATE = 0.2
 
 
 class _Blend:
@@ -53,6 +58,7 @@ def fit_model(x: np.ndarray, y: np.ndarray, n_categorical: int, seed: int) -> _B
     mask[n_numeric:] = True
     boosting = HistGradientBoostingClassifier(
         max_iter=MAX_ITER,
+        learning_rate=LEARNING_RATE,
         categorical_features=mask if n_categorical else None,
         random_state=seed,
     )
@@ -87,7 +93,8 @@ def out_of_fold_proba(
 ) -> np.ndarray:
     """Probabilities for every reference row from a model that did not see it."""
     counts = np.bincount(y, minlength=n_classes)
-    folds = int(min(CV_FOLDS, max(2, counts[counts > 0].min())))
+    wanted = CV_FOLDS_LARGE if y.shape[0] >= LARGE_REFERENCE else CV_FOLDS
+    folds = int(min(wanted, max(2, counts[counts > 0].min())))
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     out = np.zeros((y.shape[0], n_classes), dtype=np.float64)
     for train, test in splitter.split(x, y):
