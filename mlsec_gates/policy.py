@@ -192,8 +192,8 @@ class DriftPolicy(_Strict):
     None: Evidently's rule (p-value alone), which flags trivial shifts on large batches."""
     evidently_report: bool | Literal["auto"] = "auto"
     """Evidently's drift page (HTML, for people; it does not decide): ``auto`` renders it only
-    when the gate does not pass (rendering costs seconds, a passing batch needs no page),
-    ``true`` always, ``false`` never."""
+    when the gate fails or errs (rendering costs seconds; a passing or warning batch gets our
+    own report only), ``true`` always, ``false`` never."""
     report_sample_rows: int = Field(default=50_000, gt=0, strict=True)
     """Rows per side the Evidently page is computed on (a random sample above this)."""
     threads: int = Field(default=1, gt=0, strict=True)

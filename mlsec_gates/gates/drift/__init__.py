@@ -219,7 +219,7 @@ def run_drift(
     """
     from mlsec_gates.gates.drift.data import column_kind, plan_columns, read_frame
     from mlsec_gates.gates.drift.engine import DriftSettings, check_columns
-    from mlsec_gates.gates.drift.profile import build_profile, load_profile
+    from mlsec_gates.gates.drift.profile import build_profile, load_profile, summarise_file
 
     started = now()
     policy = policy or Policy()
@@ -233,17 +233,24 @@ def run_drift(
     label = label_column or section.label_column or (stored.label if stored else None)
     run_poison = bool(label) and section.poison.enabled
     ref_frame = None
-    if stored is None:  # summarise the reference now: the same path as a stored profile
+    if stored is None and not run_poison:  # the summaries are enough: never hold the frame
+        stored = summarise_file(str(reference), storage, sample_rows=section.report_sample_rows)
+    elif stored is None:  # the detectors fit on the frame; summarise it the same way
         ref_frame, ref_subject = read_frame(str(reference), storage)
         kinds = {name: column_kind(ref_frame[name]) for name in ref_frame.columns}
         stored = build_profile(
             ref_frame, ref_subject, kinds, label=None, sample_rows=section.report_sample_rows
         )
-        if not run_poison:
-            ref_frame = None  # the summaries are enough: free the frame before reading CUR
     ref_subject, ref_rows = stored.subject, stored.rows
     step("reference read")
-    cur_frame, cur_subject = read_frame(current, storage)
+    cur_values = None
+    if run_poison:  # the detectors score every row
+        cur_frame, cur_subject = read_frame(current, storage)
+        cur_rows = len(cur_frame)
+    else:  # summaries and a sample are enough (a 1M-row batch is never held whole)
+        summary = summarise_file(current, storage, sample_rows=section.report_sample_rows)
+        cur_frame, cur_subject, cur_rows = summary.sample, summary.subject, summary.rows
+        cur_values = summary.values
     step("current batch read")
     plan = plan_columns(
         stored.kinds,
@@ -258,9 +265,13 @@ def run_drift(
     settings = DriftSettings.from_policy(section)
     run = _Run()
     with _thread_limit(section.threads):
-        checks = check_columns(stored.values, plan.kinds, cur_frame, settings)
+        checks = check_columns(
+            stored.values, plan.kinds, cur_frame, settings, current_values=cur_values
+        )
         _drift_findings(run, checks, plan, section, current, ref_subject.path)
-        run.details["histograms"] = _histograms(checks, stored.values, cur_frame, plan.kinds)
+        run.details["histograms"] = _histograms(
+            checks, stored.values, cur_values or cur_frame, plan.kinds
+        )
         step("drift computed")
         if run_poison:
             fitted_in = stored if profile else None
@@ -279,7 +290,7 @@ def run_drift(
         if status is Status.PASS and run.warnings:
             status = Status.WARN
         wanted = section.evidently_report if evidently_report is None else evidently_report
-        if wanted is True or (wanted == "auto" and status is not Status.PASS):
+        if wanted is True or (wanted == "auto" and status in (Status.FAIL, Status.ERROR)):
             _evidently(
                 run,
                 stored.sample,
@@ -287,26 +298,26 @@ def run_drift(
                 plan,
                 section,
                 settings,
-                ref_rows,
+                (ref_rows, cur_rows),
                 report_dir,
                 storage,
             )
         else:
             run.details["evidently_report"] = None
             run.details["evidently_note"] = (
-                "not rendered: the gate passed (evidently_report: auto)"
+                "not rendered: the gate did not fail (evidently_report: auto)"
                 if wanted == "auto"
                 else "not rendered (evidently_report: false)"
             )
         step("Evidently page done" if run.details.get("evidently_report") else "report ready")
     verdict = "error" if run.incomplete else ("fail" if run.violations else "pass")
-    digest = _digest(run, cur_frame, label, section, status)
+    digest = _digest(run, cur_frame, cur_rows, label, section, status)
     run.details["digest"] = digest
     reference_data = ref_subject.to_dict()
     if stored.file is not None:
         ref_subject = stored.file
     ref_subject = Subject(**{**ref_subject.to_dict(), "verdict": "reference"})
-    run.metrics.update({"rows_reference": ref_rows, "rows_current": len(cur_frame)})
+    run.metrics.update({"rows_reference": ref_rows, "rows_current": cur_rows})
     return GateResult(
         gate=GATE,
         status=status,
@@ -428,14 +439,20 @@ def _statistic_text(check: Any) -> str:
 def _histograms(
     checks: list[Any], reference: Mapping[str, Any], current: Any, kinds: Mapping[str, str]
 ) -> dict[str, Any]:
-    """Reference-vs-current histograms of the drifted columns (drawn in the HTML report)."""
+    """Reference-vs-current histograms of the drifted columns (drawn in the HTML report).
+
+    ``current`` is the current frame, or its column summaries.
+    """
     from mlsec_gates.gates.drift.engine import summarise_column
     from mlsec_gates.gates.drift.plots import MAX_PLOTS, histogram
 
     drifted = [c.column for c in checks if c.drifted and c.statistic is not None][:MAX_PLOTS]
     out = {}
     for name in drifted:
-        data = histogram(reference[name], summarise_column(current[name], kinds[name]))
+        summary = current[name]
+        if not isinstance(current, dict):
+            summary = summarise_column(summary, kinds[name])
+        data = histogram(reference[name], summary)
         if data:
             out[name] = data
     return out
@@ -540,7 +557,7 @@ def _evidently(
     plan: Any,
     section: Any,
     settings: Any,
-    reference_rows: int,
+    rows: tuple[int, int],
     report_dir: str,
     storage: Storage,
 ) -> None:
@@ -561,7 +578,8 @@ def _evidently(
             per_column=settings.per_column,
             drift_share=section.drift_share,
             sample_rows=section.report_sample_rows,
-            reference_rows=reference_rows,
+            reference_rows=rows[0],
+            current_rows=rows[1],
         )
     except Exception as exc:
         from mlsec_gates.gates.drift.data import one_line
@@ -582,7 +600,9 @@ def _evidently(
     run.details["evidently_report"] = where
 
 
-def _digest(run: _Run, frame: Any, label: str | None, section: Any, status: Status) -> dict:
+def _digest(
+    run: _Run, frame: Any, rows: int, label: str | None, section: Any, status: Status
+) -> dict:
     """The report's plain-language top: headline, suspects and drift tables, one fix."""
     from mlsec_gates.gates.drift import digest
 
@@ -595,7 +615,7 @@ def _digest(run: _Run, frame: Any, label: str | None, section: Any, status: Stat
         kinds[first] = kinds.get(first, 0) + 1
     alarm = bool(assessment is not None and assessment.alarm)
     headline = digest.headline_for(
-        rows=len(frame),
+        rows=rows,
         drifted=drifted,
         columns=len(run.checks),
         suspects=len(suspects),
