@@ -350,6 +350,7 @@ def _drift(args: argparse.Namespace) -> GateResult:
         label_column=args.label_column,
         suspects_out=args.suspects_out,
         progress=_progress_printer(args.quiet),
+        evidently_report=args.evidently_report,
         **_gate_options(args),
     )
 
@@ -715,6 +716,12 @@ def _drift_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     source.add_argument("--reference", metavar="REF", help="trusted reference data")
     source.add_argument("--profile", metavar="FILE", help="reference profile (drift-profile)")
     drift.add_argument("--label-column", metavar="LABEL", help="label; runs the detectors")
+    drift.add_argument(
+        "--evidently-report",
+        action="store_true",
+        default=None,
+        help="also render Evidently's drift page when the gate passes (default: only on failure)",
+    )
     drift.add_argument(
         "--suspects-out", metavar="FILE", help="CSV of suspicious rows (row, reason, score)"
     )

@@ -147,7 +147,7 @@ class PoisonPolicy(_Strict):
     false_alarm_rate: float = Field(default=0.05, gt=0, le=0.5)
     """Batch-level budget: chance that a clean batch raises any poisoning alarm."""
     suspect_fdr: float = Field(default=0.1, gt=0, lt=1)
-    """Share of label-consistency row suspects allowed to be clean (Benjamini-Hochberg)."""
+    """Estimated share of clean rows allowed among the row suspects of every detector."""
     max_suspects: int = Field(default=10_000, gt=0, strict=True)
     """Most suspect rows listed (highest scores first)."""
     threads: int = Field(default=1, ge=1, strict=True)

@@ -95,8 +95,14 @@ def test_one_drifted_column_fails_only_under_fail_on_column(
     files: dict[str, str], tmp_path: Path
 ) -> None:
     result = gate(files, "one", tmp_path)
-    assert result.status is Status.PASS
+    # Below the dataset share: not a failure, but not silent either (exit 0, named).
+    assert (result.status, result.passed) == (Status.WARN, True)
     assert [f.rule_id for f in result.findings] == ["drift.column"]
+    drifted = [c["column"] for c in result.details["checks"] if c["drifted"]]
+    assert len(drifted) == 1 and drifted[0] in result.summary
+    assert "under the 50% dataset-drift share" in result.summary
+    quiet = gate(files, "one", tmp_path, policy=QUIET[:-2] + ", warn_on: none}}")
+    assert quiet.status is Status.PASS
     strict = gate(files, "one", tmp_path, policy=QUIET[:-2] + ", fail_on: column}}")
     assert strict.status is Status.FAIL
     warned = gate(files, "shifted", tmp_path, on_fail="warn")
