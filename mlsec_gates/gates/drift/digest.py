@@ -58,17 +58,18 @@ WHAT_TO_DO = {
 
 
 def fmt(value: float | None, digits: int = 3) -> str:
-    """A number rounded to ``digits`` significant digits (``-`` when missing)."""
+    """A number rounded to what matters: 3 significant digits, ``12,346``, ``1.2e-05``."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if isinstance(value, float) and math.isinf(value):
         return "inf" if value > 0 else "-inf"
     if value == 0:
         return "0"
-    if abs(value) >= 10 ** (digits + 2) or abs(value) < 10 ** -(digits + 1):
+    if abs(value) >= 10**digits:
+        return f"{value:,.0f}"
+    if abs(value) < 1e-3:
         return f"{value:.{digits - 1}e}"
-    text = f"{value:.{digits}g}"
-    return text if "e" not in text else f"{value:.{max(0, digits - 1)}f}"
+    return f"{value:.{digits}g}"
 
 
 def fmt_p(p: float) -> str:
@@ -206,7 +207,7 @@ def what_to_do(*, alarm: bool, dataset: bool, warned: bool, incomplete: bool) ->
 
 def _why(suspect: Any) -> str:
     """The first reason of a suspect, short."""
-    reason = suspect.reason.split("; ")[0]
+    reason = suspect.reason.split(" | ")[0]
     return reason if len(reason) <= 90 else reason[:87] + "..."
 
 

@@ -124,7 +124,7 @@ def _merge(suspects: list[Suspect], limit: int, chosen: dict[int, float]) -> tup
         Suspect(
             row,
             max(s.score for s in group),
-            "; ".join(s.reason for s in group),
+            " | ".join(s.reason for s in group),
             "+".join(dict.fromkeys(s.detector for s in group)),
             p=chosen[row],
         )

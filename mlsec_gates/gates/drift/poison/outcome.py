@@ -59,7 +59,7 @@ class PoisonAssessment:
     """Everything the detectors concluded about one batch.
 
     ``suspects`` has one entry per row, ranked by score (highest first); when several
-    detectors flag a row, their reasons are joined with ``"; "``. ``detectability`` says how
+    detectors flag a row, their reasons are joined with ``" | "``. ``detectability`` says how
     well label flips can be detected on this data at all (the reference model's strength).
     """
 

@@ -222,7 +222,7 @@ class ValueLabelSpike:
             Suspect(
                 row,
                 float(1.0 - min(scores)),
-                "; ".join(row_reasons[row][:3]),
+                " | ".join(row_reasons[row][:3]),
                 NAME,
                 p=float(min(scores)),
             )
