@@ -582,20 +582,26 @@ def _sorted_values(values: pd.Series) -> list[Any]:
 
 
 def _round_out(bounds: tolerance.Bounds, *, integer: bool) -> tuple[Any, Any]:
-    """The bounds rounded outwards: whole numbers for integers, else a readable step."""
+    """The bounds rounded outwards: whole numbers for integers, else to a step of about a
+    thousandth of the range (readable, and never inside the computed bounds)."""
     lo, hi = bounds.low, bounds.high
     if integer:
         return math.floor(lo), math.ceil(hi)
-    positive = [x for x in (bounds.margin_low, bounds.margin_high, hi - lo) if x > 0]
-    if not positive or not (math.isfinite(lo) and math.isfinite(hi)):
+    if not (math.isfinite(lo) and math.isfinite(hi)):
         return lo, hi
-    pad = min(positive)
-    digits = max(0, -math.floor(math.log10(pad)) + 1)
+    scale = hi - lo if hi > lo else max(abs(lo), abs(hi))
+    if scale <= 0:
+        return lo, hi
+    digits = max(0, 3 - math.floor(math.log10(scale)))
     step = 10.0**-digits
-    return (
-        round(math.floor(lo / step) * step, digits),
-        round(math.ceil(hi / step) * step, digits),
-    )
+    slack = scale * 1e-9  # float noise (exp(log(x)) is not always x), never a real margin
+    low = round(math.floor(lo / step + 1e-9) * step, digits)
+    if low > lo + slack:
+        low = round(low - step, digits)
+    high = round(math.ceil(hi / step - 1e-9) * step, digits)
+    if high < hi - slack:
+        high = round(high + step, digits)
+    return low, high
 
 
 def _num(value: float) -> str:

@@ -187,6 +187,12 @@ class Duplicates:
         for kind, rate in rates:
             if kind.any():
                 lfdr[kind] = min(1.0, rate * stretch * n_cur / int(kind.sum()))
+        # Per group too: a flood of copies of a few rows swells their groups far beyond what
+        # the reference's share of that group predicts (expected over observed batch rows).
+        in_sample = np.bincount(group[:n_s], minlength=n_groups)
+        in_batch = np.bincount(g_cur, minlength=n_groups)
+        expected = (in_sample[g_cur] + 0.5) * n_cur / max(1, n_s)
+        lfdr = np.where(repeat, np.minimum(lfdr, expected / in_batch[g_cur]), lfdr)
         suspects = []
         classes = ref.encoder.classes
         for row in np.nonzero(conflict)[0]:
