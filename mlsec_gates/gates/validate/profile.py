@@ -582,8 +582,7 @@ def _sorted_values(values: pd.Series) -> list[Any]:
 
 
 def _round_out(bounds: tolerance.Bounds, *, integer: bool) -> tuple[Any, Any]:
-    """The bounds rounded outwards: whole numbers for integers, else to a step of about a
-    thousandth of the range (readable, and never inside the computed bounds)."""
+    """The bounds rounded outwards: integers whole, others to about a thousandth of the range."""
     lo, hi = bounds.low, bounds.high
     if integer:
         return math.floor(lo), math.ceil(hi)
