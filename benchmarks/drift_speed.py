@@ -158,7 +158,8 @@ def small_batches(folder: Path, repeat: int = 3) -> int:
         ("without labels, Evidently page always", [], None, True),
     )
     print("small batches: ISLR Default, 5,000 reference + 5,000 current rows x 4 columns")
-    print(f"{'case':40} {'CPU s':>6} {'wall s':>7} {'status':>7}  goal (load {os.getloadavg()[0]:.1f})")
+    load = os.getloadavg()[0]
+    print(f"{'case':40} {'CPU s':>6} {'wall s':>7} {'status':>7}  goal (load {load:.1f})")
     misses = 0
     for name, extra, goal, always in cases:
         cpus, walls, status = [], [], "?"
