@@ -10,7 +10,8 @@ statistical check, split evenly over the suite's ``T`` checks (Bonferroni):
 Ranges (numbers and timestamps), per side. Beyond the largest reference value the tail is
 modelled as exponential with scale ``beta``, estimated from the spacings of the top decile
 (``k = max(1, n // 10)``, ``H_k`` the k-th harmonic number; the maximum-likelihood scale of
-an exponential tail, which over-estimates the scale of lighter tails: safe)::
+an exponential tail, which over-estimates the scale of lighter tails: safe; when the whole
+decile is one repeated value, ``k`` reaches down to the first value below it)::
 
     beta = (x[n] - x[n-k]) / H_k
 
@@ -84,11 +85,20 @@ def tail_scale(sorted_values: list[float], *, upper: bool) -> float:
     if n < 2:
         return 0.0
     k = min(tail_points(n), n - 1)
-    if upper:
-        gap = sorted_values[-1] - sorted_values[-1 - k]
-    else:
-        gap = sorted_values[k] - sorted_values[0]
-    return gap / _harmonic(k)
+    edge = sorted_values[-1] if upper else sorted_values[0]
+    inner = (lambda i: sorted_values[-1 - i]) if upper else (lambda i: sorted_values[i])
+    if inner(k) == edge:
+        # The whole top decile is one value (bedrooms 1-5, with 5 common): reach down to the
+        # first value below it, so a discrete column still has a tail above its maximum.
+        import bisect
+
+        if upper:
+            k = n - bisect.bisect_left(sorted_values, edge)
+        else:
+            k = bisect.bisect_right(sorted_values, edge)
+        if k >= n:
+            return 0.0  # a constant column
+    return abs(edge - inner(k)) / _harmonic(k)
 
 
 def tail_margin(scale: float, n: int, batch: int, alpha: float) -> float:
