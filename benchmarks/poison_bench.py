@@ -13,6 +13,7 @@ current batch; poison goes into the current batch only:
 * ``trigger_rare`` / ``trigger_inbounds``: non-target rows get the two highest-cardinality
   numeric features set to the reference's 99.5th percentile / median, and the minority label;
 * ``dup_flip``: copies of current rows with another label, appended;
+* ``ref_dup_flip``: copies of reference rows with another label, appended;
 * ``near_dup``: copies of three minority rows with 1e-3 SD noise, same label, appended.
 
 Printed per data set (with the reference model's out-of-fold balanced accuracy, so strong and
@@ -53,6 +54,7 @@ ATTACKS = (
     "trigger_rare",
     "trigger_inbounds",
     "dup_flip",
+    "ref_dup_flip",
     "near_dup",
 )
 DEFAULT_DATASETS = ("breast_cancer", "wine", "digits", "anes96", "fair")
@@ -139,6 +141,12 @@ def poison(
     if attack == "dup_flip":
         rows = rng.choice(len(cur), n, replace=True)
         copies = cur.iloc[rows].copy()
+        copies[y] = [rng.choice(classes[classes != v]) for v in copies[y]]
+        out = pd.concat([cur, copies], ignore_index=True)
+        return out, set(range(len(cur), len(out)))
+    if attack == "ref_dup_flip":
+        rows = rng.choice(len(ref), n, replace=len(ref) < n)
+        copies = ref.iloc[rows].copy()
         copies[y] = [rng.choice(classes[classes != v]) for v in copies[y]]
         out = pd.concat([cur, copies], ignore_index=True)
         return out, set(range(len(cur), len(out)))

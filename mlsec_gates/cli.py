@@ -303,13 +303,12 @@ def _validate(args: argparse.Namespace) -> GateResult:
 
 
 def _validate_profile(args: argparse.Namespace) -> Outcome:
-    from mlsec_gates.gates.validate.sql_profile import profile_reference
 
-    where = profile_reference(
+    where = profile_suite(
         args.reference,
+        out=args.out,
         sql_url=args.sql_url,
         table=args.table,
-        out=args.out,
         s3=_s3_options(args),
         policy=args.policy,
     )
@@ -393,6 +392,7 @@ def _drift(args: argparse.Namespace) -> GateResult:
         progress=_progress_printer(args.quiet),
         engine=args.engine,
         sql_url=args.sql_url,
+        evidently_report=args.evidently_report,
         **_gate_options(args),
     )
 
@@ -777,6 +777,12 @@ def _drift_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     source.add_argument("--reference", metavar="REF", help="trusted reference data")
     source.add_argument("--profile", metavar="FILE", help="reference profile (drift-profile)")
     drift.add_argument("--label-column", metavar="LABEL", help="label; runs the detectors")
+    drift.add_argument(
+        "--evidently-report",
+        action="store_true",
+        default=None,
+        help="also render Evidently's drift page when the gate passes (default: only on failure)",
+    )
     drift.add_argument(
         "--suspects-out", metavar="FILE", help="CSV of suspicious rows (row, reason, score)"
     )

@@ -79,6 +79,19 @@ class ScanPolicy(_Strict):
     """Files scanned at once inside one gate (threads; S3 prefixes gain most: I/O bound)."""
 
 
+class ValidateProfilePolicy(_Strict):
+    """Tolerances of ``validate-profile`` (how far a clean batch may differ from the reference)."""
+
+    false_alarm_rate: float = Field(default=0.01, gt=0, lt=1)
+    """Chance that a clean batch of the reference's population fails the derived suite."""
+    row_count_min_ratio: float = Field(default=0.5, ge=0, le=1)
+    row_count_max_ratio: float = Field(default=2.0, ge=1)
+    max_categories: int = Field(default=20, ge=0, strict=True)
+    """Text and categorical columns with at most this many distinct values get a value set."""
+    max_int_categories: int = Field(default=10, ge=0, strict=True)
+    """Integer code columns with at most this many distinct values get one too."""
+
+
 class ValidatePolicy(_Strict):
     """Options of the data validation gate (Great Expectations suites).
 
@@ -98,6 +111,8 @@ class ValidatePolicy(_Strict):
     engine: ValidateEngine = "local"
     """``local``: pandas (or a SQLite spill, or a SQL table in place); ``spark``: Great
     Expectations' Spark datasource on the top-level ``spark`` settings (docs/scale.md)."""
+    profile: ValidateProfilePolicy = ValidateProfilePolicy()
+    """Tolerances of ``validate-profile``."""
 
 
 ValidateEngine = Literal["local", "spark"]
@@ -162,7 +177,7 @@ class PoisonPolicy(_Strict):
     false_alarm_rate: float = Field(default=0.05, gt=0, le=0.5)
     """Batch-level budget: chance that a clean batch raises any poisoning alarm."""
     suspect_fdr: float = Field(default=0.1, gt=0, lt=1)
-    """Share of label-consistency row suspects allowed to be clean (Benjamini-Hochberg)."""
+    """Estimated share of clean rows allowed among the row suspects of every detector."""
     max_suspects: int = Field(default=10_000, gt=0, strict=True)
     """Most suspect rows listed (highest scores first)."""
     threads: int = Field(default=1, ge=1, strict=True)
@@ -194,6 +209,9 @@ class DriftPolicy(_Strict):
     """Dataset drift when at least this share of columns drifted (Evidently's rule)."""
     fail_on: Literal["dataset", "column"] = "dataset"
     """``dataset``: fail on dataset drift (the share rule); ``column``: on any drifted column."""
+    warn_on: Literal["column", "none"] = "column"
+    """``column``: drifted columns below the share rule make the status ``warn`` (exit 0, the
+    summary names them); ``none``: they are findings only and the status stays ``pass``."""
     columns: tuple[str, ...] = ()
     """Only these columns are checked for drift; empty: every column both files have."""
     ignore_columns: tuple[str, ...] = ()
@@ -202,8 +220,10 @@ class DriftPolicy(_Strict):
     """For p-value methods (ks, chisquare, z): a column drifts only if its effect size (K-S
     distance, or total variation distance of the category shares) is also at least this.
     None: Evidently's rule (p-value alone), which flags trivial shifts on large batches."""
-    evidently_report: bool = True
-    """Also write Evidently's drift page (HTML, for people; it does not decide)."""
+    evidently_report: bool | Literal["auto"] = "auto"
+    """Evidently's drift page (HTML, for people; it does not decide): ``auto`` renders it only
+    when the gate fails or errs (rendering costs seconds; a passing or warning batch gets our
+    own report only), ``true`` always, ``false`` never."""
     report_sample_rows: int = Field(default=50_000, gt=0, strict=True)
     """Rows per side the Evidently page is computed on (a random sample above this)."""
     threads: int = Field(default=1, gt=0, strict=True)

@@ -17,6 +17,9 @@ def render_markdown(result: GateResult) -> str:
         _text(result.summary),
         "",
     ]
+    digest = result.details.get("digest") if isinstance(result.details, dict) else None
+    if digest:
+        lines += _digest(digest)
     counts = result.counts()
     if counts:
         lines.append(
@@ -43,7 +46,7 @@ def render_markdown(result: GateResult) -> str:
             lines.append(f"\n... and {rest} more in the full report.")
         worst = [g.finding for g in shown]
         fixes = list(dict.fromkeys(f.remediation for f in worst if f.remediation))[:3]
-        if fixes:
+        if fixes and not digest:  # a gate's digest says what to do once, above
             lines += ["", "What to do:"] + [f"- {fix}" for fix in fixes]
         lines.append("")
     sources = result.policy.get("sources") or [result.policy.get("source", "<defaults>")]
@@ -51,6 +54,26 @@ def render_markdown(result: GateResult) -> str:
     if "html" in result.reports:
         lines.append(f"Full report: {result.reports['html']}")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _digest(digest: dict) -> list[str]:
+    """A gate's plain-language digest: its tables, what to do (once), and caveats."""
+    lines: list[str] = []
+    for section in digest.get("sections") or []:
+        lines += [f"**{_text(section['title'])}**", ""]
+        lines.append(_row(*(_text(str(c)) for c in section["columns"])))
+        lines.append("|" + "---|" * len(section["columns"]))
+        lines += [
+            _row(*(_text("" if v is None else str(v)) for v in row)) for row in section["rows"]
+        ]
+        if section.get("note"):
+            lines += ["", _text(section["note"])]
+        lines.append("")
+    if digest.get("what_to_do"):
+        lines += [f"What to do: {_text(digest['what_to_do'])}", ""]
+    if digest.get("signal"):
+        lines += [_text(digest["signal"]), ""]
+    return lines
 
 
 def _row(*cells: str) -> str:

@@ -76,10 +76,12 @@ def test_same_distribution_exits_0(
 ) -> None:
     out = tmp_path / "d.json"
     assert main(_drift(tmp_path, files, "same", "--json-out", str(out), "-q")) == 0
-    assert capsys.readouterr().out.startswith("drift: pass:")
+    printed = capsys.readouterr().out
     body = json.loads(out.read_text())
     jsonschema.validate(body, SCHEMA)
-    assert body["status"] == "pass"
+    # A column may drift by chance on 300 rows: that is a warning (exit 0), never a failure.
+    assert body["status"] in ("pass", "warn")
+    assert printed.startswith(f"drift: {body['status']}:")
     assert {c["column"] for c in body["details"]["checks"]} == {"x", "y", "kind"}
 
 

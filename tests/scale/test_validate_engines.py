@@ -107,7 +107,7 @@ def test_spark_engine_keeps_rows_in_spark(
 def test_validate_profile_from_a_postgresql_table(pg_url: str, tmp_path: Path) -> None:
     import sqlalchemy as sa
 
-    from mlsec_gates.gates.validate.sql_profile import profile_table
+    from mlsec_gates.gates.validate.profile import profile_suite
 
     reference, held_out = ds.split(ds.wine())
     engine = sa.create_engine(pg_url)
@@ -117,7 +117,7 @@ def test_validate_profile_from_a_postgresql_table(pg_url: str, tmp_path: Path) -
         "wine_bad", engine, if_exists="replace", index=False
     )
     engine.dispose()
-    suite = profile_table(pg_url, "wine_ref", out=str(tmp_path / "wine.yaml"))
+    suite = profile_suite(None, sql_url=pg_url, table="wine_ref", out=str(tmp_path / "wine.yaml"))
     assert run_validate(None, sql_url=pg_url, table="wine_new", suite=suite).status.value == "pass"
     bad = run_validate(None, sql_url=pg_url, table="wine_bad", suite=suite)
     assert bad.status.value == "fail"

@@ -44,7 +44,7 @@ from mlsec_gates.gates._common import (
 )
 from mlsec_gates.gates.drift import rules
 from mlsec_gates.policy import OnFail, Policy
-from mlsec_gates.result import Finding, GateResult, Location, Subject
+from mlsec_gates.result import Finding, GateResult, Location, Status, Subject
 from mlsec_gates.scale import with_engine
 from mlsec_gates.storage import S3Options, Storage, join
 
@@ -74,6 +74,7 @@ def drift_gate(
     progress: Progress | None = None,
     engine: str | None = None,
     sql_url: str | None = None,
+    evidently_report: bool | None = None,
 ) -> GateResult:
     """Check a batch against the reference, then write the reports; the one call adapters make.
 
@@ -97,11 +98,15 @@ def drift_gate(
             ``spark``, ``current``/``reference`` are Parquet/CSV datasets; with ``sql``,
             table names in ``sql_url``; see docs/scale.md).
         sql_url: SQLAlchemy URL of the database of the ``sql`` engine.
+        evidently_report: write Evidently's page (True) or not (False) whatever the status;
+            None: the policy's ``gates.drift.evidently_report`` (default ``auto``: only when
+            the gate does not pass).
 
     Returns:
-        The result with ``reports`` written: ``pass``, ``fail`` on dataset drift (or any
+        The result with ``reports`` written: ``pass``; ``fail`` on dataset drift (or any
         drifted column under ``fail_on: column``) or a poisoning alarm (``warn`` under
-        ``on_fail: warn``), ``error`` when the poisoning detectors could not run.
+        ``on_fail: warn``); ``warn`` when columns drifted below the dataset share (unless
+        ``warn_on: none``); ``error`` when the poisoning detectors could not run.
 
     Raises:
         ConfigError: bad policy or arguments (not exactly one of reference or profile).
@@ -122,6 +127,7 @@ def drift_gate(
             report_dir=where,
             suspects_out=suspects_out,
             progress=progress,
+            evidently_report=evidently_report,
         ),
         policy=policy,
         report_dir=where,
@@ -202,6 +208,12 @@ class _Run:
     metrics: dict[str, float | int] = field(default_factory=dict)
     violations: bool = False
     incomplete: bool = False
+    warnings: bool = False
+    """Drifted columns below the dataset share: the status is ``warn`` unless it fails."""
+    assessment: Any = None
+    """The poisoning detectors' assessment, when they ran."""
+    checks: list[Any] = field(default_factory=list)
+    dataset: bool = False
 
 
 def run_drift(
@@ -215,17 +227,19 @@ def run_drift(
     report_dir: str | None = None,
     suspects_out: str | None = None,
     progress: Progress | None = None,
+    evidently_report: bool | None = None,
 ) -> GateResult:
     """Run the checks and return the result without writing reports (see :func:`drift_gate`).
 
-    The Evidently page and the suspects CSV are written (they are linked from the result).
+    The Evidently page (when asked for, or by default when the gate does not pass) and the
+    suspects CSV are written (they are linked from the result).
 
     Raises:
         ConfigError, InputError, StorageError: as :func:`drift_gate`.
     """
     from mlsec_gates.gates.drift.data import column_kind, plan_columns, read_frame
     from mlsec_gates.gates.drift.engine import DriftSettings, check_columns
-    from mlsec_gates.gates.drift.profile import build_profile, load_profile
+    from mlsec_gates.gates.drift.profile import build_profile, load_profile, summarise_file
 
     started = now()
     policy = policy or Policy()
@@ -253,17 +267,24 @@ def run_drift(
     label = label_column or section.label_column or (stored.label if stored else None)
     run_poison = bool(label) and section.poison.enabled
     ref_frame = None
-    if stored is None:  # summarise the reference now: the same path as a stored profile
+    if stored is None and not run_poison:  # the summaries are enough: never hold the frame
+        stored = summarise_file(str(reference), storage, sample_rows=section.report_sample_rows)
+    elif stored is None:  # the detectors fit on the frame; summarise it the same way
         ref_frame, ref_subject = read_frame(str(reference), storage)
         kinds = {name: column_kind(ref_frame[name]) for name in ref_frame.columns}
         stored = build_profile(
             ref_frame, ref_subject, kinds, label=None, sample_rows=section.report_sample_rows
         )
-        if not run_poison:
-            ref_frame = None  # the summaries are enough: free the frame before reading CUR
     ref_subject, ref_rows = stored.subject, stored.rows
     step("reference read")
-    cur_frame, cur_subject = read_frame(current, storage)
+    cur_values = None
+    if run_poison:  # the detectors score every row
+        cur_frame, cur_subject = read_frame(current, storage)
+        cur_rows = len(cur_frame)
+    else:  # summaries and a sample are enough (a 1M-row batch is never held whole)
+        summary = summarise_file(current, storage, sample_rows=section.report_sample_rows)
+        cur_frame, cur_subject, cur_rows = summary.sample, summary.subject, summary.rows
+        cur_values = summary.values
     step("current batch read")
     plan = plan_columns(
         stored.kinds,
@@ -278,9 +299,13 @@ def run_drift(
     settings = DriftSettings.from_policy(section)
     run = _Run()
     with _thread_limit(section.threads):
-        checks = check_columns(stored.values, plan.kinds, cur_frame, settings)
+        checks = check_columns(
+            stored.values, plan.kinds, cur_frame, settings, current_values=cur_values
+        )
         _drift_findings(run, checks, plan, section, current, ref_subject.path)
-        run.details["histograms"] = _histograms(checks, stored.values, cur_frame, plan.kinds)
+        run.details["histograms"] = _histograms(
+            checks, stored.values, cur_values or cur_frame, plan.kinds
+        )
         step("drift computed")
         if run_poison:
             fitted_in = stored if profile else None
@@ -293,23 +318,44 @@ def run_drift(
         elif suspects_out:
             run.details["suspects_uri"] = _write_suspects((), suspects_out, storage)
         step("poisoning detectors run" if run_poison else "no label: detectors skipped")
-        _evidently(
-            run, stored.sample, cur_frame, plan, section, settings, ref_rows, report_dir, storage
+        status = decide(
+            violations=run.violations, incomplete=run.incomplete, on_fail=policy.on_fail_for(GATE)
         )
-        step("Evidently page done")
-    status = decide(
-        violations=run.violations, incomplete=run.incomplete, on_fail=policy.on_fail_for(GATE)
-    )
+        if status is Status.PASS and run.warnings:
+            status = Status.WARN
+        wanted = section.evidently_report if evidently_report is None else evidently_report
+        if wanted is True or (wanted == "auto" and status in (Status.FAIL, Status.ERROR)):
+            _evidently(
+                run,
+                stored.sample,
+                cur_frame,
+                plan,
+                section,
+                settings,
+                (ref_rows, cur_rows),
+                report_dir,
+                storage,
+            )
+        else:
+            run.details["evidently_report"] = None
+            run.details["evidently_note"] = (
+                "not rendered: the gate did not fail (evidently_report: auto)"
+                if wanted == "auto"
+                else "not rendered (evidently_report: false)"
+            )
+        step("Evidently page done" if run.details.get("evidently_report") else "report ready")
     verdict = "error" if run.incomplete else ("fail" if run.violations else "pass")
+    digest = _digest(run, cur_frame, cur_rows, label, section, status)
+    run.details["digest"] = digest
     reference_data = ref_subject.to_dict()
     if stored.file is not None:
         ref_subject = stored.file
     ref_subject = Subject(**{**ref_subject.to_dict(), "verdict": "reference"})
-    run.metrics.update({"rows_reference": ref_rows, "rows_current": len(cur_frame)})
+    run.metrics.update({"rows_reference": ref_rows, "rows_current": cur_rows})
     return GateResult(
         gate=GATE,
         status=status,
-        summary=_summary(run, current, len(cur_frame), verdict, fail_on=section.fail_on),
+        summary=digest["headline"],
         findings=tuple(run.findings),
         subjects=(ref_subject, Subject(**{**cur_subject.to_dict(), "verdict": verdict})),
         started_at=started,
@@ -353,9 +399,7 @@ def _drift_findings(
         message = (
             f"column {check.column!r}: {check.note}"
             if check.statistic is None
-            else f"column {check.column!r} drifted: {check.method} "
-            f"{'p-value' if check.p_value else 'distance'} {check.statistic:.4g}, "
-            f"threshold {check.threshold}"
+            else f"column {check.column!r} drifted ({_statistic_text(check)})"
         )
         run.findings.append(
             rule.finding(
@@ -368,14 +412,16 @@ def _drift_findings(
     if dataset:
         run.findings.append(
             rules.DatasetDrift.finding(
-                f"{drifted} of {len(checks)} column(s) drifted ({share:.0%} >= "
-                f"{section.drift_share:.0%} drift_share)",
+                f"{drifted} of {len(checks)} columns drifted ({share:.0%}, at least the "
+                f"{section.drift_share:.0%} dataset-drift share)",
                 Location(uri=current),
                 {"drifted_columns": [c.column for c in checks if c.drifted], "share": share},
                 identity="dataset",
             )
         )
+    run.checks, run.dataset = checks, dataset
     run.violations |= dataset or (section.fail_on == "column" and drifted > 0)
+    run.warnings |= drifted > 0 and section.warn_on == "column"
     big = [c.column for c in checks if c.p_value and c.current_values > LARGE_SAMPLE_ROWS]
     if big and section.min_effect_size is None:
         run.findings.append(
@@ -415,10 +461,22 @@ def _drift_findings(
     )
 
 
+def _statistic_text(check: Any) -> str:
+    """``K-S p < 0.001, threshold 0.05`` or ``wasserstein distance 0.21, threshold 0.1``."""
+    from mlsec_gates.gates.drift.digest import fmt, fmt_p
+
+    if check.p_value:
+        return f"{check.method} {fmt_p(check.statistic)}, threshold {fmt(check.threshold)}"
+    return f"{check.method} distance {fmt(check.statistic)}, threshold {fmt(check.threshold)}"
+
+
 def _histograms(
     checks: list[Any], reference: Mapping[str, Any], current: Any, kinds: Mapping[str, str]
 ) -> dict[str, Any]:
-    """Reference-vs-current histograms of the drifted columns (drawn in the HTML report)."""
+    """Reference-vs-current histograms of the drifted columns (drawn in the HTML report).
+
+    ``current`` is the current frame, or its column summaries.
+    """
     from mlsec_gates.gates.drift.engine import summarise_column
     from mlsec_gates.gates.drift.engines.summary import is_summary, plot_histogram
     from mlsec_gates.gates.drift.plots import MAX_PLOTS, histogram
@@ -426,11 +484,13 @@ def _histograms(
     drifted = [c.column for c in checks if c.drifted and c.statistic is not None][:MAX_PLOTS]
     out = {}
     for name in drifted:
-        cur = summarise_column(current[name], kinds[name])
+        summary = current[name]
+        if not isinstance(current, dict):
+            summary = summarise_column(summary, kinds[name])
         if is_summary(reference[name]):  # a sketch profile built by Spark (drift/engines/)
-            data = plot_histogram(reference[name], cur)
+            data = plot_histogram(reference[name], summary)
         else:
-            data = histogram(reference[name], cur)
+            data = histogram(reference[name], summary)
         if data:
             out[name] = data
     return out
@@ -479,6 +539,7 @@ def _poison(
     else:
         fitted = _fit_poison(ref_frame, label, plan.kinds, section)
     assessment = poison.assess(fitted, cur_frame, uri=current, settings=section.poison)
+    run.assessment = assessment
     run.findings.extend(assessment.findings)
     run.violations |= bool(assessment.alarm)
     run.details["_suspects"] = assessment.suspects
@@ -534,14 +595,11 @@ def _evidently(
     plan: Any,
     section: Any,
     settings: Any,
-    reference_rows: int,
+    rows: tuple[int, int],
     report_dir: str,
     storage: Storage,
 ) -> None:
     """Write Evidently's page next to the reports; a failure is a low finding only."""
-    if not section.evidently_report:
-        run.details["evidently_report"] = None
-        return
     if reference is None:
         run.details["evidently_report"] = None
         run.details["evidently_note"] = "the profile holds no reference sample"
@@ -558,7 +616,8 @@ def _evidently(
             per_column=settings.per_column,
             drift_share=section.drift_share,
             sample_rows=section.report_sample_rows,
-            reference_rows=reference_rows,
+            reference_rows=rows[0],
+            current_rows=rows[1],
         )
     except Exception as exc:
         from mlsec_gates.gates.drift.data import one_line
@@ -599,6 +658,52 @@ def _summary(run: _Run, current: str, rows: int, verdict: str, *, fail_on: str) 
         worst = max(deciding, key=lambda f: f.severity)
         return head + f" {worst.message}."
     return head
+
+
+def _digest(
+    run: _Run, frame: Any, rows: int, label: str | None, section: Any, status: Status
+) -> dict:
+    """The report's plain-language top: headline, suspects and drift tables, one fix."""
+    from mlsec_gates.gates.drift import digest
+
+    drifted = [c.column for c in run.checks if c.drifted]
+    assessment = run.assessment
+    suspects = list(assessment.suspects) if assessment is not None else []
+    kinds: dict[str, int] = {}
+    for s in suspects:
+        first = s.detector.split("+")[0]
+        kinds[first] = kinds.get(first, 0) + 1
+    alarm = bool(assessment is not None and assessment.alarm)
+    headline = digest.headline_for(
+        rows=rows,
+        drifted=drifted,
+        columns=len(run.checks),
+        suspects=len(suspects),
+        kinds=kinds,
+        alarm=alarm,
+        dataset=run.dataset,
+        share=section.drift_share,
+        incomplete=run.incomplete,
+    )
+    sections = []
+    if suspects and label:
+        features = [c for c in frame.columns if c != label]
+        sections.append(digest.suspects_section(suspects, frame, label, features, len(suspects)))
+    if drifted:
+        sections.append(digest.drift_section(run.checks))
+    out: dict[str, Any] = {
+        "headline": headline,
+        "sections": sections,
+        "what_to_do": digest.what_to_do(
+            alarm=alarm,
+            dataset=run.dataset,
+            warned=status is Status.WARN and run.warnings and not run.violations,
+            incomplete=run.incomplete,
+        ),
+    }
+    if assessment is not None:
+        out["signal"] = digest.signal_text(assessment.detectability)
+    return out
 
 
 def _stepper(progress: Progress | None, total: int) -> Callable[[str], None]:

@@ -70,15 +70,18 @@ def _read(fh: Any, kind: str, uri: str) -> Any:
 @contextlib.contextmanager
 def _read_errors(uri: str, kind: str) -> Iterator[None]:
     """Parser errors become one-line InputErrors naming the file and the format."""
-    import pyarrow as pa
+    arrow: tuple[type[BaseException], ...] = ()
+    if kind == "parquet":  # pyarrow is only imported (0.3 s) when a Parquet file is read
+        import pyarrow as pa
 
+        arrow = (pa.ArrowException,)
     try:
         yield
     except InputError:
         raise
     except UnicodeDecodeError:
         raise InputError(f"{uri}: cannot read {kind.upper()}: not UTF-8 text") from None
-    except (ValueError, OSError, pa.ArrowException) as exc:
+    except (ValueError, OSError, *arrow) as exc:
         raise InputError(f"{uri}: cannot read {kind.upper()}: {one_line(exc)}") from None
 
 

@@ -125,8 +125,13 @@ def check_columns(
     kinds: Mapping[str, str],
     current: Any,
     settings: DriftSettings,
+    *,
+    current_values: Mapping[str, Values] | None = None,
 ) -> list[ColumnCheck]:
     """Test every column of ``kinds``: the reference summaries against the current frame.
+
+    ``current_values``: the current batch already summarised (then ``current`` is not read);
+    a 1M-row batch need not be held as a frame when only its summaries are needed.
 
     Raises:
         ConfigError: a per-column method does not apply to the column's kind.
@@ -139,7 +144,15 @@ def check_columns(
                 f"{kinds[name]} column {name!r}"
             )
     return [
-        check_column(name, kind, reference[name], summarise_column(current[name], kind), settings)
+        check_column(
+            name,
+            kind,
+            reference[name],
+            current_values[name]
+            if current_values is not None
+            else summarise_column(current[name], kind),
+            settings,
+        )
         for name, kind in kinds.items()
     ]
 

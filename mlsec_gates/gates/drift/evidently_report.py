@@ -28,11 +28,13 @@ def render_evidently_page(
     drift_share: float,
     sample_rows: int,
     reference_rows: int,
+    current_rows: int | None = None,
 ) -> str:
     """The standalone HTML of Evidently's drift preset on (samples of) both frames.
 
-    ``reference_rows`` is the reference's full row count (the frame may already be a
-    sample, e.g. the one stored in a profile). Evidently is imported here, lazily.
+    ``reference_rows`` and ``current_rows`` are the full row counts (either frame may
+    already be a sample: the one stored in a profile, or the current batch's when only
+    its summaries were kept). Evidently is imported here, lazily.
     """
     from mlsec_gates.gates.drift.evidently_inputs import neutralise_frames
     from mlsec_gates.gates.drift.profile import sample_frame
@@ -67,7 +69,7 @@ def render_evidently_page(
         Dataset.from_pandas(ref, data_definition=definition),
     )
     page = snapshot.get_html_str(as_iframe=False)
-    note = _banner(len(ref), reference_rows, len(cur), len(current))
+    note = _banner(len(ref), reference_rows, len(cur), current_rows or len(current))
     head, sep, tail = page.partition("<body>")
     return head + sep + note + tail if sep else note + page
 

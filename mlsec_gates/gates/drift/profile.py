@@ -88,7 +88,93 @@ def sample_frame(frame: Any, rows: int, seed: int = 0) -> Any:
     """At most ``rows`` rows of ``frame``, drawn at random (same seed, same rows)."""
     if len(frame) <= rows:
         return frame
-    return frame.sample(n=rows, random_state=seed).sort_index()
+    return frame.iloc[sample_positions(len(frame), rows, seed)]
+
+
+def sample_positions(total: int, rows: int, seed: int = 0) -> Any:
+    """Sorted positions of at most ``rows`` of ``total`` rows, drawn at random."""
+    import numpy as np
+
+    if total <= rows:
+        return np.arange(total)
+    return np.sort(np.random.default_rng(seed).choice(total, size=rows, replace=False))
+
+
+def summarise_file(uri: str, storage: Storage, *, sample_rows: int) -> ReferenceProfile:
+    """The profile (no label, no detectors) of a data file, read as little as possible.
+
+    Used for the reference and, when no detector needs the rows, for the current batch.
+    Its ``sample`` has every column (those drift is not computed on too).
+
+    A Parquet file is read one column at a time, each column summarised and freed before
+    the next: peak memory is the summaries plus one column, not the whole frame plus its
+    summaries (1M x 20 floats: about 170 MB instead of 330). Other formats are read whole.
+
+    Raises:
+        InputError: missing, unreadable or corrupt file, or no rows.
+        StorageError: S3 refused access.
+    """
+    from mlsec_gates.gates.drift.data import column_kind, read_frame
+    from mlsec_gates.gates.validate.data import detect_kind
+
+    with storage.open_read(uri) as fh:
+        kind = detect_kind(uri, fh)
+        fh.seek(0)
+        if kind == "parquet":
+            digest, size = sha256_of(fh)
+            fh.seek(0)
+            return _summarise_parquet(fh, Subject(uri, digest, size, kind), sample_rows, uri)
+    frame, subject = read_frame(uri, storage)
+    kinds = {name: column_kind(frame[name]) for name in frame.columns}
+    built = build_profile(frame, subject, kinds, label=None, sample_rows=sample_rows)
+    built.sample = sample_frame(frame, sample_rows)  # every column, as the Parquet path
+    return built
+
+
+def _summarise_parquet(fh: Any, subject: Subject, sample_rows: int, uri: str) -> ReferenceProfile:
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mlsec_gates.gates.drift.data import column_kind
+    from mlsec_gates.gates.drift.engine import summarise_column
+
+    try:
+        source = pq.ParquetFile(fh)
+        rows = source.metadata.num_rows
+        names = list(source.schema_arrow.names)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise InputError(f"{uri}: cannot read PARQUET: {one_line(exc)}") from None
+    if rows == 0:
+        raise InputError(f"{uri}: the batch has no rows, so there is nothing to compare")
+    if len(set(map(str, names))) != len(names):
+        raise InputError(f"{uri}: duplicate column names")
+    positions = sample_positions(rows, sample_rows)
+    kinds: dict[str, str | None] = {}
+    values: dict[str, Values] = {}
+    sample: dict[str, Any] = {}
+    for index, name in enumerate(names):
+        try:
+            table = source.read(columns=[name])
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise InputError(f"{uri}: cannot read PARQUET: {one_line(exc)}") from None
+        column = table.column(0).to_pandas()
+        del table
+        key = str(name)
+        kinds[key] = kind = column_kind(column)
+        if kind is not None:
+            values[key] = summarise_column(column, kind)
+        sample[key] = column.iloc[positions].reset_index(drop=True)
+        del column
+        if index % 4 == 3:
+            pa.default_memory_pool().release_unused()
+    return ReferenceProfile(
+        subject=subject,
+        rows=rows,
+        kinds=kinds,
+        values=values,
+        sample=pd.DataFrame(sample) if sample else None,
+    )
 
 
 def save_profile(profile: ReferenceProfile, uri: str, storage: Storage) -> str:

@@ -7,19 +7,26 @@ Example:
 
 Writing a data contract by hand is where teams give up; a contract derived from data that
 is known to be good, then reviewed by a person, is where most of them start. The suite is
-deliberately strict, because a validation gate in front of training is also a poisoning
-gate: an extra or missing column, a changed type, a burst of nulls, a value outside the
-seen range or a label that never existed are each a finding, not a warning to tolerate.
+strict where strictness costs nothing on clean data, and tolerant by exactly what sampling
+explains elsewhere, because a validation gate in front of training is also a poisoning
+gate: an extra or missing column, a changed type, a burst of nulls, a value far outside the
+seen range or a category that never existed are each a finding, while the next clean batch
+of the same population passes.
 
-What is derived, column by column (margins in :class:`ProfileSettings`):
+What is derived, column by column (the formulas are in :mod:`.tolerance`):
 
 - the exact ordered column list and a row-count band around the reference's size;
 - the column type, as the pandas dtype name Great Expectations matches plus the SQL type
   names of the same kind, so the suite gives the same verdict on a file and on a table;
-- ``not null``, with ``mostly`` a little below the observed non-null rate when the reference
-  has nulls;
-- a numeric range, widened by a margin of the observed span;
-- the allowed values of low-cardinality text, categorical and small-integer columns;
+- a null-share bound (``mostly``) from the reference's null share and the two sample sizes
+  (a column never null in the reference allows a rare null, not a burst);
+- a range for every numeric and timestamp column (also integers with few distinct values,
+  such as bedrooms or garage places), widened by an extreme-value margin from the reference's
+  own tail and size;
+- a closed value set for text, boolean and categorical columns, and for integer columns that
+  are clearly codes (named like ``*_code``, ``type``, ``class``, ``label``, or 0/1 flags),
+  only when every value was seen at least 5 times (Good-Turing: rare values announce unseen
+  ones);
 - uniqueness, for columns that are unique in the reference and are named like keys.
 
 The YAML is a reviewable document, not a dump: each block says why it is there, and the
@@ -31,7 +38,7 @@ from __future__ import annotations
 import math
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +46,7 @@ import yaml
 
 from mlsec_gates.errors import ConfigError, InputError
 from mlsec_gates.gates._common import gate_storage, load_policy
+from mlsec_gates.gates.validate import tolerance
 from mlsec_gates.policy import Policy
 from mlsec_gates.storage import S3Options, Storage
 
@@ -52,22 +60,11 @@ GATE = "validate"
 
 @dataclass(frozen=True)
 class ProfileSettings:
-    """How much room the derived suite leaves around what the reference showed.
+    """How much a clean batch may differ from the reference (``gates.validate.profile``)."""
 
-    The policy has no section for these yet; they are module defaults.
-    """
-
-    range_margin: float = 3.0
-    """Numeric bounds are the seen min/max widened by this many times the seen span.
-
-    Wide on purpose: the range check is for impossible values (unit changes, sentinels,
-    corrupt records), not drift. The extremes of a small reference are poor estimates of
-    the extremes of the next batch; with 10 % of the span, clean held-out halves of
-    scikit-learn's iris, wine and breast-cancer sets failed in 55-100 % of 20 random
-    splits, and heavy-tailed breast-cancer columns needed up to 2.4x the span.
-    """
-    null_tolerance: float = 0.02
-    """``mostly`` of a not-null check is the observed non-null rate minus this."""
+    false_alarm_rate: float = 0.01
+    """Chance that a clean batch of the reference's population fails the suite; split evenly
+    over the suite's range and null-share checks (see :mod:`.tolerance`)."""
     row_count_min_ratio: float = 0.5
     """A batch needs at least this many times the reference's rows."""
     row_count_max_ratio: float = 2.0
@@ -75,13 +72,11 @@ class ProfileSettings:
     max_categories: int = 20
     """Text and categorical columns with at most this many distinct values get a value set."""
     max_int_categories: int = 10
-    """Integer columns with at most this many distinct values (labels, codes) get one too."""
+    """Integer code columns with at most this many distinct values get one too."""
 
     def __post_init__(self) -> None:
-        if not 0 <= self.range_margin <= 10:
-            raise ConfigError(f"range_margin must be between 0 and 10, got {self.range_margin}")
-        if not 0 <= self.null_tolerance < 1:
-            raise ConfigError(f"null_tolerance must be in [0, 1), got {self.null_tolerance}")
+        if not 0 < self.false_alarm_rate < 1:
+            raise ConfigError(f"false_alarm_rate must be in (0, 1), got {self.false_alarm_rate}")
         if not 0 <= self.row_count_min_ratio <= 1 <= self.row_count_max_ratio:
             raise ConfigError(
                 "row-count ratios must satisfy 0 <= min <= 1 <= max, got "
@@ -124,14 +119,26 @@ _NATIVE_NAMES: dict[type, str] = {str: "str", bool: "bool", int: "int", float: "
 _KEY_NAME = re.compile(r"(?i:(?:^|[^a-z0-9])(?:id|key|uuid|guid|pk))$|[a-z0-9](?:Id|ID|Key|Uuid)$")
 """Names that say "identifier": ``id``, ``customer_id``, ``userId`` (but not ``paid``)."""
 
+_CODE_WORDS = "code|codes|label|target|class|type|kind|category|status|flag|group"
+_CODE_NAME = re.compile(
+    rf"(?i:(?:^|[^a-z0-9])(?:{_CODE_WORDS})$|^(?:{_CODE_WORDS})(?:[^a-z0-9]|$))"
+    r"|[a-z0-9](?:Code|Label|Class|Type|Kind|Category|Status|Flag|Group)$"
+)
+"""Names that say "the integers are codes": ``zip_code``, ``target``, ``class``, ``itemType``."""
+
+_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+"""Timestamps in the suite: GX compares them with pandas timestamps and, as text, in SQL."""
+
 
 # -- entry points ----------------------------------------------------------------------
 
 
 def profile_suite(
-    reference: str,
+    reference: str | None,
     *,
     out: str,
+    sql_url: str | None = None,
+    table: str | None = None,
     s3: S3Options | None = None,
     policy: Policy | str | None = None,
     name: str | None = None,
@@ -140,30 +147,40 @@ def profile_suite(
 
     Args:
         reference: CSV, TSV, Parquet or JSON Lines file, local or ``s3://`` (read like the
-            gate reads its data: format from the extension, else from the content).
+            gate reads its data: format from the extension, else from the content); None
+            with ``sql_url`` and ``table``.
         out: where to write the suite (local path or ``s3://`` URI); written atomically.
+        sql_url: SQLAlchemy URL of a database whose ``table`` is the reference.
+        table: the reference table in ``sql_url``.
         s3: how to reach S3 (overrides the policy's ``storage.s3``).
         policy: a policy file path/URI, inline YAML text, a parsed :class:`Policy`, or None;
-            only its storage settings are used for now.
-        name: the suite name; default the reference's file name without extensions.
+            its ``storage.s3`` and ``gates.validate.profile`` settings are used.
+        name: the suite name; default the reference's file (or table) name without extensions.
 
     Returns:
         Where the suite went (absolute local path, or the ``s3://`` URI).
 
     Raises:
-        ConfigError: invalid policy, or pandas/pyarrow missing.
+        ConfigError: invalid policy, not exactly one of ``reference`` or ``sql_url`` +
+            ``table``, or pandas/pyarrow missing.
         InputError: the reference does not exist, cannot be parsed or has no rows.
         StorageError: S3 or the output directory refused access.
     """
     bootstrap = Storage(s3) if s3 else Storage()
     loaded = load_policy(policy, storage=bootstrap, gate=GATE)
     storage = gate_storage(loaded, s3)
-    frame, digest = _read_reference(reference, storage)
+    if reference and (sql_url or table):
+        raise ConfigError("give either a reference file or --sql-url with --table, not both")
+    if reference:
+        frame, digest = _read_reference(reference, storage)
+        source, default_name = f"{reference} (sha256 {digest})", _stem(reference)
+    elif sql_url and table:
+        frame, source = _read_sql_reference(sql_url, table)
+        default_name = table
+    else:
+        raise ConfigError("nothing to profile: give a reference file, or --sql-url and --table")
     text = profile_frame(
-        frame,
-        name=name or _stem(reference),
-        settings=_settings_from(loaded),
-        source=f"{reference} (sha256 {digest})",
+        frame, name=name or default_name, settings=_settings_from(loaded), source=source
     )
     return storage.write_bytes(out, text.encode("utf-8"), content_type="application/yaml")
 
@@ -180,7 +197,7 @@ def profile_frame(
     Args:
         frame: the trusted reference batch.
         name: the suite name.
-        settings: margins; default :class:`ProfileSettings`.
+        settings: tolerances; default :class:`ProfileSettings`.
         source: what the reference was, for the header comment (no timestamps: the output
             must depend on the data only).
 
@@ -197,9 +214,17 @@ def profile_frame(
         raise InputError(f"{source or 'reference'}: duplicate column names")
     frame = frame.set_axis(columns, axis=1)
 
+    facts = [_facts(frame[col], settings) for col in columns]
+    checks = sum(f.statistical_checks for f in facts)
+    alpha = tolerance.per_check_alpha(settings.false_alarm_rate, checks)
+    rows = len(frame)
+    sizes = _BatchSizes(
+        smallest=max(1, math.floor(rows * settings.row_count_min_ratio)),
+        largest=max(1, math.ceil(rows * settings.row_count_max_ratio)),
+    )
     blocks: list[_Block] = [_table_block(frame, settings)]
-    blocks.extend(_column_block(frame[col], settings) for col in columns)
-    return _render(name, blocks, frame, source)
+    blocks.extend(_column_block(f, sizes, alpha) for f in facts)
+    return _render(name, blocks, frame, source, settings, checks, alpha)
 
 
 # -- reading ---------------------------------------------------------------------------
@@ -218,6 +243,26 @@ def _read_reference(uri: str, storage: Storage) -> tuple[pd.DataFrame, str]:
         return table.frame, table.subject.sha256 or "unknown"
 
 
+def _read_sql_reference(sql_url: str, table: str) -> tuple[pd.DataFrame, str]:
+    """A reference table read whole through SQLAlchemy (checked first: one-line errors)."""
+    import sqlalchemy as sa
+
+    from mlsec_gates.gates.validate.data import open_data, safe_url
+
+    with open_data(None, sql_url=sql_url, table=table) as found:  # existence, readable URL
+        where = found.subject.path
+    pd = _pandas()
+    engine = sa.create_engine(sql_url)
+    try:
+        with engine.connect() as con:
+            frame = pd.read_sql_table(table, con)
+    except (sa.exc.SQLAlchemyError, ValueError) as exc:
+        raise InputError(f"{safe_url(sql_url)}: cannot read table {table!r}: {exc}") from None
+    finally:
+        engine.dispose()
+    return frame, where
+
+
 def _pandas() -> Any:
     try:
         import pandas as pd
@@ -233,7 +278,7 @@ def _stem(uri: str) -> str:
 
 
 def _settings_from(policy: Policy) -> ProfileSettings:
-    """Margins from a ``gates.validate.profile`` policy section, once one exists."""
+    """Tolerances from the policy's ``gates.validate.profile`` section."""
     section = getattr(policy.section(GATE), "profile", None)
     if section is None:
         return ProfileSettings()
@@ -250,6 +295,87 @@ class _Block:
 
     comment: list[str]
     expectations: list[tuple[str, dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class _BatchSizes:
+    smallest: int
+    largest: int
+
+
+@dataclass
+class _Facts:
+    """What the reference shows about one column, and which rules apply to it."""
+
+    column: str
+    series: Any
+    kind: str
+    pandas_types: list[str]
+    rows: int
+    nulls: int
+    distinct: int
+    value_set: list[Any] | None = None
+    set_note: str = ""
+    ranged: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def statistical_checks(self) -> int:
+        """Checks whose tolerance comes from the shared false-alarm budget."""
+        return 2 * int(self.ranged) + int(self.nulls < self.rows)
+
+
+def _facts(series: pd.Series, settings: ProfileSettings) -> _Facts:
+    """Classify one column: its kind, and whether it gets a value set or a range."""
+    kind, pandas_types = _kind(series)
+    values = series.dropna()
+    facts = _Facts(
+        column=str(series.name),
+        series=series,
+        kind=kind,
+        pandas_types=pandas_types,
+        rows=len(series),
+        nulls=len(series) - len(values),
+        distinct=int(values.nunique()),
+    )
+    if kind == "float" and len(values) and bool((values == values.round()).all()):
+        # Whole numbers in a float column (a nullable integer read from CSV): a batch
+        # without nulls reads back as int64.
+        facts.pandas_types = [*pandas_types, "int64"] if pandas_types else pandas_types
+    if kind == "bool":
+        facts.value_set = [False, True]
+        facts.set_note = "booleans: SQLite and MySQL store them as integers; only 0/1 may pass."
+        return facts
+    textual = kind in ("str", "category")
+    code = kind == "int" and _is_code(facts.column, values, settings)
+    if (textual or code) and facts.distinct > 0 and _all_plain(values, kind):
+        limit = settings.max_int_categories if code else settings.max_categories
+        counts = [int(c) for c in values.value_counts(sort=False).to_numpy()]
+        if facts.distinct > limit:
+            facts.notes.append(f"no value set: {facts.distinct} distinct values (> {limit}).")
+        elif not tolerance.closed_set_ok(counts):
+            once = sum(1 for c in counts if c == 1)
+            facts.notes.append(
+                f"no value set: the rarest value was seen {min(counts)} time(s) "
+                f"({once} only once), so unseen values are likely (Good-Turing)."
+            )
+        else:
+            facts.value_set = _sorted_values(values)
+            facts.set_note = (
+                "allowed values: those seen in the reference, each at least "
+                f"{tolerance.MIN_VALUE_COUNT} times (a new one is a finding)."
+            )
+            return facts
+    if kind in ("int", "float", "datetime") and len(values):
+        facts.ranged = True
+    return facts
+
+
+def _is_code(column: str, values: pd.Series, settings: ProfileSettings) -> bool:
+    """Integers that are codes, not quantities: a code-like name, or a 0/1 flag."""
+    if values.empty or values.nunique() > settings.max_int_categories:
+        return False
+    return bool(_CODE_NAME.search(column)) or set(values.unique().tolist()) <= {0, 1}
 
 
 def _table_block(frame: pd.DataFrame, settings: ProfileSettings) -> _Block:
@@ -270,95 +396,55 @@ def _table_block(frame: pd.DataFrame, settings: ProfileSettings) -> _Block:
     )
 
 
-def _column_block(series: pd.Series, settings: ProfileSettings) -> _Block:
-    column = str(series.name)
-    kind, pandas_types = _kind(series)
-    rows = len(series)
-    values = series.dropna()
-    nonnull = len(values)
-    distinct = int(values.nunique())
-    nulls = rows - nonnull
-    stats = [f"{_dtype_name(series)}", f"{nulls} null" if nulls else "no nulls"]
-    stats.append(f"{distinct} distinct")
-
+def _column_block(facts: _Facts, sizes: _BatchSizes, alpha: float) -> _Block:
+    column, kind, series = facts.column, facts.kind, facts.series
+    nonnull = facts.rows - facts.nulls
+    stats = [str(series.dtype), f"{facts.nulls} null" if facts.nulls else "no nulls"]
+    stats.append(f"{facts.distinct} distinct")
     comment: list[str] = []
     exps: list[tuple[str, dict[str, Any]]] = []
 
-    if kind == "category" or (kind != "other" and not pandas_types):
+    if kind in ("category", "datetime-tz") or (kind != "other" and not facts.pandas_types):
         comment.append(
             f"type: not checked (GX 1.24 matches no type name to a {series.dtype} column)."
         )
-    elif pandas_types:
+    elif facts.pandas_types:
         exps.append(
             (
                 "expect_column_values_to_be_in_type_list",
-                {"column": column, "type_list": [*pandas_types, *_SQL_TYPES.get(kind, ())]},
+                {
+                    "column": column,
+                    "type_list": [*facts.pandas_types, *_SQL_TYPES.get(kind, ())],
+                },
             )
         )
     else:
         comment.append("type: not checked (mixed or unusual Python types in the reference).")
 
-    if nonnull == 0:
-        comment.append("null check: none (the column is empty in the reference).")
-    elif nulls == 0:
-        exps.append(("expect_column_values_to_not_be_null", {"column": column}))
-    else:
-        # Rounded first, so that 0.9 - 0.02 is 0.88 and not 0.879 (binary fractions).
-        mostly = math.floor(round((nonnull / rows - settings.null_tolerance) * 1000, 6)) / 1000
-        if mostly > 0:
-            exps.append(
-                ("expect_column_values_to_not_be_null", {"column": column, "mostly": mostly})
-            )
-            comment.append(
-                f"null check: at least {mostly:.1%} non-null (reference {nonnull / rows:.1%})."
-            )
+    exps_nulls, note = _null_rule(facts, sizes, alpha)
+    exps.extend(exps_nulls)
+    if note:
+        comment.append(note)
 
-    limit = settings.max_int_categories if kind == "int" else settings.max_categories
-    categorical = (
-        kind in ("str", "category", "int")
-        and 0 < distinct <= limit
-        and distinct * 2 <= nonnull
-        and _all_plain(values, kind)
-    )
-    if kind == "bool":
+    if facts.value_set is not None:
         exps.append(
-            ("expect_column_values_to_be_in_set", {"column": column, "value_set": [False, True]})
+            ("expect_column_values_to_be_in_set", {"column": column, "value_set": facts.value_set})
         )
-        comment.append("booleans: SQLite and MySQL store them as integers; only 0/1 may pass.")
-    elif categorical:
-        exps.append(
-            (
-                "expect_column_values_to_be_in_set",
-                {"column": column, "value_set": _sorted_values(values)},
-            )
-        )
-        comment.append("allowed values: those seen in the reference (a new one is a finding).")
+        comment.append(facts.set_note)
+    comment.extend(facts.notes)
 
-    if kind in ("int", "float") and nonnull:
-        low, high = float(values.min()), float(values.max())
-        stats.append(f"range {_num(low)}..{_num(high)}")
-        if categorical:
-            pass  # the value set is stricter than any range
-        elif math.isfinite(low) and math.isfinite(high):
-            lo, hi = _widen(low, high, settings.range_margin, integer=kind == "int")
-            exps.append(
-                (
-                    "expect_column_values_to_be_between",
-                    {"column": column, "min_value": lo, "max_value": hi},
-                )
-            )
-            comment.append(
-                f"range: widened by {settings.range_margin:g}x the seen span"
-                + ("; floor 0 (never negative in the reference)." if low >= 0 else ".")
-            )
-        else:
-            comment.append("range: not checked (infinite values in the reference).")
+    if facts.ranged:
+        range_exp, range_note, seen = _range_rule(facts, sizes, alpha, nonnull)
+        stats.append(seen)
+        if range_exp:
+            exps.append(range_exp)
+        comment.append(range_note)
 
     if (
         kind in ("int", "str")
-        and nulls == 0
-        and distinct == rows
-        and rows > 1
+        and facts.nulls == 0
+        and facts.distinct == facts.rows
+        and facts.rows > 1
         and _KEY_NAME.search(column)
     ):
         exps.append(("expect_column_values_to_be_unique", {"column": column}))
@@ -366,6 +452,79 @@ def _column_block(series: pd.Series, settings: ProfileSettings) -> _Block:
 
     header = f"Column {column!r}: {', '.join(stats)}."
     return _Block(comment=[header, *comment], expectations=exps)
+
+
+def _null_rule(
+    facts: _Facts, sizes: _BatchSizes, alpha: float
+) -> tuple[list[tuple[str, dict[str, Any]]], str]:
+    """Strictly not-null, a null-share bound (``mostly``), or nothing for an empty column."""
+    column, rows, nulls = facts.column, facts.rows, facts.nulls
+    if nulls == rows:
+        return [], "null check: none (the column is empty in the reference)."
+    bound = tolerance.null_share_bound(nulls, rows, batch=sizes.smallest, alpha=alpha)
+    # Rounded first, so that 1 - 0.12 is 0.88 and not 0.879 (binary fractions).
+    mostly = math.floor(round((1 - bound) * 1000, 6)) / 1000
+    if mostly <= 0:
+        return [], (
+            f"null check: none (reference {nulls / rows:.1%} null; a clean batch of "
+            f"{sizes.smallest} rows may be almost all null)."
+        )
+    return [("expect_column_values_to_not_be_null", {"column": column, "mostly": mostly})], (
+        f"null share: at most {1 - mostly:.1%} (reference {nulls / rows:.1%} of {rows} rows, "
+        f"plus what sampling explains for a batch of {sizes.smallest}+ rows)."
+    )
+
+
+def _range_rule(
+    facts: _Facts, sizes: _BatchSizes, alpha: float, nonnull: int
+) -> tuple[tuple[str, dict[str, Any]] | None, str, str]:
+    """The range expectation, its comment, and the seen range for the header."""
+    import numpy as np
+
+    series = facts.series.dropna()
+    batch = max(1, math.ceil(sizes.largest * nonnull / facts.rows))
+    if facts.kind == "datetime":
+        ns = series.astype("datetime64[ns]").astype("int64").to_numpy()
+        values = sorted(float(v) for v in ns)
+        bounds = tolerance.range_bounds(values, batch=batch, alpha=alpha)
+        span = values[-1] - values[0]
+        low = _timestamp(bounds.low if values[0] < 0 else max(bounds.low, 0.0), floor=True)
+        # Time moves forward: later batches carry later timestamps, so the upper bound leaves
+        # at least one reference span of room after the last timestamp seen.
+        high = _timestamp(max(bounds.high, values[-1] + span), floor=False)
+        seen = f"range {_timestamp(values[0], True)}..{_timestamp(values[-1], False)}"
+        note = (
+            f"range: {low} .. {high}: earliest seen minus a tail margin; latest seen plus one "
+            "reference span or the tail margin, whichever is wider (later batches are newer)."
+        )
+        kwargs = {"column": facts.column, "min_value": low, "max_value": high}
+        return ("expect_column_values_to_be_between", kwargs), note, seen
+    finite = series.to_numpy(dtype=np.float64)
+    finite = np.sort(finite[np.isfinite(finite)])
+    if finite.size == 0 or finite.size < len(series):
+        return None, "range: not checked (infinite values in the reference).", "range -"
+    values = finite.tolist()
+    seen = f"range {_num(values[0])}..{_num(values[-1])}"
+    bounds = tolerance.range_bounds(values, batch=batch, alpha=alpha)
+    lo, hi = _round_out(bounds, integer=facts.kind == "int")
+    note = (
+        f"range: seen min/max widened by tail margins {_num(bounds.margin_low)} / "
+        f"{_num(bounds.margin_high)} (extreme-value model of the reference's tails, "
+        f"{len(values)} values; a clean batch stays inside with chance >= {1 - alpha:.4%} "
+        "per side)" + ("; floor 0 (never negative in the reference)." if values[0] >= 0 else ".")
+    )
+    kwargs = {"column": facts.column, "min_value": lo, "max_value": hi}
+    return ("expect_column_values_to_be_between", kwargs), note, seen
+
+
+def _timestamp(ns: float, floor: bool) -> str:
+    """Nanoseconds since the epoch as a whole-second timestamp, rounded outwards."""
+    import datetime as dt
+
+    seconds = math.floor(ns / 1e9) if floor else math.ceil(ns / 1e9)
+    seconds = max(min(seconds, 253402300799), -62135596800)  # years 1..9999
+    epoch = dt.datetime(1970, 1, 1)
+    return (epoch + dt.timedelta(seconds=seconds)).strftime(_DATETIME_FORMAT)
 
 
 def _kind(series: pd.Series) -> tuple[str, list[str]]:
@@ -389,6 +548,8 @@ def _kind(series: pd.Series) -> tuple[str, list[str]]:
     elif api.is_float_dtype(dtype):
         kind = "float"
     elif api.is_datetime64_any_dtype(dtype):
+        if getattr(dtype, "tz", None) is not None:
+            return "datetime-tz", []  # compared as text in SQL: no portable bound
         kind = "datetime"
     elif api.is_object_dtype(dtype):
         found = {type(v) for v in series.dropna()}
@@ -413,10 +574,6 @@ def _kind(series: pd.Series) -> tuple[str, list[str]]:
     return kind, ([cls.__name__] if matches else [])
 
 
-def _dtype_name(series: pd.Series) -> str:
-    return str(series.dtype)
-
-
 def _all_plain(values: pd.Series, kind: str) -> bool:
     """Value sets only for text and integers (never floats: equality is brittle)."""
     wanted: tuple[type, ...] = {"str": (str,), "category": (str, int)}.get(kind, (int,))
@@ -433,27 +590,26 @@ def _sorted_values(values: pd.Series) -> list[Any]:
     return sorted({_plain(v) for v in values.unique()}, key=lambda v: (type(v).__name__, v))
 
 
-def _widen(low: float, high: float, margin: float, *, integer: bool) -> tuple[Any, Any]:
-    """Bounds ``margin`` x span outside the seen ones, rounded outwards to a readable step.
-
-    A column that was never negative keeps 0 as its floor: a negative count, price or
-    measurement is a sign flip or a sentinel (-1, -999), not a tail.
-    """
-    span = high - low
-    pad = margin * (span if span > 0 else max(abs(low), abs(high), 1.0))
-    lo, hi = low - pad, high + pad
-    if low >= 0:
-        lo = max(lo, 0.0)
+def _round_out(bounds: tolerance.Bounds, *, integer: bool) -> tuple[Any, Any]:
+    """The bounds rounded outwards: integers whole, others to about a thousandth of the range."""
+    lo, hi = bounds.low, bounds.high
     if integer:
         return math.floor(lo), math.ceil(hi)
-    if pad <= 0 or not (math.isfinite(lo) and math.isfinite(hi)):
-        return low, high  # no margin, or one that overflows a float
-    digits = max(0, -math.floor(math.log10(pad)) + 1)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return lo, hi
+    scale = hi - lo if hi > lo else max(abs(lo), abs(hi))
+    if scale <= 0:
+        return lo, hi
+    digits = max(0, 3 - math.floor(math.log10(scale)))
     step = 10.0**-digits
-    return (
-        round(math.floor(lo / step) * step, digits),
-        round(math.ceil(hi / step) * step, digits),
-    )
+    slack = scale * 1e-9  # float noise (exp(log(x)) is not always x), never a real margin
+    low = round(math.floor(lo / step + 1e-9) * step, digits)
+    if low > lo + slack:
+        low = round(low - step, digits)
+    high = round(math.ceil(hi / step - 1e-9) * step, digits)
+    if high < hi - slack:
+        high = round(high + step, digits)
+    return low, high
 
 
 def _num(value: float) -> str:
@@ -463,13 +619,28 @@ def _num(value: float) -> str:
 # -- rendering -------------------------------------------------------------------------
 
 
-def _render(name: str, blocks: list[_Block], frame: pd.DataFrame, source: str | None) -> str:
+def _render(
+    name: str,
+    blocks: list[_Block],
+    frame: pd.DataFrame,
+    source: str | None,
+    settings: ProfileSettings,
+    checks: int,
+    alpha: float,
+) -> str:
     if source:  # one comment line, whatever the path contains
         source = " ".join(source.split())
     head = [
         "# Data validation suite derived by mlsec-gates from a trusted reference batch.",
         f"# Reference: {source}" if source else "# Reference: an in-memory DataFrame",
         f"# Shape: {len(frame)} rows x {frame.shape[1]} columns.",
+        "#",
+        "# Tolerances come from sampling (docs/validate.md, 'How the profile sets its bounds'):",
+        f"# a clean batch of the same population fails this suite with chance about "
+        f"{settings.false_alarm_rate:g},",
+        f"# split over its {checks} range and null-share checks ({alpha:.2g} each). Ranges add",
+        "# an extreme-value margin from each column's own tail; null shares a binomial margin;",
+        "# value sets only when every value was seen at least 5 times (Good-Turing).",
         "#",
         "# A starting point, not a verdict: review every bound and value set, widen what the",
         "# reference could not show, and keep the file under version control. Expectation",

@@ -215,7 +215,7 @@ def run_drift_scaled(
             plan,
             section,
             settings,
-            reference_rows,
+            (reference_rows, cur.rows),
             report_dir,
             storage,
         )
@@ -236,7 +236,7 @@ def run_drift_scaled(
     return GateResult(
         gate=GATE,
         status=status,
-        summary=gate._summary(run, current, cur_rows, verdict),
+        summary=gate._summary(run, current, cur_rows, verdict, fail_on=section.fail_on),
         findings=tuple(run.findings),
         subjects=(
             Subject(**{**ref_subject.to_dict(), "verdict": "reference"}),

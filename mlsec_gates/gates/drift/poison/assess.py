@@ -2,12 +2,14 @@
 
 The batch false-alarm budget (``false_alarm_rate``) is split between the enabled detectors
 (weighted Bonferroni: label consistency, the main detector, gets a double share), so on a
-clean batch the chance that any of them alarms is at most the budget. Row suspects of all
-detectors are merged, one per row, ranked by score.
+clean batch the chance that any of them alarms is at most the budget. Each detector names
+candidate rows with a false-discovery estimate; rows whose estimate is at most
+``suspect_fdr`` are the suspects, merged one per row, strongest evidence first.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +46,7 @@ _RULE_OF = {
     "label_distribution": rules.LabelDistributionShift,
     "class_conditional": rules.ClassConditionalShift,
 }
-_ROWS_QUOTED = 20
+_ROWS_QUOTED = 10
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,13 @@ def assess(
         outcomes = tuple(
             d.run(ctx, settings.false_alarm_rate * d.weight / total_weight) for d in enabled
         )
-    suspects = _merge([s for o in outcomes for s in o.suspects], settings.max_suspects)
+    chosen = _select([s for o in outcomes for s in o.suspects], settings.suspect_fdr)
+    outcomes = tuple(
+        dataclasses.replace(o, suspects=tuple(s for s in o.suspects if s.row in chosen))
+        for o in outcomes
+    )
+    suspects = _merge([s for o in outcomes for s in o.suspects], settings.max_suspects, chosen)
+    suspects = tuple(_with_labels(s, encoded, proba, ref.encoder.classes) for s in suspects)
     detectability = {**ref.detectability, "current_rows": len(encoded)}
     findings = tuple(_findings(outcomes, detectability, uri, enabled))
     return PoisonAssessment(
@@ -92,8 +100,23 @@ def assess(
     )
 
 
-def _merge(suspects: list[Suspect], limit: int) -> tuple[Suspect, ...]:
-    """One suspect per row: the best score, every detector's reason; best first."""
+def _select(candidates: list[Suspect], fdr: float) -> dict[int, float]:
+    """Rows whose evidence keeps the expected share of clean rows among suspects <= ``fdr``.
+
+    Each candidate's ``p`` is a false-discovery estimate: a Benjamini-Hochberg q-value over
+    the batch (label consistency), or the share of rows of its kind a clean batch would have
+    (expected over observed: planted values, repeats). A row named by several detectors
+    keeps its strongest evidence. Because the estimate is per row, the list grows with the
+    poison, not with the alarm. Returns row -> its estimate.
+    """
+    best: dict[int, float] = {}
+    for s in candidates:
+        best[s.row] = min(s.p, best.get(s.row, 1.0))
+    return {row: p for row, p in best.items() if p <= fdr}
+
+
+def _merge(suspects: list[Suspect], limit: int, chosen: dict[int, float]) -> tuple[Suspect, ...]:
+    """One suspect per row: every detector's reason; strongest evidence first."""
     by_row: dict[int, list[Suspect]] = {}
     for s in suspects:
         by_row.setdefault(s.row, []).append(s)
@@ -101,13 +124,31 @@ def _merge(suspects: list[Suspect], limit: int) -> tuple[Suspect, ...]:
         Suspect(
             row,
             max(s.score for s in group),
-            "; ".join(s.reason for s in group),
+            " | ".join(s.reason for s in group),
             "+".join(dict.fromkeys(s.detector for s in group)),
+            p=chosen[row],
         )
         for row, group in by_row.items()
     ]
-    merged.sort(key=lambda s: (-s.score, s.row))
+    merged.sort(key=lambda s: (s.p, -s.score, s.row))
     return tuple(merged[:limit])
+
+
+def _with_labels(
+    suspect: Suspect, encoded: Encoded, proba: np.ndarray, classes: tuple[str, ...]
+) -> Suspect:
+    """The suspect with its written label and the reference model's expected one."""
+    expected = int(proba[suspect.row].argmax())
+    return Suspect(
+        suspect.row,
+        suspect.score,
+        suspect.reason,
+        suspect.detector,
+        p=suspect.p,
+        label=encoded.raw_labels[suspect.row],
+        expected=classes[expected],
+        expected_p=float(proba[suspect.row, expected]),
+    )
 
 
 def _findings(
@@ -122,8 +163,8 @@ def _findings(
         chosen = _rules_for(outcome)
         for rule in chosen:
             rows = [s.row for s in sorted(outcome.suspects, key=lambda s: (-s.score, s.row))]
-            shown = ", ".join(str(r) for r in rows[:_ROWS_QUOTED])
-            more = f" (+{len(rows) - _ROWS_QUOTED} more)" if len(rows) > _ROWS_QUOTED else ""
+            shown = ", ".join(str(r) for r in rows[:5])
+            more = ", ..." if len(rows) > 5 else ""
             evidence = {
                 "detector": outcome.name,
                 "p_value": outcome.statistic,
@@ -135,7 +176,10 @@ def _findings(
             out.append(
                 rule.finding(
                     outcome.summary,
-                    Location(uri=uri, detail=f"rows {shown}{more}" if rows else outcome.name),
+                    Location(
+                        uri=uri,
+                        detail=f"{len(rows)} rows: {shown}{more}" if rows else outcome.name,
+                    ),
                     evidence,
                     identity=f"{rule.id}:{outcome.name}",
                 )

@@ -110,12 +110,21 @@ def natural_rates(
 
 
 def reference_labels(hashes: np.ndarray, y: np.ndarray, n_classes: int) -> dict[str, np.ndarray]:
-    """Every distinct reference row hash with its label (-1 when the reference itself conflicts)."""
+    """Every distinct reference row hash: its label (-1 if the reference conflicts), row count."""
     uniq, inverse = np.unique(hashes, return_inverse=True)
     counts = np.zeros((uniq.shape[0], n_classes), dtype=np.int64)
     np.add.at(counts, (inverse.ravel(), y), 1)
     label = np.where((counts > 0).sum(axis=1) > 1, -1, counts.argmax(axis=1)).astype(np.int32)
-    return {"dup_ref_hashes": uniq.astype(np.uint64), "dup_ref_labels": label}
+    return {
+        "dup_ref_hashes": uniq.astype(np.uint64),
+        "dup_ref_labels": label,
+        "dup_ref_counts": counts.sum(axis=1).astype(np.int64),
+    }
+
+
+def exact_conflicts(arrays: dict[str, np.ndarray]) -> int:
+    """Reference rows whose exact copies in the reference carry another label."""
+    return int(arrays["dup_ref_counts"][arrays["dup_ref_labels"] < 0].sum())
 
 
 class Duplicates:
@@ -162,36 +171,58 @@ class Duplicates:
         p_batch = min(1.0, 2 * min(p_conflict, p_repeat))
         conflict_alarm = 2 * p_conflict <= alpha
         repeat_alarm = 2 * p_repeat <= alpha
+        # Per kind of repeat, the share of such rows a clean batch would have: expected (the
+        # reference's natural rate times the batch) over observed. An exact copy of a
+        # trusted reference row under another label contradicts the reference unless the
+        # reference itself has such conflicts: with none there, every such copy is a suspect.
+        stretch = (ref.n_rows + n_cur / 2) / max(1, ref.n_rows)
+        exact_conflict = conflict & in_ref
+        other_conflict = conflict & ~in_ref
+        rates = (
+            (exact_conflict, meta.get("exact_conflicting_rows", 0) / max(1, ref.n_rows)),
+            (other_conflict, meta["conflicting_rows"] / max(1, meta["rows"])),
+            (plain, meta["repeated_rows"] / max(1, meta["rows"])),
+        )
+        lfdr = np.ones(n_cur)
+        for kind, rate in rates:
+            if kind.any():
+                lfdr[kind] = min(1.0, rate * stretch * n_cur / int(kind.sum()))
+        # Per group too: a flood of copies of a few rows swells their groups far beyond what
+        # the reference's share of that group predicts (expected over observed batch rows).
+        in_sample = np.bincount(group[:n_s], minlength=n_groups)
+        in_batch = np.bincount(g_cur, minlength=n_groups)
+        expected = (in_sample[g_cur] + 0.5) * n_cur / max(1, n_s)
+        lfdr = np.where(repeat, np.minimum(lfdr, expected / in_batch[g_cur]), lfdr)
         suspects = []
-        if conflict_alarm or meta["conflicting_rows"] == 0:
-            for row in np.nonzero(conflict)[0]:
-                suspects.append(
-                    Suspect(
-                        int(row),
-                        _CONFLICT_SCORE[bool(exact[row])],
-                        f"{'exact' if exact[row] else 'near'} duplicate of "
-                        f"{_origin(row, in_ref, first, g_cur, n_s)} with label "
-                        f"{ref.encoder.classes[label_of[row]]!r}, here "
-                        f"{ref.encoder.classes[cur.y[row]]!r}",
-                        NAME,
-                    )
+        classes = ref.encoder.classes
+        for row in np.nonzero(conflict)[0]:
+            suspects.append(
+                Suspect(
+                    int(row),
+                    _CONFLICT_SCORE[bool(exact[row])],
+                    f"{'exact' if exact[row] else 'near'} copy of "
+                    f"{_origin(row, in_ref, first, g_cur, n_s)} labelled "
+                    f"{classes[label_of[row]]!r}, here {classes[cur.y[row]]!r}",
+                    NAME,
+                    p=float(lfdr[row]),
                 )
-        if repeat_alarm or meta["repeated_rows"] == 0:
-            for row in np.nonzero(plain)[0]:
-                suspects.append(
-                    Suspect(
-                        int(row),
-                        _REPEAT_SCORE,
-                        f"{'exact' if exact[row] else 'near'} duplicate of "
-                        f"{_origin(row, in_ref, first, g_cur, n_s)} (the reference "
-                        f"{'has no duplicates' if meta['repeated_rows'] == 0 else 'has fewer'})",
-                        NAME,
-                    )
+            )
+        for row in np.nonzero(plain)[0]:
+            suspects.append(
+                Suspect(
+                    int(row),
+                    _REPEAT_SCORE,
+                    f"{'exact' if exact[row] else 'near'} copy of "
+                    f"{_origin(row, in_ref, first, g_cur, n_s)} (the reference "
+                    f"{'has no copies' if meta['repeated_rows'] == 0 else 'has fewer'})",
+                    NAME,
+                    p=float(lfdr[row]),
                 )
+            )
         summary = (
-            f"{int(conflict.sum())} repeated rows with a changed label (p={p_conflict:.2g}), "
-            f"{int(plain.sum())} other repeats (p={p_repeat:.2g}); reference: "
-            f"{meta['conflicting_rows']} and {meta['repeated_rows']} of {meta['rows']}"
+            f"{int(conflict.sum())} rows repeat earlier or reference rows with another label, "
+            f"{int(plain.sum())} repeat them with the same label (reference: "
+            f"{meta['conflicting_rows']} and {meta['repeated_rows']} of {meta['rows']} rows)"
         )
         details = {
             "conflicting_rows": int(conflict.sum()),

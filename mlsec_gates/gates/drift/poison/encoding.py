@@ -24,13 +24,17 @@ if TYPE_CHECKING:
 #: categorical support takes codes below 255; the rest fall into the "other" code).
 MAX_CATEGORIES = 250
 
+_MISSING = "\x00missing"
 UNSEEN_LABEL = -1
 MISSING_LABEL = -2
 
 
 def label_key(value: Any) -> str | None:
     """The text a label is matched by, so ``1``, ``1.0`` and ``"1"`` are the same class."""
-    if value is None:
+    try:
+        if value is None or bool(value != value):  # None, NaN, NaT
+            return None
+    except TypeError:  # pandas.NA refuses to be a boolean
         return None
     if isinstance(value, float | np.floating):
         if np.isnan(value):
@@ -40,6 +44,20 @@ def label_key(value: Any) -> str | None:
     if isinstance(value, np.integer):
         return str(int(value))
     return str(value)
+
+
+def category_text(values: pd.Series) -> pd.Series:
+    """Category values as the text they are matched by (None when missing).
+
+    ``1``, ``1.0`` and ``"1"`` are one category, and a missing value is missing whether it
+    was read as None, NaN or ``pandas.NA``: a copied row is a copied row, whichever reader or
+    dtype delivered it.
+    """
+    import pandas as pd
+
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        return values.astype(object).where(values.notna(), None)
+    return values.astype(object).map(label_key)
 
 
 @dataclass(frozen=True)
@@ -62,7 +80,7 @@ class Encoder:
         _check_columns(frame, label, numeric, categorical, "reference")
         categories = []
         for col in categorical:
-            counts = frame[col].dropna().astype(str).value_counts(sort=False)
+            counts = category_text(frame[col]).dropna().value_counts(sort=False)
             ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
             categories.append(tuple(k for k, _ in ordered[:MAX_CATEGORIES]))
         keys = {label_key(v) for v in frame[label].unique()}
@@ -92,10 +110,10 @@ class Encoder:
             except (TypeError, ValueError) as exc:
                 raise InputError(f"{what} column {col!r} is not numeric: {exc}") from None
         x_cat = np.empty((n, len(self.categorical)), dtype=np.int32)
+        texts = []
         for j, col in enumerate(self.categorical):
-            values = frame[col]
-            text = values.astype(str).where(values.notna(), None)
-            x_cat[:, j] = pd.Categorical(text, categories=list(self.categories[j])).codes
+            texts.append(category_text(frame[col]))
+            x_cat[:, j] = pd.Categorical(texts[-1], categories=list(self.categories[j])).codes
         index = {c: i for i, c in enumerate(self.classes)}
         y = np.empty(n, dtype=np.int32)
         raw_labels = []
@@ -103,9 +121,10 @@ class Encoder:
             key = label_key(v)
             raw_labels.append(key)
             y[i] = MISSING_LABEL if key is None else index.get(key, UNSEEN_LABEL)
+        # -0.0 + 0.0 is 0.0: equal numbers hash equal; NaN hashes as NaN.
         hashable = pd.DataFrame(
-            {f"n{j}": x_num[:, j] for j in range(x_num.shape[1])}
-            | {f"c{j}": frame[col].astype(str).to_numpy() for j, col in enumerate(self.categorical)}
+            {f"n{j}": x_num[:, j] + 0.0 for j in range(x_num.shape[1])}
+            | {f"c{j}": t.fillna(_MISSING).to_numpy() for j, t in enumerate(texts)}
         )
         hashes = (
             pd.util.hash_pandas_object(hashable, index=False).to_numpy(np.uint64)

@@ -4,8 +4,9 @@ Each current row is scored with cleanlab's self-confidence (the probability the 
 model gives to the row's own label). The model is trained on the reference only: a model
 trained on the poisoned batch learns the backdoor and vouches for it. A score becomes a
 p-value against the reference's own out-of-fold scores (a smoothed, kernel-density tail, so
-small references still give small p-values); Benjamini-Hochberg at ``suspect_fdr`` picks the
-row suspects, which keeps their precision near ``1 - suspect_fdr`` whatever the poison rate.
+small references still give small p-values); those p-values go into the batch-wide
+Benjamini-Hochberg at ``suspect_fdr`` (:mod:`.assess`), which keeps the suspects' precision
+near ``1 - suspect_fdr`` whatever the poison rate.
 The batch test compares how many rows fall below the reference's 1 % tail with how many
 reference rows do (one-sided Fisher exact test).
 
@@ -23,16 +24,22 @@ from scipy import special, stats
 
 from mlsec_gates.gates.drift.poison.encoding import MISSING_LABEL, UNSEEN_LABEL
 from mlsec_gates.gates.drift.poison.outcome import DetectorOutcome, Suspect
-from mlsec_gates.gates.drift.poison.stats import benjamini_hochberg
+from mlsec_gates.gates.drift.poison.stats import bh_qvalues
 
 NAME = "label_consistency"
 #: Row p-value below which a row counts in the batch test (the reference's ~1 % tail).
 TAIL = 0.01
+#: Rows with a q-value above this are never candidates (keeps the lists short).
+CANDIDATE_Q = 0.5
 #: Balanced accuracy and expected flip recall below which the data are "weak signal".
 WEAK_ACCURACY = 0.8
 WEAK_RECALL = 0.5
 _CLIP = 1e-6
 _GRID = np.linspace(-15.0, 15.0, 3001)
+
+
+def _p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -76,16 +83,7 @@ def calibrate(y: np.ndarray, oof: np.ndarray, seed: int) -> tuple[dict[str, Any]
     accuracy = float(np.mean([np.mean(oof[y == c].argmax(1) == c) for c in np.unique(y)]))
     recall = float(np.mean(flip_p <= TAIL))
     weak = accuracy < WEAK_ACCURACY or recall < WEAK_RECALL
-    note = (
-        f"reference model balanced accuracy {accuracy:.2f}: a flipped label is expected to be "
-        f"caught about {recall:.0%} of the time"
-        + (
-            "; the data carry too little signal for reliable row-level flip detection, so "
-            "flips are only visible in aggregate (label distribution)"
-            if weak
-            else ""
-        )
-    )
+    note = _signal_note(accuracy, recall, weak)
     meta = {
         "bandwidth": bandwidth,
         "tail_rows": in_tail,
@@ -99,6 +97,32 @@ def calibrate(y: np.ndarray, oof: np.ndarray, seed: int) -> tuple[dict[str, Any]
         },
     }
     return meta, cdf
+
+
+def _signal_note(accuracy: float, recall: float, weak: bool) -> str:
+    """One wording for how far flip detection can be trusted (see the drift digest)."""
+    if not weak:
+        return (
+            f"Label checks are reliable on this data: the reference model predicts the label "
+            f"with balanced accuracy {accuracy:.2f}, and about {recall:.0%} of flipped labels "
+            "stand out."
+        )
+    reasons = []
+    if accuracy < WEAK_ACCURACY:
+        reasons.append(
+            f"the reference model predicts the label with balanced accuracy only {accuracy:.2f} "
+            f"({WEAK_ACCURACY:.2f} needed)"
+        )
+    if recall < WEAK_RECALL:
+        reasons.append(
+            f"only about {recall:.0%} of flipped labels would stand out ({WEAK_RECALL:.0%} needed)"
+        )
+    return (
+        "Label checks are weak on this data: "
+        + "; ".join(reasons)
+        + ". A quiet label check is not evidence of clean labels; large or one-sided flips "
+        "still show in the label-distribution test."
+    )
 
 
 def row_pvalues(ref: Any, labels: np.ndarray, proba: np.ndarray) -> np.ndarray:
@@ -125,8 +149,11 @@ class LabelConsistency:
         pvalues = ctx.label_p
         unseen = cur.y == UNSEEN_LABEL
         usable = cur.y != MISSING_LABEL
-        flagged = np.zeros(len(cur), dtype=bool)
-        flagged[usable] = benjamini_hochberg(pvalues[usable], settings.suspect_fdr)
+        # Candidates only, with Benjamini-Hochberg q-values over the batch's labelled rows;
+        # assess() keeps those at most suspect_fdr.
+        qvalues = np.ones(len(cur))
+        qvalues[usable] = bh_qvalues(pvalues[usable])
+        flagged = usable & (qvalues <= CANDIDATE_Q)
         in_tail = int(np.sum(pvalues[usable] <= TAIL))
         meta = ref.label_meta
         table = [
@@ -144,15 +171,18 @@ class LabelConsistency:
             else:
                 predicted = int(ctx.proba[row].argmax())
                 reason = (
-                    f"reference model gives label {classes[cur.y[row]]!r} p={scores[row]:.3f}, "
-                    f"predicts {classes[predicted]!r} (p={ctx.proba[row, predicted]:.3f})"
+                    f"label {classes[cur.y[row]]!r} unlikely ({scores[row]:.2f}); the reference "
+                    f"model expects {classes[predicted]!r} ({ctx.proba[row, predicted]:.2f})"
                 )
-            suspects.append(Suspect(int(row), float(1.0 - scores[row]), reason, NAME))
+            suspects.append(
+                Suspect(int(row), float(1.0 - scores[row]), reason, NAME, p=float(qvalues[row]))
+            )
         alarm = p_batch <= alpha
+        expected = meta["tail_rows"] / max(1, meta["rows"]) * int(usable.sum())
         summary = (
-            f"{in_tail} of {int(usable.sum())} rows in the reference model's 1 % disagreement "
-            f"tail (reference: {meta['tail_rows']} of {meta['rows']}), Fisher p={p_batch:.2g}; "
-            f"{len(suspects)} row suspects"
+            f"{in_tail} of {int(usable.sum())} rows carry a label the reference model strongly "
+            f"doubts (about {expected:.0f} expected on clean data, {_p(p_batch)}); "
+            f"{len(suspects)} listed as suspects"
         )
         details = {
             "rows_in_tail": in_tail,

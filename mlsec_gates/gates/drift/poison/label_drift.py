@@ -37,9 +37,8 @@ class LabelDistribution:
         table = table[:, table.sum(axis=0) > 0]
         if table.shape[1] < 2 or table[1].sum() == 0:
             p = 1.0
-            stat = 0.0
         else:
-            stat, p, _, _ = stats.chi2_contingency(table, correction=False)
+            _stat, p, _, _ = stats.chi2_contingency(table, correction=False)
             p = float(p)
         prior = ref_counts / ref_counts.sum()
         now = cur_counts / max(1.0, cur_counts.sum() + unseen)
@@ -47,8 +46,18 @@ class LabelDistribution:
             c: {"reference": round(float(prior[i]), 4), "current": round(float(now[i]), 4)}
             for i, c in enumerate(ref.encoder.classes)
         }
-        summary = f"label distribution vs reference: chi2={float(stat):.3g}, p={p:.2g}" + (
-            f"; {int(unseen)} rows with labels the reference never had" if unseen else ""
+        moved_most = max(
+            moved.items(), key=lambda kv: abs(kv[1]["current"] - kv[1]["reference"]), default=None
+        )
+        summary = (
+            "label shares "
+            + (
+                f"changed most for {moved_most[0]!r}: {moved_most[1]['reference']:.0%} in the "
+                f"reference, {moved_most[1]['current']:.0%} here"
+                if moved_most
+                else "unchanged"
+            )
+            + (f"; {int(unseen)} rows with labels the reference never had" if unseen else "")
         )
         details = {"classes": moved, "unseen_label_rows": int(unseen)}
         return DetectorOutcome(self.name, p, alpha, p <= alpha, summary, (), details)
@@ -92,8 +101,11 @@ class ClassConditional:
         pvalues = np.asarray([r[0] for r in results])
         p_batch = float(min(1.0, pvalues.min() * tests)) if tests else 1.0
         worst = sorted(results)[:5]
-        summary = f"{tests} class-conditional feature tests, Bonferroni p={p_batch:.2g}" + (
-            f"; most shifted: {worst[0][1]!r} in class {worst[0][2]!r}" if worst else ""
+        summary = (
+            f"rows labelled {worst[0][2]!r} differ from the reference's {worst[0][2]!r} rows in "
+            f"feature {worst[0][1]!r} (one of {tests} per-class comparisons)"
+            if worst
+            else "no class could be compared (too few rows per class)"
         )
         details = {
             "tests": tests,

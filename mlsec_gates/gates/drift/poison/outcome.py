@@ -18,12 +18,23 @@ class Suspect:
 
     ``row`` is the 0-based position in the current batch (not its index label); ``score`` is
     in [0, 1], higher meaning more likely poisoned, comparable across detectors for ranking.
+    Detectors return *candidates*; :func:`.assess.assess` keeps those that survive the
+    batch-wide false-discovery control.
     """
 
     row: int
     score: float
     reason: str
     detector: str
+    p: float = 1.0
+    """Estimated share of clean rows among rows with this much evidence (a q-value or a
+    local false-discovery rate); rows at most ``suspect_fdr`` are suspects."""
+    label: str | None = None
+    """The row's label as written in the batch (filled in by :func:`.assess.assess`)."""
+    expected: str | None = None
+    """The label the reference model expects for the row's features."""
+    expected_p: float | None = None
+    """The reference model's probability of ``expected``."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +59,7 @@ class PoisonAssessment:
     """Everything the detectors concluded about one batch.
 
     ``suspects`` has one entry per row, ranked by score (highest first); when several
-    detectors flag a row, their reasons are joined with ``"; "``. ``detectability`` says how
+    detectors flag a row, their reasons are joined with ``" | "``. ``detectability`` says how
     well label flips can be detected on this data at all (the reference model's strength).
     """
 

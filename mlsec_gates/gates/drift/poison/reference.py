@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from mlsec_gates.policy import PoisonPolicy
 
 #: Layout version of :meth:`PoisonReference.to_state`.
-STATE_VERSION = 1
+STATE_VERSION = 2
 _SAMPLE_KEYS = ("sample_x_num", "sample_x_cat", "sample_y", "sample_hashes")
 
 
@@ -123,6 +123,7 @@ _REQUIRED = (
     "spike_value_bound",
     "dup_ref_hashes",
     "dup_ref_labels",
+    "dup_ref_counts",
     "dup_tolerances",
 )
 
@@ -174,6 +175,7 @@ def fit_reference(
         **spike.profile(full.x_num, full.x_cat, full.y, n_classes),
         **duplicates.reference_labels(full.hashes, full.y, n_classes),
     }
+    dup_meta["exact_conflicting_rows"] = duplicates.exact_conflicts(arrays)
     meta = {
         "version": STATE_VERSION,
         "seed": int(seed),

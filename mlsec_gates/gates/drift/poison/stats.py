@@ -27,20 +27,17 @@ def two_sample_count_p(k_cur: np.ndarray, k_ref: np.ndarray, share_cur: float) -
     return binomial_upper(k_cur, k_cur + np.asarray(k_ref), share_cur)
 
 
-def benjamini_hochberg(pvalues: np.ndarray, fdr: float) -> np.ndarray:
-    """Boolean mask of the rows a Benjamini-Hochberg procedure at level ``fdr`` rejects."""
+def bh_qvalues(pvalues: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg q-values: rejecting every row with q <= a keeps the FDR at a."""
     m = pvalues.shape[0]
     if m == 0:
-        return np.zeros(0, dtype=bool)
+        return np.zeros(0)
     order = np.argsort(pvalues, kind="stable")
-    ranked = pvalues[order]
-    below = ranked <= fdr * np.arange(1, m + 1) / m
-    if not below.any():
-        return np.zeros(m, dtype=bool)
-    cut = int(np.nonzero(below)[0].max())
-    mask = np.zeros(m, dtype=bool)
-    mask[order[: cut + 1]] = True
-    return mask
+    ranked = pvalues[order] * m / np.arange(1, m + 1)
+    ranked = np.minimum.accumulate(ranked[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = np.minimum(ranked, 1.0)
+    return out
 
 
 def bonferroni(pvalues: np.ndarray) -> float:

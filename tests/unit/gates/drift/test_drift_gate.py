@@ -95,8 +95,14 @@ def test_one_drifted_column_fails_only_under_fail_on_column(
     files: dict[str, str], tmp_path: Path
 ) -> None:
     result = gate(files, "one", tmp_path)
-    assert result.status is Status.PASS
+    # Below the dataset share: not a failure, but not silent either (exit 0, named).
+    assert (result.status, result.passed) == (Status.WARN, True)
     assert [f.rule_id for f in result.findings] == ["drift.column"]
+    drifted = [c["column"] for c in result.details["checks"] if c["drifted"]]
+    assert len(drifted) == 1 and drifted[0] in result.summary
+    assert "under the 50% dataset-drift share" in result.summary
+    quiet = gate(files, "one", tmp_path, policy=QUIET[:-2] + ", warn_on: none}}")
+    assert quiet.status is Status.PASS
     strict = gate(files, "one", tmp_path, policy=QUIET[:-2] + ", fail_on: column}}")
     assert strict.status is Status.FAIL
     warned = gate(files, "shifted", tmp_path, on_fail="warn")
@@ -287,3 +293,47 @@ def test_reads_from_and_reports_to_s3(files: dict[str, str], s3_bucket: str, s3_
         s3=s3,
     )
     assert via.details["checks"] == result.details["checks"]
+
+
+def test_evidently_page_is_off_the_critical_path(files: dict[str, str], tmp_path: Path) -> None:
+    """auto (the default): a passing or warning run renders no page; a request does."""
+    passing = gate(files, "same", tmp_path, policy="gates: {drift: {}}")
+    assert passing.details["evidently_report"] is None
+    assert "did not fail" in passing.details["evidently_note"]
+    assert not (tmp_path / "reports" / "evidently-drift.html").exists()
+    warning = gate(files, "one", tmp_path, policy="gates: {drift: {}}")
+    assert warning.status is Status.WARN and warning.details["evidently_report"] is None
+    pytest.importorskip("evidently")
+    asked = gate(files, "same", tmp_path, policy="gates: {drift: {}}", evidently_report=True)
+    assert Path(asked.details["evidently_report"]).is_file()
+
+
+def test_report_opens_with_a_plain_headline_and_one_fix(
+    files: dict[str, str], tmp_path: Path
+) -> None:
+    result = gate(files, "one", tmp_path)
+    markdown = Path(result.reports["markdown"]).read_text()
+    lines = markdown.splitlines()
+    assert lines[2] == result.summary and "1 of 4 columns drifted" in lines[2]
+    assert markdown.count("What to do") == 1
+    assert "**Drifted columns**" in markdown
+    html = Path(result.reports["html"]).read_text()
+    assert html.count("What to do") == 1 and 'id="digest"' in html
+
+
+def test_summaries_only_for_a_batch_without_labels(tmp_path: Path) -> None:
+    """Parquet without labels: both sides kept as summaries, same decisions as from frames."""
+    rng = np.random.default_rng(0)
+    ref, cur = tmp_path / "ref.parquet", tmp_path / "cur.parquet"
+    when = pd.date_range("2024-01-01", periods=3000, freq="min")
+    pd.DataFrame(
+        {"x": rng.normal(0, 1, 3000), "c": rng.choice(["a", "b"], 3000), "t": when}
+    ).to_parquet(ref)
+    pd.DataFrame(
+        {"x": rng.normal(0.5, 1, 2000), "c": rng.choice(["a", "b"], 2000), "t": when[:2000]}
+    ).to_parquet(cur)
+    result = drift_gate(str(cur), reference=str(ref), policy=QUIET, report_dir=str(tmp_path / "r"))
+    assert result.metrics["rows_current"] == 2000 and result.metrics["rows_reference"] == 3000
+    assert [c["column"] for c in result.details["checks"] if c["drifted"]] == ["x"]
+    assert result.details["columns"]["skipped"] == ["t"]
+    assert "x" in result.details["histograms"]

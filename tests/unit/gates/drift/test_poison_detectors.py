@@ -61,8 +61,10 @@ def test_label_consistency_finds_flips(reference: PoisonReference, clean: pd.Dat
     assert len(found & set(rows)) >= 32
     assert len(found & set(rows)) / len(found) >= 0.75
     assert any(f.rule_id == "drift.poison.label-consistency" for f in result.findings)
-    ranked = [s.score for s in result.suspects]
-    assert ranked == sorted(ranked, reverse=True)
+    evidence = [s.p for s in result.suspects]  # strongest evidence first
+    assert evidence == sorted(evidence) and max(evidence) <= SETTINGS.suspect_fdr
+    flipped = next(s for s in result.suspects if s.row in set(rows))
+    assert flipped.label in ("yes", "no") and flipped.expected != flipped.label
 
 
 def test_spike_finds_in_bounds_trigger(reference: PoisonReference, clean: pd.DataFrame) -> None:
@@ -142,3 +144,41 @@ def test_only_selected_detectors_run(reference: PoisonReference, clean: pd.DataF
     result = assess(reference, clean, uri="b.csv", settings=settings)
     assert [o.name for o in result.outcomes] == ["duplicates"]
     assert result.outcomes[0].threshold == pytest.approx(settings.false_alarm_rate)
+
+
+def test_copies_of_reference_rows_are_found_across_dtypes_and_missing_values() -> None:
+    """A copied row is a copied row: NaN vs None, int vs float, "1" vs 1 do not hide it."""
+    rng = np.random.default_rng(7)
+    n = 400
+    frame = pd.DataFrame(
+        {
+            "a": rng.normal(size=n),
+            "b": rng.integers(0, 1000, size=n),
+            "c": np.where(rng.random(n) < 0.2, np.nan, rng.normal(size=n)),
+            "k": rng.choice([1, 2, 3], size=n).astype(object),
+        }
+    )
+    frame.loc[rng.random(n) < 0.1, "k"] = np.nan
+    frame["y"] = np.where(frame["a"] > 0, 1, 0)
+    ref = fit_reference(
+        frame, label="y", numeric=["a", "b", "c"], categorical=["k"], settings=SETTINGS
+    )
+    batch = pd.DataFrame(
+        {
+            "a": rng.normal(size=300),
+            "b": rng.integers(0, 1000, size=300),
+            "c": rng.normal(size=300),
+            "k": rng.choice([1, 2, 3], size=300).astype(object),
+        }
+    )
+    batch["y"] = np.where(batch["a"] > 0, 1, 0)
+    copies = frame.sample(n=15, random_state=1).copy()
+    copies["y"] = 1 - copies["y"]
+    copies["b"] = copies["b"].astype(float)  # another reader's dtype
+    copies["k"] = copies["k"].map(lambda v: None if pd.isna(v) else str(v))  # text, None
+    copies["y"] = copies["y"].astype(float)
+    poisoned = pd.concat([batch, copies], ignore_index=True)
+    result = assess(ref, poisoned, uri="b.csv", settings=SETTINGS)
+    found = {s.row for s in result.suspects if "duplicates" in s.detector}
+    assert set(range(300, 315)) <= found
+    assert any(f.rule_id == "drift.poison.conflicting-duplicates" for f in result.findings)
