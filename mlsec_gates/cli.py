@@ -303,6 +303,7 @@ def _validate(args: argparse.Namespace) -> GateResult:
 
 
 def _validate_profile(args: argparse.Namespace) -> Outcome:
+    from mlsec_gates.gates.validate.profile import profile_suite
 
     where = profile_suite(
         args.reference,
