@@ -23,6 +23,7 @@ OPERATORS = (
     "PoisonDriftGateOperator",
     "TrainHookOperator",
     "ArtifactScanGateOperator",
+    "ScanMergeGateOperator",
     "ModelEvalGateOperator",
     "SbomGateOperator",
     "SignArtifactsOperator",

@@ -12,6 +12,11 @@ from mlsec_gates.operators.model_eval import ModelEvalGateOperator
 from mlsec_gates.operators.notifier import GateReportNotifier
 from mlsec_gates.operators.sbom import SbomGateOperator
 from mlsec_gates.operators.scan import ArtifactScanGateOperator
+from mlsec_gates.operators.scan_fanout import (
+    ScanMergeGateOperator,
+    ScanShardPlanOperator,
+    scan_fan_out,
+)
 from mlsec_gates.operators.sign import SignArtifactsOperator
 from mlsec_gates.operators.train import TrainHookOperator
 from mlsec_gates.operators.validate import DataValidationGateOperator
@@ -27,8 +32,11 @@ __all__ = [
     "ModelEvalGateOperator",
     "PoisonDriftGateOperator",
     "SbomGateOperator",
+    "ScanMergeGateOperator",
+    "ScanShardPlanOperator",
     "SignArtifactsOperator",
     "TrainHookOperator",
     "VerifySignatureGateOperator",
+    "scan_fan_out",
     "security_gates",
 ]

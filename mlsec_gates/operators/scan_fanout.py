@@ -87,12 +87,14 @@ class ScanMergeGateOperator(GateOperator):
 
     :param shard_task_id: the mapped scan task whose ``report_json_url`` XComs are merged.
     :param plan_task_id: the planning task; its shards must all appear in the reports.
+
+    Give it ``trigger_rule="all_done"`` (as :func:`scan_fan_out` does) so it runs, and fails
+    closed, when a shard task failed.
     """
 
     gate_name = "scan"
 
     def __init__(self, *, shard_task_id: str, plan_task_id: str, **kwargs: Any) -> None:
-        kwargs.setdefault("trigger_rule", "all_done")
         super().__init__(**kwargs)
         self.shard_task_id = shard_task_id
         self.plan_task_id = plan_task_id
@@ -158,6 +160,7 @@ def scan_fan_out(
             shard_task_id=f"{group_id}.scan_shard",
             plan_task_id=plan.task_id,
             on_fail=on_fail,
+            trigger_rule="all_done",
             **common,
         )
         shard_scan >> merge
