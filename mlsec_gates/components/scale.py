@@ -36,6 +36,7 @@ def data_validation_at_scale(
     report_html: Output[HTML],
     report_md: Output[Markdown],
     report_json: Output[Artifact],
+    report_files: Output[Artifact],
     metrics: Output[Metrics],
     engine: str = "spark",
     policy: Optional[str] = None,  # noqa: UP045 - KFP cannot parse `str | None`
@@ -52,6 +53,9 @@ def data_validation_at_scale(
         report_html: the full report, one self-contained page.
         report_md: the one-screen summary.
         report_json: the machine-readable report; its metadata holds ``passed`` and ``status``.
+        report_files: the same reports as files named with their extensions
+            (``<gate>-report.html``, ``.md``, ``.json``), for a browser and
+            ``mlsec-gates report``.
         metrics: expectations evaluated and failed, rows, ``passed``.
         engine: ``spark`` (default) or ``local``.
         policy: policy YAML text, path or ``s3://`` URI (its ``spark`` section says where
@@ -64,7 +68,7 @@ def data_validation_at_scale(
         ``passed``, ``status`` and the one-line ``summary``; a failed hard gate raises a
         ``RuntimeError`` carrying the summary, after writing every output.
     """
-    from mlsec_gates._kfp_runtime import finish, kfp_run_context, scratch_dir
+    from mlsec_gates.components._runtime import finish, kfp_run_context, scratch_dir
     from mlsec_gates.gates.validate import validate_gate
 
     with scratch_dir() as scratch:
@@ -77,6 +81,7 @@ def data_validation_at_scale(
             engine=engine or None,
         )
     outputs = {"report_html": report_html, "report_md": report_md, "report_json": report_json}
+    outputs["report_files"] = report_files
     return finish(result, fail_on_violation=fail_on_violation, metrics=metrics, **outputs)
 
 
@@ -87,6 +92,7 @@ def drift_at_scale(
     report_html: Output[HTML],
     report_md: Output[Markdown],
     report_json: Output[Artifact],
+    report_files: Output[Artifact],
     metrics: Output[Metrics],
     suspects: Output[Dataset],
     engine: str = "spark",
@@ -105,6 +111,9 @@ def drift_at_scale(
         report_html: the full report, one self-contained page.
         report_md: the one-screen summary.
         report_json: the machine-readable report (``details.checks`` per column).
+        report_files: the same reports as files named with their extensions
+            (``<gate>-report.html``, ``.md``, ``.json``), for a browser and
+            ``mlsec-gates report``.
         metrics: columns checked and drifted, drift share, suspects, ``passed``.
         suspects: CSV of suspicious rows (positions in the batch) from the sampled rows.
         engine: ``spark`` (default), ``sql`` or ``local``.
@@ -119,7 +128,7 @@ def drift_at_scale(
         ``passed``, ``status`` and the one-line ``summary``; a failed hard gate raises a
         ``RuntimeError`` carrying the summary, after writing every output.
     """
-    from mlsec_gates._kfp_runtime import finish, kfp_run_context, scratch_dir
+    from mlsec_gates.components._runtime import finish, kfp_run_context, scratch_dir
     from mlsec_gates.gates.drift import drift_gate
 
     with scratch_dir() as scratch:
@@ -135,5 +144,6 @@ def drift_at_scale(
             sql_url=sql_url or None,
         )
     outputs = {"report_html": report_html, "report_md": report_md, "report_json": report_json}
+    outputs["report_files"] = report_files
     outputs["artifacts"] = {"suspects": suspects}
     return finish(result, fail_on_violation=fail_on_violation, metrics=metrics, **outputs)

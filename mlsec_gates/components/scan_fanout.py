@@ -76,7 +76,7 @@ def scan_shard(
     Returns:
         The shard's status (``pass``, ``warn``, ``error``); the merge makes the verdict.
     """
-    from mlsec_gates._kfp_runtime import kfp_run_context, scratch_dir
+    from mlsec_gates.components._runtime import kfp_run_context, scratch_dir
     from mlsec_gates.gates.scan import scan_gate
 
     with scratch_dir() as scratch:
@@ -99,6 +99,7 @@ def scan_merge(
     report_html: Output[HTML],
     report_md: Output[Markdown],
     report_json: Output[Artifact],
+    report_files: Output[Artifact],
     metrics: Output[Metrics],
     policy: Optional[str] = None,  # noqa: UP045
     fail_on_violation: bool = True,
@@ -113,6 +114,9 @@ def scan_merge(
         report_html: the merged report, one self-contained page.
         report_md: the one-screen summary.
         report_json: the merged machine-readable report.
+        report_files: the same reports as files named with their extensions
+            (``<gate>-report.html``, ``.md``, ``.json``), for a browser and
+            ``mlsec-gates report``.
         metrics: files scanned, blocked, quarantined, passed, shards, ``passed``.
         policy: policy YAML text, path or ``s3://`` URI.
         fail_on_violation: fail the task when the merged gate does not pass.
@@ -123,7 +127,7 @@ def scan_merge(
         ``passed``, ``status`` and ``summary`` of the merged gate; a hard gate that did not
         pass raises after writing every output.
     """
-    from mlsec_gates._kfp_runtime import finish, kfp_run_context, scratch_dir
+    from mlsec_gates.components._runtime import finish, kfp_run_context, scratch_dir
     from mlsec_gates.gates.scan.fanout import merge_scan_reports
 
     with scratch_dir() as scratch:
@@ -140,6 +144,7 @@ def scan_merge(
         report_html=report_html,
         report_md=report_md,
         report_json=report_json,
+        report_files=report_files,
         metrics=metrics,
     )
 

@@ -50,6 +50,20 @@ def gate_outputs(root: Path) -> dict[str, Any]:
     }
 
 
+def report_locations(outs: dict[str, Any], gate: str) -> dict[str, str]:
+    """Where a component's JSON report says its reports are: the files of ``report_files``.
+
+    KFP names an output file after the output (``report_html``), which a browser shows as
+    text, so the reports name the copies with extensions in the ``report_files`` folder.
+    """
+    folder = outs["report_files"].uri
+    return {
+        "json": f"{folder}/{gate}-report.json",
+        "markdown": f"{folder}/{gate}-report.md",
+        "html": f"{folder}/{gate}-report.html",
+    }
+
+
 def iris_like_csv(*, broken: bool = False) -> str:
     """A small CSV of the example pipeline's columns; ``broken`` blanks and breaks values."""
     rows = [

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from kfp import dsl
+from kfp_helpers import report_locations
 
 from mlsec_gates.components import artifact_scan, artifact_scan_uri
 from mlsec_gates.components._runtime import GateFailed
@@ -39,11 +40,11 @@ def assert_written(outs: dict[str, Any]) -> None:
     body = report(outs)
     # The reports point at the KFP artifacts, not at the scratch directory the gate used.
     assert body["reports"] == {
-        "json": outs["report_json"].uri,
-        "markdown": outs["report_md"].uri,
-        "html": outs["report_html"].uri,
+        **report_locations(outs, "scan"),
         "sarif": outs["report_sarif"].uri,
     }
+    for location in report_locations(outs, "scan").values():
+        assert Path(location).is_file()
     sarif = json.loads(Path(outs["report_sarif"].path).read_text())
     assert sarif["version"] == "2.1.0"
     assert len(sarif["runs"][0]["results"]) == len(body["findings"])

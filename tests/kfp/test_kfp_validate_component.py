@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from kfp import dsl
-from kfp_helpers import REPO, gate_outputs, iris_like_csv
+from kfp_helpers import REPO, gate_outputs, iris_like_csv, report_locations
 
 from mlsec_gates.components import data_validation, data_validation_uri
 from mlsec_gates.components._runtime import GateFailed
@@ -46,11 +46,7 @@ def assert_written(outs: dict[str, Any]) -> None:
     assert "<html" in Path(outs["report_html"].path).read_text().lower()
     assert Path(outs["report_md"].path).read_text().startswith("# mlsec-gates validate:")
     body = report(outs)
-    assert body["reports"] == {
-        "json": outs["report_json"].uri,
-        "markdown": outs["report_md"].uri,
-        "html": outs["report_html"].uri,
-    }
+    assert body["reports"] == report_locations(outs, "validate")
     assert outs["report_json"].metadata["gate"] == "validate"
     assert outs["report_json"].metadata["passed"] is body["passed"]
     assert outs["metrics"].metadata["passed"] == int(body["passed"])
