@@ -22,88 +22,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-
-def _tree(pid: int) -> tuple[int, dict[int, float]]:
-    """Resident bytes of a process and all its descendants, and each one's CPU seconds.
-
-    Read from /proc: the Spark JVM is a grandchild that the rusage of waited-for children
-    would miss.
-    """
-    total = 0
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    cpu: dict[int, float] = {}
-    tick = os.sysconf("SC_CLK_TCK")
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-            ppid, pages = int(fields[1]), int(fields[21])
-            used = (int(fields[11]) + int(fields[12])) / tick
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(entry))
-        rss[int(entry)] = pages * os.sysconf("SC_PAGE_SIZE")
-        cpu[int(entry)] = used
-    stack, seen = [pid], {}
-    while stack:
-        p = stack.pop()
-        total += rss.get(p, 0)
-        seen[p] = cpu.get(p, 0.0)
-        stack.extend(children.get(p, []))
-    return total, seen
-
-
-def measure(argv: list[str]) -> dict[str, float]:
-    """Run a child process; wall, CPU and peak RSS of its whole process tree."""
-    start = time.monotonic()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
-    peak = [0]
-    cpu: dict[int, float] = {}
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            rss, used = _tree(proc.pid)
-            peak[0] = max(peak[0], rss)
-            for pid, seconds in used.items():
-                cpu[pid] = max(cpu.get(pid, 0.0), seconds)
-            done.wait(0.2)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    out, _ = proc.communicate()
-    done.set()
-    sampler.join()
-    wall = time.monotonic() - start
-    result = json.loads(out.strip().splitlines()[-1]) if proc.returncode == 0 else {}
-    return {
-        "wall_s": wall,
-        "cpu_s": sum(cpu.values()),
-        "peak_mb": peak[0] / 1e6,
-        "rc": proc.returncode,
-        **result,
-    }
+from benchmarks._proctree import measure  # noqa: E402
 
 
 def _policy(engine: str, gate: str) -> str:
+    """The run's policy: the engine, local[2], and any ``--conf`` from the parent (JSON)."""
+    conf = json.loads(os.environ.get("MLSEC_BENCH_SPARK_CONF") or "{}")
+    section = {"engine": engine}
     if gate == "drift":
-        return (
-            f"gates: {{drift: {{engine: {engine}, evidently_report: false}}}}\n"
-            "spark: {master: 'local[2]'}"
-        )
-    return f"gates: {{validate: {{engine: {engine}}}}}\nspark: {{master: 'local[2]'}}"
+        section["evidently_report"] = False
+    spark = {"master": "local[2]", "conf": conf}
+    return json.dumps({"gates": {gate: section}, "spark": spark})  # JSON is YAML
 
 
 def run_one(kind: str, engine: str, ref: str, cur: str, suite: str, out_dir: str) -> None:
@@ -114,14 +49,70 @@ def run_one(kind: str, engine: str, ref: str, cur: str, suite: str, out_dir: str
         result = validate_gate(
             ref, suite=suite, policy=_policy(engine, "validate"), report_dir=out_dir
         )
-        print(json.dumps({"status": result.status.value, "rows": result.metrics["rows"]}))
+        failed = [f.rule_id for f in result.findings if f.severity > f.severity.INFO]
+        print(
+            json.dumps(
+                {"status": result.status.value, "rows": result.metrics["rows"], "failed": failed}
+            )
+        )
         return
     from mlsec_gates.gates.drift import drift_gate
 
     result = drift_gate(cur, reference=ref, policy=_policy(engine, "drift"), report_dir=out_dir)
     decisions = {c["column"]: c["drifted"] for c in result.details["checks"]}
     stats = {c["column"]: c["statistic"] for c in result.details["checks"]}
-    print(json.dumps({"status": result.status.value, "decisions": decisions, "stats": stats}))
+    print(
+        json.dumps(
+            {
+                "status": result.status.value,
+                "rows": result.metrics["rows_current"],
+                "summary": result.summary,
+                "decisions": decisions,
+                "stats": stats,
+            }
+        )
+    )
+
+
+def _suite(directory: Path, profiled_from: Path, rows: int) -> Path:
+    """The suite profiled once from the small reference, its row-count band set to ``rows``.
+
+    The profile's band describes the file it was profiled from; each size gets its own
+    contract so the clean data pass on every size (and the engines do the same work).
+    """
+    import yaml
+
+    profiled = directory / "suite.yaml"
+    if not profiled.exists():
+        from mlsec_gates.gates.validate.profile import profile_suite
+
+        profile_suite(str(profiled_from), out=str(profiled), name="scale-bench")
+    spec = yaml.safe_load(profiled.read_text())
+    for entry in spec["expectations"]:
+        if "expect_table_row_count_to_be_between" in entry:
+            entry["expect_table_row_count_to_be_between"] = {
+                "min_value": rows // 2,
+                "max_value": rows * 2,
+            }
+    out = directory / f"suite-{rows}.yaml"
+    out.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return out
+
+
+def _line(name: str, r: dict) -> str:
+    rows = r.get("rows") or 0
+    per = f"{r['cpu_s'] / rows * 1e6:6.1f}" if rows else "     -"
+    return (
+        f"{name:22s} {rows / 1e6:5.0f}M {r['wall_s']:8.1f} {r['cpu_s']:8.1f} {per} "
+        f"{r['peak_mb']:6d} {r.get('peak_jvm_mb', 0):6d} {r.get('peak_python_mb', 0):6d}  "
+        f"{r.get('status')!s:6s} {r.get('load_mean', 0):5.1f}"
+    )
+
+
+HEADER = (
+    f"{'scenario':22s} {'rows':>6s} {'wall s':>8s} {'cpu s':>8s} {'s/1M':>6s} "
+    f"{'peakMB':>6s} {'jvmMB':>6s} {'pyMB':>6s}  {'status':6s} {'load':>5s}"
+)
 
 
 def main() -> None:
@@ -130,6 +121,10 @@ def main() -> None:
     parser.add_argument("--local-rows", type=int, default=2_000_000)
     parser.add_argument("--dir", type=Path, default=Path("/tmp/mlsec-scale-bench"))
     parser.add_argument("--only", nargs="*", help="scenario names to run")
+    parser.add_argument(
+        "--conf", action="append", default=[], metavar="KEY=VALUE", help="extra Spark conf"
+    )
+    parser.add_argument("--tag", default="", help="suffix of the scenario names in the results")
     parser.add_argument("--one", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -139,37 +134,35 @@ def main() -> None:
 
     big_ref, big_cur = generate(args.rows, args.dir)
     small_ref, small_cur = generate(args.local_rows, args.dir)
-    suite = args.dir / "suite.yaml"
-    if not suite.exists():
-        from mlsec_gates.gates.validate.profile import profile_suite
-
-        profile_suite(str(small_ref), out=str(suite), name="scale-bench")
+    suites = {n: _suite(args.dir, small_ref, n) for n in (args.rows, args.local_rows)}
     scenarios = {
-        "local-validate": ("validate", "local", small_ref, small_cur),
-        "spark-validate-small": ("validate", "spark", small_ref, small_cur),
-        "spark-validate": ("validate", "spark", big_ref, big_cur),
-        "local-drift": ("drift", "local", small_ref, small_cur),
-        "spark-drift-small": ("drift", "spark", small_ref, small_cur),
-        "spark-drift": ("drift", "spark", big_ref, big_cur),
+        "local-validate": ("validate", "local", small_ref, small_cur, args.local_rows),
+        "spark-validate-small": ("validate", "spark", small_ref, small_cur, args.local_rows),
+        "spark-validate": ("validate", "spark", big_ref, big_cur, args.rows),
+        "local-drift": ("drift", "local", small_ref, small_cur, args.local_rows),
+        "spark-drift-small": ("drift", "spark", small_ref, small_cur, args.local_rows),
+        "spark-drift": ("drift", "spark", big_ref, big_cur, args.rows),
     }
-    results = (
-        json.loads(saved.read_text()) if (saved := args.dir / "scale_engines.json").exists() else {}
-    )
-    for name, (kind, engine, ref, cur) in scenarios.items():
+    conf = dict(item.split("=", 1) for item in args.conf)
+    env = {**os.environ, "MLSEC_BENCH_SPARK_CONF": json.dumps(conf)}
+    saved = args.dir / "scale_engines.json"
+    results = json.loads(saved.read_text()) if saved.exists() else {}
+    print(HEADER, flush=True)
+    for name, (kind, engine, ref, cur, rows) in scenarios.items():
         if args.only and name not in args.only:
             continue
         out = str(args.dir / "reports" / name)
         argv = [sys.executable, __file__, "--one", kind, engine, str(ref), str(cur)]
-        argv += [str(suite), out]
-        load = os.getloadavg()[0]
-        results[name] = {**measure(argv), "load_before": load, "load_after": os.getloadavg()[0]}
-        r = results[name]
-        print(
-            f"{name:22s} wall {r['wall_s']:7.1f} s  cpu {r['cpu_s']:7.1f} s  "
-            f"peak {r['peak_mb']:7.0f} MB  status {r.get('status')}  load {load:.1f}",
-            flush=True,
-        )
+        argv += [str(suites[rows]), out]
+        key = name + args.tag
+        results[key] = {**measure(argv, env=env), "conf": conf}
+        print(_line(key, results[key]), flush=True)
         saved.write_text(json.dumps(results, indent=2))  # kept between (long) runs
+    print("\nside by side (all results kept in", saved, ")")
+    print(HEADER)
+    for key, r in results.items():
+        if "cpu_s" in r and "peak_jvm_mb" in r:
+            print(_line(key, r))
     if "local-drift" in results and "spark-drift-small" in results:
         a, b = results["local-drift"], results["spark-drift-small"]
         same = a.get("decisions") == b.get("decisions")

@@ -5,8 +5,15 @@ own process (so it does not share the scanner's GIL), uploads the objects once (
 pickles of plain containers, one planted ``os.system`` pickle), then runs the scan gate on
 the prefix with ``gates.scan.workers`` 1, 4 and 16 (verdict cache off), and the fan-out:
 4 shards scanned by 4 processes (as 4 mapped tasks would), merged into one verdict. Prints
-objects/s, wall and CPU time per run, the verdicts (each must block exactly the planted
-object) and the load of the machine.
+objects/s, wall time, the CPU time of the gate (client) and of the S3 server, the verdicts
+(each must block exactly the planted object) and the load of the machine (mean of the run).
+
+Where the time goes (one small object, 1 worker): one GET (the listing gave the size, so
+no HEAD), the botocore call (~2-3 ms of Python), the scan (~1 ms), and the server's work
+(moto: a new TCP connection and thread per request, since werkzeug closes every connection,
+and its request dispatch). The client and the server each need CPU per object, and with 1
+worker every round trip waits for the server to be scheduled: on busy cores that wait, not
+the work, sets the rate. Threads overlap the waits; the client's Python work holds the GIL.
 """
 
 from __future__ import annotations
@@ -14,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import pickle
-import resource
 import socket
 import subprocess
 import sys
@@ -25,6 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._proctree import Watch, server_cpu
+
 MALICIOUS = b"\x80\x02cos\nsystem\nq\x00X\x04\x00\x00\x00echoq\x01\x85q\x02Rq\x03."
 
 
@@ -34,10 +42,36 @@ def _port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime + children.ru_utime + children.ru_stime
+class _Run:
+    """Wall time, CPU of the whole tree (gate, fan-out workers, server) and of the server."""
+
+    def __init__(self, server: int) -> None:
+        self.server = server
+        self.server0 = server_cpu(server)
+        self.watch = Watch(os.getpid())
+        self.t0 = time.monotonic()
+
+    def done(self, objects: int) -> dict[str, float]:
+        wall = time.monotonic() - self.t0
+        usage = self.watch.stop()
+        server = server_cpu(self.server) - self.server0
+        return {
+            "objects": objects,
+            "wall": wall,
+            "rate": objects / wall,
+            "gate_cpu": usage["cpu_s"] - server,
+            "server_cpu": server,
+            "load": usage["load_mean"],
+        }
+
+
+def _line(what: str, r: dict[str, float]) -> str:
+    return (
+        f"{what:30s} {r['objects']:6.0f} objects {r['wall']:7.1f} s = {r['rate']:6.1f} "
+        f"objects/s | cpu gate {r['gate_cpu']:6.1f} s + server {r['server_cpu']:6.1f} s "
+        f"= {(r['gate_cpu'] + r['server_cpu']) / r['objects'] * 1000:5.1f} ms/object | "
+        f"load {r['load']:.1f}"
+    )
 
 
 def _shard(args: tuple[list[str], str, str]) -> str:
@@ -58,6 +92,8 @@ def _shard(args: tuple[list[str], str, str]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--objects", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, nargs="*", default=[1, 4, 16])
+    parser.add_argument("--no-fan-out", dest="fan_out", action="store_false")
     args = parser.parse_args()
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
@@ -83,7 +119,7 @@ def main() -> None:
         keys = [f"models/m{i:05d}.pkl" for i in range(args.objects)]
         bodies = [pickle.dumps({"layer": i, "w": [0.5] * 8}, protocol=4) for i in range(len(keys))]
         bodies[len(keys) // 2] = MALICIOUS
-        start = time.monotonic()
+        run = _Run(server.pid)
         with ThreadPoolExecutor(16) as pool:
             list(
                 pool.map(
@@ -91,7 +127,7 @@ def main() -> None:
                     zip(keys, bodies, strict=True),
                 )
             )
-        print(f"uploaded {len(keys)} objects in {time.monotonic() - start:.1f} s", flush=True)
+        print(_line("upload, 16 threads", run.done(len(keys))), flush=True)
         from mlsec_gates.gates.scan import scan_gate
         from mlsec_gates.gates.scan.fanout import merge_scan_reports, plan_shards
         from mlsec_gates.storage import S3Options, Storage
@@ -100,8 +136,8 @@ def main() -> None:
         prefix = "s3://zoo/models/"
         rates = {}
         with tempfile.TemporaryDirectory() as tmp:
-            for workers in (1, 4, 16):
-                load, cpu0, t0 = os.getloadavg()[0], _cpu(), time.monotonic()
+            for workers in args.workers:
+                run = _Run(server.pid)
                 result = scan_gate(
                     [prefix],
                     policy=f"gates: {{scan: {{cache: false, workers: {workers}}}}}",
@@ -109,32 +145,27 @@ def main() -> None:
                     on_fail="warn",
                     report_dir=f"{tmp}/w{workers}",
                 )
-                wall, cpu = time.monotonic() - t0, _cpu() - cpu0
-                rates[workers] = len(result.subjects) / wall
+                r = run.done(len(result.subjects))
+                rates[workers] = r["rate"]
                 blocked = [s.path for s in result.subjects if s.verdict == "block"]
-                print(
-                    f"workers {workers:2d}: {len(result.subjects)} objects in {wall:6.1f} s "
-                    f"= {rates[workers]:6.1f} objects/s, cpu {cpu:6.1f} s, blocked {blocked}, "
-                    f"load {load:.1f}",
-                    flush=True,
-                )
-            load, cpu0, t0 = os.getloadavg()[0], _cpu(), time.monotonic()
-            shards = plan_shards([prefix], shards=4, storage=Storage(s3))
-            with ProcessPoolExecutor(4) as pool:
-                reports = list(
-                    pool.map(_shard, [(s, endpoint, f"{tmp}/s{i}") for i, s in enumerate(shards)])
-                )
-            merged = merge_scan_reports(reports, planned=shards, s3=s3, report_dir=f"{tmp}/m")
-            wall, cpu = time.monotonic() - t0, _cpu() - cpu0
+                print(f"{_line(f'scan, {workers} worker(s)', r)} | blocked {blocked}", flush=True)
+            if args.fan_out:
+                run = _Run(server.pid)
+                shards = plan_shards([prefix], shards=4, storage=Storage(s3))
+                with ProcessPoolExecutor(4) as pool:
+                    reports = list(
+                        pool.map(
+                            _shard, [(s, endpoint, f"{tmp}/s{i}") for i, s in enumerate(shards)]
+                        )
+                    )
+                merged = merge_scan_reports(reports, planned=shards, s3=s3, report_dir=f"{tmp}/m")
+                r = run.done(len(merged.subjects))
+                print(f"{_line('fan-out, 4 shards x 4 threads', r)} | status {merged.status.value}")
+        if 1 in rates:
             print(
-                f"fan-out 4 shards x 4 threads: {len(merged.subjects)} objects in {wall:6.1f} s "
-                f"= {len(merged.subjects) / wall:6.1f} objects/s, cpu {cpu:6.1f} s, "
-                f"status {merged.status.value}, load {load:.1f}"
+                "speed-up vs 1 worker: "
+                + ", ".join(f"{w}: {rates[w] / rates[1]:.2f}x" for w in rates if w != 1)
             )
-        print(
-            "speed-up vs 1 worker: "
-            + ", ".join(f"{w}: {rates[w] / rates[1]:.2f}x" for w in (4, 16))
-        )
     finally:
         server.terminate()
         server.wait(10)

@@ -118,6 +118,7 @@ class Storage:
 
     def __init__(self, s3: S3Options | None = None) -> None:
         self.s3_options = s3 or S3Options()
+        self._listed_sizes: dict[str, int] = {}
 
     @staticmethod
     def is_remote(uri: str) -> bool:
@@ -175,8 +176,9 @@ class Storage:
         with self._s3_errors(uri):
             if key and not key.endswith("/"):
                 try:
-                    self._client.head_object(Bucket=bucket, Key=key)
+                    head = self._client.head_object(Bucket=bucket, Key=key)
                     found.append(uri)
+                    self._listed_sizes[uri] = int(head.get("ContentLength", 0))
                 except Exception as exc:
                     if _error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
                         raise
@@ -185,14 +187,21 @@ class Storage:
             prefix = key if not key or key.endswith("/") else key + "/"
             paginator = self._client.get_paginator("list_objects_v2")
             for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-                found.extend(
-                    f"s3://{bucket}/{obj['Key']}"
-                    for obj in page.get("Contents", [])
-                    if not obj["Key"].endswith("/")
-                )
+                for obj in page.get("Contents", []):
+                    if not obj["Key"].endswith("/"):
+                        found.append(f"s3://{bucket}/{obj['Key']}")
+                        self._listed_sizes[found[-1]] = int(obj.get("Size", 0))
         if not found and key and not key.endswith("/"):
             raise InputError(f"{uri}: no such S3 object or prefix")
         return sorted(found)
+
+    def listed_size(self, uri: str) -> int | None:
+        """The size an earlier :meth:`list_files` reported for an S3 object, if it listed it.
+
+        Lets a reader of many small objects skip a ``HeadObject`` per object; the object may
+        have changed since, so use it to choose how to read, never as the size read.
+        """
+        return self._listed_sizes.get(uri)
 
     def is_ambiguous(self, uri: str, listed: list[str]) -> bool:
         """True when ``s3://b/name`` was listed as both an object and a prefix ``name/``."""

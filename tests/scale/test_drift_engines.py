@@ -50,11 +50,20 @@ CASES: dict[str, tuple[pd.DataFrame, pd.DataFrame, str]] = {
     # inside the sketch's interval, so the Spark engine must compute the exact distance
     "near-threshold": (_batch(15_000, seed=5), _batch(12_000, seed=6, shift=0.1), "near"),
     "psi": (_batch(12_000, seed=7), _batch(11_000, seed=8, shift=0.2), "method: psi"),
+    # dataset drift (2 of 6 columns >= a 30 % share): the gate fails, so Evidently's page
+    # is drawn (evidently_report: auto) on every engine
+    "dataset-drift": (
+        _batch(1_500, seed=9),
+        _batch(1_200, seed=10, shift=0.6, mix=0.7),
+        "drift_share: 0.3, evidently_report: auto",
+    ),
 }
 
 
 def _policy(engine: str, extra: str, sql_url: str | None = None) -> Any:
-    text = "gates: {drift: {evidently_report: false, %s}}" % (extra or "threads: 1")
+    if "evidently_report" not in extra:
+        extra = ", ".join(x for x in ("evidently_report: false", extra) if x)
+    text = "gates: {drift: {%s}}" % (extra or "threads: 1")
     return with_engine(parse_policy(text, source="<test>"), "drift", engine, sql_url=sql_url)
 
 
@@ -143,6 +152,40 @@ def test_decisions_and_statistics_agree(results: dict[str, Any], case: str, engi
                 want["statistic"],
                 got["statistic"],
             )
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("engine", ["spark", "postgresql", "sqlite"])
+def test_one_result_on_every_engine(results: dict[str, Any], case: str, engine: str) -> None:
+    """Status (warn included), summary, digest, reports and details' shape: the same."""
+    local, other = results[case]["local"], results[case][engine]
+    assert other.status == local.status
+    assert other.summary == local.summary
+    assert other.details["engine"] == ("sql" if engine != "spark" else "spark")
+    assert local.details["engine"] == "local"
+    want, got = local.details["digest"], other.details["digest"]
+    assert got["headline"] == want["headline"] == local.summary
+    assert got["what_to_do"] == want["what_to_do"]
+    assert [(x["title"], x["columns"], [r[0] for r in x["rows"]]) for x in got["sections"]] == [
+        (x["title"], x["columns"], [r[0] for r in x["rows"]]) for x in want["sections"]
+    ]
+    for key in ("decision", "drifted_columns", "columns", "drifted"):
+        assert other.details["dataset_drift"][key] == local.details["dataset_drift"][key], key
+    assert set(other.reports) == set(local.reports)
+    assert bool(other.details["evidently_report"]) == bool(local.details["evidently_report"])
+    assert other.details.get("evidently_note") == local.details.get("evidently_note")
+    assert set(other.details["histograms"]) == set(local.details["histograms"])
+    assert sorted(f.rule_id for f in other.findings) == sorted(f.rule_id for f in local.findings)
+    assert set(other.details) == set(local.details)
+    assert other.metrics == local.metrics
+
+
+def test_the_cases_cover_warn_fail_and_pass(results: dict[str, Any]) -> None:
+    """Drifted columns under the dataset share warn; dataset drift fails (and draws the page)."""
+    statuses = {case: r["local"].status.value for case, r in results.items()}
+    assert statuses["large"] == "warn", statuses
+    assert statuses["dataset-drift"] == "fail", statuses
+    assert results["dataset-drift"]["local"].reports.get("evidently")
 
 
 def test_the_cases_cover_every_method_and_the_exact_fallback(results: dict[str, Any]) -> None:

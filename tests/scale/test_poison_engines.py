@@ -94,3 +94,11 @@ def test_whole_batch_sample_gives_the_in_memory_suspects(
     # engine numbers rows in primary-key order (all columns here: no key), so its positions
     # are not file positions and the detectors see the rows in another order.
     assert _suspects(runs["spark"]) == found
+    # one result assembly: the same summary and suspects table on Spark; on PostgreSQL the
+    # same words (the count may differ: other row order, other suspects)
+    assert runs["spark"].summary == local.summary
+    assert runs["spark"].details["digest"] == local.details["digest"]
+    assert runs["postgresql"].summary.split(" ", 1)[1] == local.summary.split(" ", 1)[1]
+    for name in ("spark", "postgresql"):
+        assert runs[name].details["poison"]["sample"]["rows_current"] == len(batches["cur"])
+        assert set(runs[name].details) == set(local.details), name

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from mlsec_gates.errors import ConfigError, InputError
-from mlsec_gates.result import Location
 from mlsec_gates.storage import Storage, resolve_path
 
 
@@ -63,21 +62,12 @@ def test_report_folder_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> Non
 
 def test_drift_summary_names_the_finding_that_failed_the_gate() -> None:
     """Item 16: a drifted column (not failing under fail_on: dataset) was named instead of
-    the label-distribution shift that failed the gate."""
-    from mlsec_gates.gates.drift import _Run, _summary
-    from mlsec_gates.gates.drift import rules as drift_rules
-    from mlsec_gates.gates.drift.poison import rules as poison_rules
+    the label-distribution shift that failed the gate. The summary is now the digest's
+    headline (every engine): the poisoning alarm comes first, the drift after it."""
+    from mlsec_gates.gates.drift import digest
 
-    where = Location(uri="batch.csv")
-    run = _Run(
-        findings=[
-            drift_rules.ColumnDrift.finding("column 'age' drifted (p=0.001)", where),
-            poison_rules.LabelDistributionShift.finding("label shares moved (p=1e-9)", where),
-        ],
-        metrics={"columns_drifted": 1, "columns_checked": 4},
-        violations=True,
+    text = digest.headline_for(
+        rows=100, drifted=["age"], columns=4, suspects=0, kinds={}, alarm=True, share=0.5
     )
-    text = _summary(run, "batch.csv", 100, "fail", fail_on="dataset")
-    assert text.endswith("label shares moved (p=1e-9).")
-    text = _summary(run, "batch.csv", 100, "fail", fail_on="column")
-    assert "drifted" in text or "label shares" in text
+    assert text.startswith("The labels of these 100 rows do not look like the reference's")
+    assert text.endswith("1 of 4 columns drifted (age), under the 50% dataset-drift share.")

@@ -27,32 +27,25 @@ Evidently's own HTML page is written next to the report for people (on a bounded
 from __future__ import annotations
 
 import contextlib
-import io
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from mlsec_gates.errors import ConfigError
 from mlsec_gates.gates._common import (
-    decide,
     default_report_dir,
     gate_storage,
     load_policy,
     now,
     run_and_report,
-    tool_versions,
 )
-from mlsec_gates.gates.drift import rules
 from mlsec_gates.policy import OnFail, Policy
-from mlsec_gates.result import Finding, GateResult, Location, Status, Subject
+from mlsec_gates.result import GateResult
 from mlsec_gates.scale import with_engine
-from mlsec_gates.storage import S3Options, Storage, join
+from mlsec_gates.storage import S3Options, Storage
 
 __all__ = ["Progress", "drift_gate", "drift_profile", "run_drift"]
 
 GATE = "drift"
-SUSPECTS_FILE = "suspects.csv"
-SUSPECT_COLUMNS = ("row", "reason", "score", "detector")
 
 Progress = Callable[[int, int, str], None]
 """Called with (step done, steps in all, what is being done)."""
@@ -199,23 +192,6 @@ def drift_profile(
     return save_profile(built, out, storage)
 
 
-@dataclass
-class _Run:
-    """What one gate run accumulates before the result is built."""
-
-    findings: list[Finding] = field(default_factory=list)
-    details: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, float | int] = field(default_factory=dict)
-    violations: bool = False
-    incomplete: bool = False
-    warnings: bool = False
-    """Drifted columns below the dataset share: the status is ``warn`` unless it fails."""
-    assessment: Any = None
-    """The poisoning detectors' assessment, when they ran."""
-    checks: list[Any] = field(default_factory=list)
-    dataset: bool = False
-
-
 def run_drift(
     current: str,
     *,
@@ -237,6 +213,7 @@ def run_drift(
     Raises:
         ConfigError, InputError, StorageError: as :func:`drift_gate`.
     """
+    from mlsec_gates.gates.drift.assembly import Batches, Rows, assemble
     from mlsec_gates.gates.drift.data import column_kind, plan_columns, read_frame
     from mlsec_gates.gates.drift.engine import DriftSettings, check_columns
     from mlsec_gates.gates.drift.profile import build_profile, load_profile, summarise_file
@@ -261,6 +238,7 @@ def run_drift(
             report_dir=report_dir,
             suspects_out=suspects_out,
             progress=progress,
+            evidently_report=evidently_report,
         )
     step = _stepper(progress, 5)
     stored = load_profile(profile, storage) if profile else None
@@ -275,7 +253,7 @@ def run_drift(
         stored = build_profile(
             ref_frame, ref_subject, kinds, label=None, sample_rows=section.report_sample_rows
         )
-    ref_subject, ref_rows = stored.subject, stored.rows
+    ref_subject = stored.subject
     step("reference read")
     cur_values = None
     if run_poison:  # the detectors score every row
@@ -296,204 +274,42 @@ def run_drift(
         reference_name=ref_subject.path,
         current_name=current,
     )
-    settings = DriftSettings.from_policy(section)
-    run = _Run()
     with _thread_limit(section.threads):
         checks = check_columns(
-            stored.values, plan.kinds, cur_frame, settings, current_values=cur_values
+            stored.values,
+            plan.kinds,
+            cur_frame,
+            DriftSettings.from_policy(section),
+            current_values=cur_values,
         )
-        _drift_findings(run, checks, plan, section, current, ref_subject.path)
-        run.details["histograms"] = _histograms(
-            checks, stored.values, cur_values or cur_frame, plan.kinds
-        )
-        step("drift computed")
-        if run_poison:
-            fitted_in = stored if profile else None
-            _poison(run, fitted_in, ref_frame, cur_frame, label, plan, section, current)
-            run.details["suspects_uri"] = _write_suspects(
-                run.details.pop("_suspects"),
-                suspects_out or join(report_dir, SUSPECTS_FILE),
-                storage,
-            )
-        elif suspects_out:
-            run.details["suspects_uri"] = _write_suspects((), suspects_out, storage)
-        step("poisoning detectors run" if run_poison else "no label: detectors skipped")
-        status = decide(
-            violations=run.violations, incomplete=run.incomplete, on_fail=policy.on_fail_for(GATE)
-        )
-        if status is Status.PASS and run.warnings:
-            status = Status.WARN
-        wanted = section.evidently_report if evidently_report is None else evidently_report
-        if wanted is True or (wanted == "auto" and status in (Status.FAIL, Status.ERROR)):
-            _evidently(
-                run,
-                stored.sample,
-                cur_frame,
-                plan,
-                section,
-                settings,
-                (ref_rows, cur_rows),
-                report_dir,
-                storage,
-            )
-        else:
-            run.details["evidently_report"] = None
-            run.details["evidently_note"] = (
-                "not rendered: the gate did not fail (evidently_report: auto)"
-                if wanted == "auto"
-                else "not rendered (evidently_report: false)"
-            )
-        step("Evidently page done" if run.details.get("evidently_report") else "report ready")
-    verdict = "error" if run.incomplete else ("fail" if run.violations else "pass")
-    digest = _digest(run, cur_frame, cur_rows, label, section, status)
-    run.details["digest"] = digest
-    reference_data = ref_subject.to_dict()
-    if stored.file is not None:
-        ref_subject = stored.file
-    ref_subject = Subject(**{**ref_subject.to_dict(), "verdict": "reference"})
-    run.metrics.update({"rows_reference": ref_rows, "rows_current": cur_rows})
-    return GateResult(
-        gate=GATE,
-        status=status,
-        summary=digest["headline"],
-        findings=tuple(run.findings),
-        subjects=(ref_subject, Subject(**{**cur_subject.to_dict(), "verdict": verdict})),
-        started_at=started,
-        finished_at=now(),
-        metrics=run.metrics,
-        tool_versions=tool_versions("numpy", "scipy", "pandas", "evidently", "scikit-learn"),
-        policy=policy.effective(GATE),
-        reports={
-            kind: uri
-            for kind, uri in (
-                ("suspects", run.details.get("suspects_uri")),
-                ("evidently", run.details.get("evidently_report")),
-            )
-            if uri
-        },
-        details={
-            "reference": {"profile": profile, "data": reference_data},
-            "label_column": label,
-            "columns": {
-                "compared": plan.kinds,
-                "only_reference": list(plan.only_reference),
-                "only_current": list(plan.only_current),
-                "skipped": list(plan.skipped),
-            },
-            **run.details,
-        },
+    batches = Batches(
+        current=current,
+        profile=profile,
+        label=label,
+        run_poison=run_poison,
+        plan=plan,
+        checks=checks,
+        reference_values=stored.values,
+        current_values=cur_values or cur_frame,
+        reference=stored.subject,
+        reference_file=stored.file,
+        reference_rows=stored.rows,
+        current_subject=cur_subject,
+        current_rows=cur_rows,
+        fitted=stored if profile else None,
+        detector_rows=lambda: Rows(ref_frame, cur_frame),
+        page_rows=lambda: (stored.sample, cur_frame),
     )
-
-
-def _drift_findings(
-    run: _Run, checks: list[Any], plan: Any, section: Any, current: str, reference: str
-) -> None:
-    """Findings, metrics and details of the per-column checks and the dataset rule."""
-    from mlsec_gates.gates.drift.engine import LARGE_SAMPLE_ROWS, dataset_drift
-
-    drifted, share, dataset = dataset_drift(checks, section.drift_share)
-    for check in checks:
-        if not check.drifted:
-            continue
-        rule = rules.EmptyColumn if check.statistic is None else rules.ColumnDrift
-        message = (
-            f"column {check.column!r}: {check.note}"
-            if check.statistic is None
-            else f"column {check.column!r} drifted ({_statistic_text(check)})"
-        )
-        run.findings.append(
-            rule.finding(
-                message,
-                Location(uri=current, detail=f"column {check.column}"),
-                check.to_dict(),
-                identity=f"{check.column}:{check.method}",
-            )
-        )
-    if dataset:
-        run.findings.append(
-            rules.DatasetDrift.finding(
-                f"{drifted} of {len(checks)} columns drifted ({share:.0%}, at least the "
-                f"{section.drift_share:.0%} dataset-drift share)",
-                Location(uri=current),
-                {"drifted_columns": [c.column for c in checks if c.drifted], "share": share},
-                identity="dataset",
-            )
-        )
-    run.checks, run.dataset = checks, dataset
-    run.violations |= dataset or (section.fail_on == "column" and drifted > 0)
-    run.warnings |= drifted > 0 and section.warn_on == "column"
-    big = [c.column for c in checks if c.p_value and c.current_values > LARGE_SAMPLE_ROWS]
-    if big and section.min_effect_size is None:
-        run.findings.append(
-            rules.LargeSampleSignificance.finding(
-                f"{len(big)} column(s) tested with p-values on more than {LARGE_SAMPLE_ROWS} "
-                "rows: p-values measure significance, not effect size",
-                Location(uri=current),
-                {"columns": big},
-                identity="large-sample",
-            )
-        )
-    if plan.only_reference or plan.only_current:
-        sides = ((plan.only_reference, reference), (plan.only_current, current))
-        evidence = {"only_reference": list(plan.only_reference)}
-        evidence["only_current"] = list(plan.only_current)
-        run.findings.append(
-            rules.SchemaDifference.finding(
-                "columns differ: "
-                + "; ".join(f"{len(cols)} only in {where}" for cols, where in sides if cols),
-                Location(uri=current),
-                evidence,
-                identity="schema",
-            )
-        )
-    run.details["checks"] = [c.to_dict() for c in checks]
-    run.details["dataset_drift"] = {
-        "check": "dataset_drift",
-        "statistic": share,
-        "threshold": section.drift_share,
-        "drifted": dataset,
-        "decision": "drift" if dataset else "no drift",
-        "drifted_columns": drifted,
-        "columns": len(checks),
-    }
-    run.metrics.update(
-        {"columns_checked": len(checks), "columns_drifted": drifted, "drift_share": round(share, 4)}
+    return assemble(
+        batches,
+        policy=policy,
+        storage=storage,
+        report_dir=report_dir,
+        suspects_out=suspects_out,
+        evidently_report=evidently_report,
+        step=step,
+        started=started,
     )
-
-
-def _statistic_text(check: Any) -> str:
-    """``K-S p < 0.001, threshold 0.05`` or ``wasserstein distance 0.21, threshold 0.1``."""
-    from mlsec_gates.gates.drift.digest import fmt, fmt_p
-
-    if check.p_value:
-        return f"{check.method} {fmt_p(check.statistic)}, threshold {fmt(check.threshold)}"
-    return f"{check.method} distance {fmt(check.statistic)}, threshold {fmt(check.threshold)}"
-
-
-def _histograms(
-    checks: list[Any], reference: Mapping[str, Any], current: Any, kinds: Mapping[str, str]
-) -> dict[str, Any]:
-    """Reference-vs-current histograms of the drifted columns (drawn in the HTML report).
-
-    ``current`` is the current frame, or its column summaries.
-    """
-    from mlsec_gates.gates.drift.engine import summarise_column
-    from mlsec_gates.gates.drift.engines.summary import is_summary, plot_histogram
-    from mlsec_gates.gates.drift.plots import MAX_PLOTS, histogram
-
-    drifted = [c.column for c in checks if c.drifted and c.statistic is not None][:MAX_PLOTS]
-    out = {}
-    for name in drifted:
-        summary = current[name]
-        if not isinstance(current, dict):
-            summary = summarise_column(summary, kinds[name])
-        if is_summary(reference[name]):  # a sketch profile built by Spark (drift/engines/)
-            data = plot_histogram(reference[name], summary)
-        else:
-            data = histogram(reference[name], summary)
-        if data:
-            out[name] = data
-    return out
 
 
 def _fit_poison(frame: Any, label: str, kinds: Mapping[str, str | None], section: Any) -> Any:
@@ -505,205 +321,6 @@ def _fit_poison(frame: Any, label: str, kinds: Mapping[str, str | None], section
     return poison.fit_reference(
         frame, label=label, numeric=numeric, categorical=categorical, settings=section.poison
     )
-
-
-def _poison(
-    run: _Run,
-    stored: Any,
-    ref_frame: Any,
-    cur_frame: Any,
-    label: str,
-    plan: Any,
-    section: Any,
-    current: str,
-) -> None:
-    """Run the row-level detectors; their alarm is a violation, their failure an error."""
-    try:
-        from mlsec_gates.gates.drift import poison
-
-        poison.assess  # noqa: B018 - a half-installed package has no entry points
-    except (ImportError, AttributeError) as exc:
-        _poison_unavailable(run, current, f"the detectors cannot be loaded: {exc}")
-        return
-    if stored is not None:
-        if not stored.poison_meta:
-            _poison_unavailable(
-                run, current, "the profile was built without a label, so without detectors"
-            )
-            return
-        if stored.label != label:
-            raise ConfigError(
-                f"the profile was built with label column {stored.label!r}, not {label!r}"
-            )
-        fitted = poison.PoisonReference.from_state(stored.poison_meta, stored.poison_arrays)
-    else:
-        fitted = _fit_poison(ref_frame, label, plan.kinds, section)
-    assessment = poison.assess(fitted, cur_frame, uri=current, settings=section.poison)
-    run.assessment = assessment
-    run.findings.extend(assessment.findings)
-    run.violations |= bool(assessment.alarm)
-    run.details["_suspects"] = assessment.suspects
-    run.details["poison"] = {
-        "alarm": bool(assessment.alarm),
-        "detectors": [
-            {
-                "check": "poison",
-                "detector": o.name,
-                "statistic": o.statistic,
-                "threshold": o.threshold,
-                "alarm": bool(o.alarm),
-                "decision": "alarm" if o.alarm else "no alarm",
-                "summary": o.summary,
-                "suspects": len(o.suspects),
-                "details": o.details,
-            }
-            for o in assessment.outcomes
-        ],
-        "detectability": assessment.detectability,
-    }
-    run.metrics.update(
-        {"suspects": len(assessment.suspects), "poison_alarm": int(bool(assessment.alarm))}
-    )
-
-
-def _poison_unavailable(run: _Run, current: str, why: str) -> None:
-    run.findings.append(
-        rules.PoisonDetectorsUnavailable.finding(
-            f"poisoning detectors did not run: {why}", Location(uri=current), identity="poison"
-        )
-    )
-    run.incomplete = True
-    run.details["_suspects"] = ()
-
-
-def _write_suspects(suspects: Any, uri: str, storage: Storage) -> str:
-    """The suspects CSV (header only when nothing is suspicious); returns where it went."""
-    import csv
-
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(SUSPECT_COLUMNS)
-    for s in suspects:
-        writer.writerow([s.row, s.reason, f"{s.score:.6g}", s.detector])
-    return storage.write_bytes(uri, buffer.getvalue().encode(), content_type="text/csv")
-
-
-def _evidently(
-    run: _Run,
-    reference: Any,
-    current: Any,
-    plan: Any,
-    section: Any,
-    settings: Any,
-    rows: tuple[int, int],
-    report_dir: str,
-    storage: Storage,
-) -> None:
-    """Write Evidently's page next to the reports; a failure is a low finding only."""
-    if reference is None:
-        run.details["evidently_report"] = None
-        run.details["evidently_note"] = "the profile holds no reference sample"
-        return
-    from mlsec_gates.gates.drift.evidently_report import EVIDENTLY_PAGE, render_evidently_page
-
-    try:
-        page = render_evidently_page(
-            reference,
-            current,
-            plan.kinds,
-            method=settings.method,
-            threshold=settings.threshold,
-            per_column=settings.per_column,
-            drift_share=section.drift_share,
-            sample_rows=section.report_sample_rows,
-            reference_rows=rows[0],
-            current_rows=rows[1],
-        )
-    except Exception as exc:
-        from mlsec_gates.gates.drift.data import one_line
-
-        run.details["evidently_report"] = None
-        run.findings.append(
-            rules.EvidentlyReportFailed.finding(
-                f"Evidently's drift page could not be rendered: {type(exc).__name__}: "
-                f"{one_line(exc)}",
-                Location(uri=report_dir),
-                identity="evidently",
-            )
-        )
-        return
-    where = storage.write_bytes(
-        join(report_dir, EVIDENTLY_PAGE), page.encode(), content_type="text/html"
-    )
-    run.details["evidently_report"] = where
-
-
-def _summary(run: _Run, current: str, rows: int, verdict: str, *, fail_on: str) -> str:
-    m = run.metrics
-    head = (
-        f"{current}: {rows} row(s), {m.get('columns_drifted', 0)} of "
-        f"{m.get('columns_checked', 0)} column(s) drifted"
-    )
-    if "suspects" in m:
-        head += f", {m['suspects']} suspicious row(s)"
-    head += "."
-    if verdict == "error":
-        return head + " The poisoning detectors did not run, so the gate could not pass."
-    # Name a finding that decided the verdict: a drifted column does not fail the gate
-    # unless fail_on is "column", so it never stands in for the label shift that did.
-    from mlsec_gates.waivers import is_blocking
-
-    deciding = [f for f in run.findings if is_blocking(GATE, f, {"fail_on": fail_on})]
-    if verdict == "fail" and deciding:
-        worst = max(deciding, key=lambda f: f.severity)
-        return head + f" {worst.message}."
-    return head
-
-
-def _digest(
-    run: _Run, frame: Any, rows: int, label: str | None, section: Any, status: Status
-) -> dict:
-    """The report's plain-language top: headline, suspects and drift tables, one fix."""
-    from mlsec_gates.gates.drift import digest
-
-    drifted = [c.column for c in run.checks if c.drifted]
-    assessment = run.assessment
-    suspects = list(assessment.suspects) if assessment is not None else []
-    kinds: dict[str, int] = {}
-    for s in suspects:
-        first = s.detector.split("+")[0]
-        kinds[first] = kinds.get(first, 0) + 1
-    alarm = bool(assessment is not None and assessment.alarm)
-    headline = digest.headline_for(
-        rows=rows,
-        drifted=drifted,
-        columns=len(run.checks),
-        suspects=len(suspects),
-        kinds=kinds,
-        alarm=alarm,
-        dataset=run.dataset,
-        share=section.drift_share,
-        incomplete=run.incomplete,
-    )
-    sections = []
-    if suspects and label:
-        features = [c for c in frame.columns if c != label]
-        sections.append(digest.suspects_section(suspects, frame, label, features, len(suspects)))
-    if drifted:
-        sections.append(digest.drift_section(run.checks))
-    out: dict[str, Any] = {
-        "headline": headline,
-        "sections": sections,
-        "what_to_do": digest.what_to_do(
-            alarm=alarm,
-            dataset=run.dataset,
-            warned=status is Status.WARN and run.warnings and not run.violations,
-            incomplete=run.incomplete,
-        ),
-    }
-    if assessment is not None:
-        out["signal"] = digest.signal_text(assessment.detectability)
-    return out
 
 
 def _stepper(progress: Progress | None, total: int) -> Callable[[str], None]:

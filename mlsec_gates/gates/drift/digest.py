@@ -95,22 +95,28 @@ def headline_for(
     dataset: bool = False,
     share: float = 0.5,
     incomplete: bool = False,
+    sampled: int | None = None,
 ) -> str:
-    """One sentence: the poisoning verdict first (rows), then drift (columns)."""
+    """One sentence: the poisoning verdict first (rows), then drift (columns).
+
+    ``sampled``: how many rows the detectors scored when they saw a sample of the batch
+    (the Spark and SQL engines on big batches); None when they saw every row.
+    """
     parts = []
+    seen = f"{rows:,} rows" if sampled is None else f"{sampled:,} sampled rows (of {rows:,})"
     if alarm and suspects:
         main = max(kinds, key=lambda k: kinds[k]) if kinds else ""
         if main == "label_consistency" and kinds[main] == suspects:
-            parts.append(f"{suspects:,} of {rows:,} rows look mislabeled")
+            parts.append(f"{suspects:,} of {seen} look mislabeled")
         else:
             detail = ", ".join(
                 f"{n:,} {_KIND_WORDS.get(k, k)}" for k, n in sorted(kinds.items()) if n
             )
-            parts.append(f"{suspects:,} of {rows:,} rows look poisoned ({detail})")
+            parts.append(f"{suspects:,} of {seen} look poisoned ({detail})")
     elif alarm:
-        parts.append(f"the labels of these {rows:,} rows do not look like the reference's")
+        parts.append(f"the labels of these {seen} do not look like the reference's")
     elif suspects:
-        parts.append(f"no poisoning alarm; {suspects:,} of {rows:,} rows listed for review")
+        parts.append(f"no poisoning alarm; {suspects:,} of {seen} listed for review")
     if drifted:
         rule = (
             f"dataset drift (at least {share:.0%} of the columns)"
@@ -127,15 +133,26 @@ def headline_for(
 
 
 def suspects_section(
-    suspects: Sequence[Any], frame: Any, label: str, features: Sequence[str], total: int
+    suspects: Sequence[Any],
+    frame: Any,
+    label: str,
+    features: Sequence[str],
+    total: int,
+    *,
+    positions: Any = None,
 ) -> dict[str, Any]:
-    """The top suspect rows with their values, label and the reference model's expectation."""
+    """The top suspect rows with their values, label and the reference model's expectation.
+
+    ``frame`` is what the detectors scored (``suspect.row`` is a position in it); when it is
+    a sample, ``positions`` gives each of its rows' position in the batch, the row shown.
+    """
     shown = list(features[:VALUE_COLUMNS])
     rows = []
     for s in suspects[:TABLE_ROWS]:
         values = [_value(frame[c].iloc[s.row]) for c in shown]
         expected = "-" if s.expected is None else f"{s.expected} ({fmt(s.expected_p, 2)})"
-        rows.append([s.row, s.label if s.label is not None else "-", expected, _why(s), *values])
+        row = s.row if positions is None else int(positions[s.row])
+        rows.append([row, s.label if s.label is not None else "-", expected, _why(s), *values])
     more = total - len(rows)
     note = "Row numbers count from 0, data rows only." + (
         f" {more:,} more in the suspects CSV." if more > 0 else ""

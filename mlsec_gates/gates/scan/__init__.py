@@ -135,7 +135,7 @@ def run_scan(
     """
     from mlsec_gates.gates.scan.engine import scan_file
     from mlsec_gates.gates.scan.external_data import resolve_external_data
-    from mlsec_gates.gates.scan.parallel import scan_all
+    from mlsec_gates.gates.scan.parallel import map_ordered, scan_all
 
     started = now()
     policy = policy or Policy()
@@ -151,8 +151,12 @@ def run_scan(
     files: list[str] = []
     subjects: list[Subject] = []
     notes: dict[str, str] = {}
-    for target in targets:
-        listing = list_targets(target, storage=storage)
+    if section.workers > 1 and any(storage.is_remote(t) for t in targets):
+        storage._client  # noqa: B018 - build the boto3 client once, not per thread
+    listings = map_ordered(
+        lambda target: list_targets(target, storage=storage), targets, workers=section.workers
+    )
+    for target, listing in zip(targets, listings, strict=True):
         if not listing.files and not listing.problems:
             findings.append(
                 rules.NothingScanned.finding(
@@ -328,6 +332,9 @@ class _Scanner:
         from mlsec_gates.gates.scan.ranged import RANGED_FORMATS, RangedBuffer
         from mlsec_gates.storage import RangeNotHonoured
 
+        listed = self.storage.listed_size(path)
+        if listed is not None and listed < _RANGED_MIN_BYTES:  # small: one GET, no HEAD
+            return self._scan_whole(path)
         head = self.storage.head(path, checksums=True)
         size = int(head.get("ContentLength", 0))
         if size < _RANGED_MIN_BYTES:

@@ -10,13 +10,16 @@ come back in the order of ``files``, so reports do not depend on timing.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from mlsec_gates.result import Finding, Subject
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class _LockedCache:
@@ -86,3 +89,17 @@ def scan_all(
         scanner.remote_bytes += copy.remote_bytes
         scanner.notes.update(copy.notes)
     yield from results
+
+
+def map_ordered(func: Callable[[T], R], items: Sequence[T], *, workers: int) -> list[R]:
+    """``func`` of each item, in the order of ``items``, on at most ``workers`` threads.
+
+    Listing the exact objects of a fan-out shard is one or two round trips per object;
+    threads overlap them as they overlap the scans. The first failure (in item order) raises.
+    """
+    if workers <= 1 or len(items) <= 1:
+        return [func(item) for item in items]
+    with ThreadPoolExecutor(
+        max_workers=min(workers, len(items)), thread_name_prefix="mlsec-list"
+    ) as pool:
+        return list(pool.map(func, items))

@@ -16,11 +16,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from mlsec_gates.errors import ConfigError
-from mlsec_gates.gates._common import decide, now, tool_versions
+from mlsec_gates.gates._common import now
 from mlsec_gates.gates.drift.data import CATEGORICAL, NUMERIC, plan_columns
 from mlsec_gates.policy import Policy
 from mlsec_gates.result import GateResult, Subject
-from mlsec_gates.storage import Storage, join
+from mlsec_gates.storage import Storage
 
 GATE = "drift"
 
@@ -139,9 +139,15 @@ def run_drift_scaled(
     report_dir: str,
     suspects_out: str | None,
     progress: Any,
+    evidently_report: bool | None = None,
 ) -> GateResult:
-    """The drift gate with statistics computed by Spark or the database (see module doc)."""
-    from mlsec_gates.gates import drift as gate
+    """The drift gate with statistics computed by Spark or the database (see module doc).
+
+    The result is assembled by :func:`~mlsec_gates.gates.drift.assembly.assemble`, as the
+    in-memory engine's is: same status, summary and details for the same data.
+    """
+    from mlsec_gates.gates.drift import _stepper
+    from mlsec_gates.gates.drift.assembly import Batches, assemble
     from mlsec_gates.gates.drift.engine import DriftSettings, check_column
     from mlsec_gates.gates.drift.profile import load_profile
 
@@ -149,23 +155,22 @@ def run_drift_scaled(
     section = policy.section(GATE)
     if bool(reference) == bool(profile):
         raise ConfigError("give the reference data (--reference) or its profile (--profile)")
-    step = gate._stepper(progress, 5)
+    step = _stepper(progress, 5)
     stored = load_profile(profile, storage) if profile else None
     label = label_column or section.label_column or (stored.label if stored else None)
     run_poison = bool(label) and section.poison.enabled
     settings = DriftSettings.from_policy(section)
-    run = gate._Run()
     with open_batches(policy, storage, None if stored else reference, current) as (ref, cur):
         assert cur is not None
-        ref_kinds = stored.kinds if stored else ref.kinds  # type: ignore[union-attr]
+        ref_data = stored.subject if stored else ref.subject  # type: ignore[union-attr]
         plan = plan_columns(
-            ref_kinds,
+            stored.kinds if stored else ref.kinds,  # type: ignore[union-attr]
             typed_frame(cur.kinds),
             label=label,
             compare_label=not run_poison,
             columns=section.columns,
             ignore=section.ignore_columns,
-            reference_name=stored.subject.path if stored else str(reference),
+            reference_name=ref_data.path,
             current_name=current,
         )
         wanted = dict(plan.kinds)
@@ -178,96 +183,73 @@ def run_drift_scaled(
             check_column(name, kind, ref_values[name], cur_values[name], settings)
             for name, kind in plan.kinds.items()
         ]
-        ref_path = stored.subject.path if stored else str(reference)
-        gate._drift_findings(run, checks, plan, section, current, ref_path)
-        run.details["histograms"] = _histograms(checks, ref_values, cur_values)
-        step("drift computed")
-        need_rows = run_poison or section.evidently_report
-        cur_sample = cur.sample(section.sample_rows, label) if need_rows else None
-        ref_sample = None
-        if ref is not None and need_rows:
-            ref_sample = ref.sample(section.sample_rows, label)
-        positions = cur_sample.pop(_row()) if cur_sample is not None else None
-        if ref_sample is not None:
-            ref_sample.pop(_row())
-        if run_poison:
-            gate._poison(run, stored, ref_sample, cur_sample, label, plan, section, current)
-            suspects = [
-                replace(s, row=int(positions.iloc[s.row])) for s in run.details.pop("_suspects")
-            ]
-            run.details["suspects_uri"] = gate._write_suspects(
-                suspects, suspects_out or join(report_dir, gate.SUSPECTS_FILE), storage
-            )
-            run.details["poison"]["sample"] = {
-                "rows_reference": None if ref_sample is None else len(ref_sample),
-                "rows_current": len(cur_sample),
+        samples = _Samples(section.sample_rows, label, ref, cur)
+        batches = Batches(
+            current=current,
+            profile=profile,
+            label=label,
+            run_poison=run_poison,
+            plan=plan,
+            checks=checks,
+            reference_values=ref_values,
+            current_values=cur_values,
+            reference=ref_data,
+            reference_file=stored.file if stored else None,
+            reference_rows=stored.rows if stored else ref.rows,  # type: ignore[union-attr]
+            current_subject=cur.subject,
+            current_rows=cur.rows,
+            detector_rows=samples.detector_rows,
+            page_rows=lambda: (
+                stored.sample if stored else samples.of(ref)[0],
+                samples.of(cur)[0],
+            ),
+            fitted=stored,
+            engine=section.engine,
+            tools=("pyspark", "sqlalchemy", "numpy", "scipy", "evidently"),
+        )
+        return assemble(
+            batches,
+            policy=policy,
+            storage=storage,
+            report_dir=report_dir,
+            suspects_out=suspects_out,
+            evidently_report=evidently_report,
+            step=step,
+            started=started,
+        )
+
+
+class _Samples:
+    """Rows pulled from the engine once, when the detectors or Evidently's page need them."""
+
+    def __init__(self, rows: int, label: str | None, ref: Batch | None, cur: Batch) -> None:
+        self.rows, self.label, self.ref, self.cur = rows, label, ref, cur
+        self.pulled: dict[int, tuple[Any, Any]] = {}
+
+    def of(self, batch: Batch | None) -> tuple[Any, Any]:
+        """A label-stratified sample of ``batch`` (pandas) and each row's batch position."""
+        if batch is None:
+            return None, None
+        if id(batch) not in self.pulled:
+            frame = batch.sample(self.rows, self.label)
+            self.pulled[id(batch)] = (frame, frame.pop(_row()).to_numpy())
+        return self.pulled[id(batch)]
+
+    def detector_rows(self) -> Any:
+        from mlsec_gates.gates.drift.assembly import Rows
+
+        frame, positions = self.of(self.cur)
+        reference = self.of(self.ref)[0]
+        return Rows(
+            reference,
+            frame,
+            positions,
+            note={
+                "rows_reference": None if reference is None else len(reference),
+                "rows_current": len(frame),
                 "note": "the detectors ran on a sample stratified by label",
-            }
-        elif suspects_out:
-            run.details["suspects_uri"] = gate._write_suspects((), suspects_out, storage)
-        step("poisoning detectors run" if run_poison else "no label: detectors skipped")
-        reference_rows = stored.rows if stored else ref.rows  # type: ignore[union-attr]
-        evidently_ref = stored.sample if stored else ref_sample
-        gate._evidently(
-            run,
-            evidently_ref,
-            cur_sample,
-            plan,
-            section,
-            settings,
-            (reference_rows, cur.rows),
-            report_dir,
-            storage,
-        )
-        step("Evidently page done")
-        cur_rows, cur_subject = cur.rows, cur.subject
-        ref_subject = (
-            stored.file
-            if stored and stored.file
-            else (
-                stored.subject if stored else ref.subject  # type: ignore[union-attr]
-            )
-        )
-    status = decide(
-        violations=run.violations, incomplete=run.incomplete, on_fail=policy.on_fail_for(GATE)
-    )
-    verdict = "error" if run.incomplete else ("fail" if run.violations else "pass")
-    run.metrics.update({"rows_reference": reference_rows, "rows_current": cur_rows})
-    return GateResult(
-        gate=GATE,
-        status=status,
-        summary=gate._summary(run, current, cur_rows, verdict, fail_on=section.fail_on),
-        findings=tuple(run.findings),
-        subjects=(
-            Subject(**{**ref_subject.to_dict(), "verdict": "reference"}),
-            Subject(**{**cur_subject.to_dict(), "verdict": verdict}),
-        ),
-        started_at=started,
-        finished_at=now(),
-        metrics=run.metrics,
-        tool_versions=tool_versions("pyspark", "sqlalchemy", "numpy", "scipy", "evidently"),
-        policy=policy.effective(GATE),
-        reports={
-            kind: uri
-            for kind, uri in (
-                ("suspects", run.details.get("suspects_uri")),
-                ("evidently", run.details.get("evidently_report")),
-            )
-            if uri
-        },
-        details={
-            "engine": section.engine,
-            "reference": {"profile": profile, "data": reference},
-            "label_column": label,
-            "columns": {
-                "compared": plan.kinds,
-                "only_reference": list(plan.only_reference),
-                "only_current": list(plan.only_current),
-                "skipped": list(plan.skipped),
             },
-            **run.details,
-        },
-    )
+        )
 
 
 def _row() -> str:
@@ -288,19 +270,6 @@ def _check_methods(settings: Any, kinds: dict[str, str]) -> None:
             )
 
 
-def _histograms(checks: list[Any], ref: dict[str, Any], cur: dict[str, Any]) -> dict[str, Any]:
-    """Plots of the drifted columns (values, counts, live data or sketches)."""
-    from mlsec_gates.gates.drift.engines.summary import plot_histogram
-    from mlsec_gates.gates.drift.plots import MAX_PLOTS
-
-    out = {}
-    for check in [c for c in checks if c.drifted and c.statistic is not None][:MAX_PLOTS]:
-        data = plot_histogram(ref[check.column], cur[check.column])
-        if data:
-            out[check.column] = data
-    return out
-
-
 def build_profile_scaled(
     reference: str, *, label: str | None, policy: Policy, storage: Storage
 ) -> Any:
@@ -313,7 +282,7 @@ def build_profile_scaled(
         InputError: the reference cannot be read or lacks the label column.
     """
     from mlsec_gates.errors import InputError
-    from mlsec_gates.gates import drift as gate
+    from mlsec_gates.gates.drift import _fit_poison, _thread_limit
     from mlsec_gates.gates.drift.engines.summary import is_summary
     from mlsec_gates.gates.drift.profile import ReferenceProfile, sample_frame
 
@@ -332,8 +301,8 @@ def build_profile_scaled(
         sample.pop(_row())
         poison_meta, poison_arrays = None, {}
         if label and section.poison.enabled:
-            with gate._thread_limit(section.threads):
-                fitted = gate._fit_poison(sample, label, ref.kinds, section)
+            with _thread_limit(section.threads):
+                fitted = _fit_poison(sample, label, ref.kinds, section)
             poison_meta, poison_arrays = fitted.to_state()
         return ReferenceProfile(
             subject=ref.subject,

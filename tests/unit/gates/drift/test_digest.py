@@ -56,6 +56,24 @@ def test_suspects_table_has_values_label_and_expected_label() -> None:
     section = digest.suspects_section(suspects, frame, "y", ["x", "colour"], 1)
     assert section["columns"] == ["row", "y", "model expects (probability)", "why", "x", "colour"]
     assert section["rows"] == [[1, "b", "a (0.98)", suspects[0].reason, "2", None]]
+    # a sample pulled by Spark or SQL: values from the sample, the row named in the batch
+    sampled = digest.suspects_section(
+        suspects, frame, "y", ["x", "colour"], 1, positions=[70_001, 912_345]
+    )
+    assert sampled["rows"] == [[912_345, "b", "a (0.98)", suspects[0].reason, "2", None]]
+
+
+def test_headline_says_when_the_detectors_saw_a_sample() -> None:
+    text = digest.headline_for(
+        rows=20_000_000,
+        sampled=200_000,
+        drifted=[],
+        columns=4,
+        suspects=14,
+        kinds={"label_consistency": 14},
+        alarm=True,
+    )
+    assert text == "14 of 200,000 sampled rows (of 20,000,000) look mislabeled."
 
 
 def test_one_fix_per_gate_by_what_was_found() -> None:
