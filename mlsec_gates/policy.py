@@ -300,6 +300,7 @@ class RobustnessCheck(_Strict):
     noise_scale: float = Field(default=0.1, gt=0)
     """Standard deviation of the Gaussian noise, in feature SDs."""
     max_noise_accuracy_drop: float = Field(default=0.05, ge=0, le=1)
+    """Largest accuracy drop allowed under noise (fails only when significantly past it)."""
     epsilon: float = Field(default=0.1, gt=0)
     """Largest change of any feature (L-infinity, in feature SDs) the attack may make."""
     max_attack_accuracy_drop: float = Field(default=0.25, ge=0, le=1)
@@ -311,6 +312,9 @@ class RobustnessCheck(_Strict):
     """Most correctly classified rows attacked (fewer when the time budget runs out)."""
     max_queries: int = Field(default=2500, ge=360, strict=True)
     """Model queries per attacked row (HopSkipJump; about 120 per iteration)."""
+    alpha: float = Field(default=0.05, gt=0, lt=0.5)
+    """Significance level: a drop fails only when it is past its threshold at this level
+    (a paired test over the noisy rows, a Clopper-Pearson bound over the attacked rows)."""
 
 
 class BackdoorCheck(_Strict):

@@ -84,7 +84,11 @@ def _gate_task(step: Any, common: dict, done: dict) -> Any:
     if step.gate == "sbom":
         evidence = {
             name: done[gate].outputs["report_json"]
-            for name, gate in (("validation_report", "validate"), ("scan_report", "scan"))
+            for name, gate in (
+                ("validation_report", "validate"),
+                ("scan_report", "scan"),
+                ("model_eval_report", "model_eval"),
+            )
             if gate in done
         }
         extra = {k: kw[k] for k in ("requirements", "environment") if k in kw}

@@ -13,8 +13,9 @@ Example:
     ...     )
 
 The BOM is the ``bom`` output artifact (CycloneDX JSON), which the signing component can sign
-along with the model. ``dataset``, ``validation_report`` and ``scan_report`` are optional
-artifact inputs (kfp >= 2.17 accepts ``Optional[Input[...]] = None``); datasets and gate
+along with the model. ``dataset``, ``validation_report``, ``scan_report`` and
+``model_eval_report`` (whose results fill the BOM's ``modelCard``) are optional artifact
+inputs (kfp >= 2.17 accepts ``Optional[Input[...]] = None``); datasets and gate
 reports that are not KFP artifacts go in ``dataset_uris`` / ``gate_report_uris`` (paths or
 ``s3://`` URIs the gate reads itself).
 
@@ -45,6 +46,7 @@ def model_sbom(
     dataset: Optional[Input[Dataset]] = None,  # noqa: UP045 - KFP cannot parse `X | None`
     validation_report: Optional[Input[Artifact]] = None,  # noqa: UP045
     scan_report: Optional[Input[Artifact]] = None,  # noqa: UP045
+    model_eval_report: Optional[Input[Artifact]] = None,  # noqa: UP045
     dataset_uris: Optional[list[str]] = None,  # noqa: UP045
     gate_report_uris: Optional[list[str]] = None,  # noqa: UP045
     requirements: Optional[str] = None,  # noqa: UP045
@@ -69,6 +71,9 @@ def model_sbom(
         dataset: the training data artifact, recorded with its hash.
         validation_report: the data validation gate's ``report_json``, recorded as evidence.
         scan_report: the scan gate's ``report_json``, recorded as evidence.
+        model_eval_report: the model-eval gate's ``report_json``: recorded as evidence, and
+            its results (per-group metrics, fairness assessments, limitations) fill the
+            BOM's ``modelCard``.
         dataset_uris: more datasets, as paths or ``s3://`` URIs.
         gate_report_uris: more JSON gate reports, as paths or ``s3://`` URIs.
         requirements: path of a pip requirements/lock file listing the packages.
@@ -86,6 +91,7 @@ def model_sbom(
     from mlsec_gates.components._runtime import finish, kfp_run_context, local_paths, scratch_dir
     from mlsec_gates.gates.sbom import sbom_gate
 
+    reports = (validation_report, scan_report, model_eval_report, *(gate_report_uris or []))
     with scratch_dir() as scratch:
         result = sbom_gate(
             model.path,
@@ -93,7 +99,7 @@ def model_sbom(
             requirements=requirements or None,
             environment=environment,
             out=bom.path,
-            gate_reports=local_paths(validation_report, scan_report, *(gate_report_uris or [])),
+            gate_reports=local_paths(*reports),
             policy=policy,
             run_context=kfp_run_context(run_id, task_name),
             report_dir=scratch,

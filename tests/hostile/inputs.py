@@ -134,6 +134,8 @@ def good_inputs(root: Path) -> dict[str, str]:
     sign_gate(str(model), key=str(private), out=str(signature), report_dir=str(root / "sr"))
     report = root / "scan-report.json"
     report.write_text(json.dumps({"gate": "scan", "schema_version": "1.2", "status": "pass"}))
+    eval_model = root / "species.pkl"  # a real model of the data, for model-eval
+    eval_model.write_bytes(_species_model(data))
     return {
         "data": str(data),
         "suite": str(suite),
@@ -142,5 +144,18 @@ def good_inputs(root: Path) -> dict[str, str]:
         "pub": str(public),
         "sig": str(signature),
         "report": str(report),
+        "eval_model": str(eval_model),
         "digest": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
     }
+
+
+def _species_model(data: Path) -> bytes:
+    """A pickled logistic regression of ``species`` on ``sepal_length`` (the good data)."""
+    import pickle
+
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    frame = pd.read_csv(data)
+    model = LogisticRegression().fit(frame[["sepal_length"]], frame["species"])
+    return pickle.dumps(model)

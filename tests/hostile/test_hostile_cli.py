@@ -8,9 +8,10 @@ looping or dangling links, and a malicious pickle under a non-UTF-8 name.
 
 Each goes into every slot where a command reads a file or a folder: scan, validate,
 validate-profile, drift, drift-profile, sbom, sign, verify, waive, ledger verify, lineage,
-report and run. Every call must end within :data:`LIMIT` seconds with exit 0 or 1 (a real
-verdict, no traceback) or exit 2 with exactly one line on stderr; a hostile *model folder*
-must never pass scan, sign, verify, sbom or run.
+report, run and model-eval (its MODEL and --data slots). Every call must end within
+:data:`LIMIT` seconds with exit 0 or 1 (a real verdict, no traceback) or exit 2 with exactly
+one line on stderr; a hostile *model folder* must never pass scan, sign, verify, sbom, run
+or model-eval.
 
 Unreadable entries: CI runs as root, which reads through ``chmod 000``; the cases run under
 ``setpriv --bounding-set=-dac_override,-dac_read_search`` then (``tests/hostile/privilege.py``),
@@ -67,6 +68,10 @@ FILE_SLOTS: dict[str, list[str]] = {
     "lineage": ["lineage {digest} --ledger {X}"],
     "report": ["report {X} --out {o}"],
     "run": ["run --policy {X} --report-dir {o}"],
+    "model-eval": [
+        "model-eval {X} --data {data} --label-column species --budget 10 --report-dir {o}",
+        "model-eval {eval_model} --data {X} --label-column species --budget 10 --report-dir {o}",
+    ],
 }
 
 #: command -> folder slots; a hostile folder must not pass these.
@@ -77,8 +82,9 @@ DIR_SLOTS: dict[str, str] = {
     "verify": "verify {X} --signature {sig} --public-key {pub} --report-dir {o}",
     "run": "run --policy {chain} --report-dir {o}",
     "report": "report {X} --out {o}",
+    "model-eval": "model-eval {X} --data {data} --label-column species --report-dir {o}",
 }
-MUST_NOT_PASS = {"scan", "sbom", "sign", "verify", "run"}
+MUST_NOT_PASS = {"scan", "sbom", "sign", "verify", "run", "model-eval"}
 
 
 def _argv(template: str, values: dict[str, str]) -> list[str]:
@@ -200,6 +206,8 @@ def test_hostile_scan_folders_are_findings_not_errors(matrix: list[dict[str, Any
         ("loop", ["sign", "{X}", "--key", "{key}"]),
         ("non_utf8_name", ["drift", "--reference", "{data}", "--current", "{X}"]),
         ("linked_folder", ["scan", "{X}"]),
+        ("linked_folder", ["model-eval", "{X}", "--data", "{data}", "--label-column", "species"]),
+        ("binary", ["model-eval", "{eval_model}", "--data", "{X}", "--label-column", "species"]),
     ],
 )
 def test_the_installed_executable_behaves_the_same(
@@ -219,7 +227,9 @@ def test_the_installed_executable_behaves_the_same(
     err = done.stderr.decode("utf-8", "replace")
     assert b"Traceback" not in done.stderr
     assert done.returncode in (0, 1, 2), err
-    if kind == "linked_folder":
+    if kind == "linked_folder" and args[0] == "scan":
         assert done.returncode == 1, err
+    if args[0] == "model-eval":  # a hostile model folder or data: never a pass
+        assert done.returncode != 0, err
     if done.returncode == 2:
         assert len(err.strip().splitlines()) == 1, err

@@ -227,3 +227,10 @@ def test_model_eval_step_compiles_after_scan(tmp_path: Path) -> None:
     publish = spec["root"]["dag"]["tasks"]["publish-report"]
     steps = publish["inputs"]["parameters"]["steps"]["runtimeValue"]["constant"]
     assert steps == ["train", "scan", "model_eval", "sbom"]
+    # The BOM gets the model-eval report (its modelCard), as the Airflow and CLI chains do.
+    # The sbom task sits inside the model_eval verdict's dsl.If, so KFP hands the report down
+    # as a pipeline channel named after its producer task and output.
+    key = next(k for k, t in tasks.items() if t["taskInfo"]["name"] == "model_eval")
+    bom = next(t for t in tasks.values() if t["taskInfo"]["name"] == "sbom")
+    evidence = bom["inputs"]["artifacts"]["model_eval_report"]["componentInputArtifact"]
+    assert evidence == f"pipelinechannel--{key}-report_json"

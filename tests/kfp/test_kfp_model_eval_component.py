@@ -92,3 +92,37 @@ def test_runs_under_kfp_local(tmp_path: Path, local_root: Path) -> None:
     body = json.loads((task / "report_json").read_text())
     assert body["gate"] == "model_eval"
     assert body["status"] == "pass", body["summary"]
+
+
+def test_the_bom_component_takes_the_model_eval_report_into_its_model_card(
+    tmp_path: Path,
+) -> None:
+    """What the KFP chain wires: model_eval's ``report_json`` into model_sbom's input."""
+    from mlsec_gates.components import model_sbom
+
+    model, data = _artifacts(tmp_path, unfair=True)
+    for task in ("model-eval", "model-sbom"):
+        (tmp_path / task).mkdir()
+    outs = gate_outputs(tmp_path / "model-eval")
+    passed, status, _ = model_eval.python_func(
+        model=model,
+        data=data,
+        label_column="label",
+        sensitive_columns=["sex"],
+        policy=QUICK,
+        fail_on_violation=False,
+        **outs,
+    )
+    assert (passed, status) == (False, "fail")
+    bom = dsl.Artifact(uri=str(tmp_path / "model-sbom" / "bom"))
+    passed, status, _ = model_sbom.python_func(
+        model=model,
+        bom=bom,
+        model_eval_report=outs["report_json"],
+        **gate_outputs(tmp_path / "model-sbom"),
+    )
+    assert (passed, status) == (True, "pass")
+    card = json.loads(Path(bom.path).read_text())["metadata"]["component"]["modelCard"]
+    assessment = card["considerations"]["fairnessAssessments"][0]
+    assert assessment["groupAtRisk"].startswith("sex = ")
+    assert "failed" in assessment["mitigationStrategy"]

@@ -1,18 +1,28 @@
 """Robustness: accuracy under random noise, and under an evasion attack (ART).
 
 Perturbations are measured in each numeric feature's standard deviation on the evaluation
-data (text features stay as they are), so one ``epsilon`` means the same on every feature.
+data, so one ``epsilon`` means the same on every feature. They stay on the data's support
+(:func:`perturbable`): text features, discrete numeric columns (at most 10 distinct values:
+codes, flags, small counts) and values that many rows share exactly (``0`` = "none", a
+reporting convention such as 40 hours) are not changed, since noise on a code is not a
+measurement error but an input the data never has; noisy values are clipped to the
+column's observed range.
 
-- **Noise**: Gaussian noise of ``noise_scale`` SDs on every numeric feature, three draws;
-  the check fails when accuracy falls by more than ``max_noise_accuracy_drop``.
+- **Noise**: Gaussian noise of ``noise_scale`` SDs on every perturbable value, three draws.
+  The check fails when accuracy falls by more than ``max_noise_accuracy_drop`` *and* the
+  excess is significant at ``alpha``: a one-sided paired test on the per-row accuracy
+  changes, so a few rows flipping on a 100-row evaluation set (sampling noise) do not fail
+  a clean model, while the same share on 10,000 rows does.
 - **Evasion**: for up to ``attack_rows`` correctly classified rows, an attack looks for the
   smallest L-infinity change that flips the prediction: projected gradient descent for
   differentiable models (ART's scikit-learn logistic regression and SVM wrappers), the
   decision-based HopSkipJump attack (Chen et al. 2020, ART) for everything else (trees,
   ensembles, ONNX), each bounded by ``max_queries`` per row and the check's time budget. A
   row whose prediction flips within ``epsilon`` counts as lost; the accuracy drop is the
-  clean accuracy times the share of attacked rows lost. The minimum perturbation found is
-  reported (median and smallest, in SDs).
+  clean accuracy times the share of attacked rows lost. It fails when the drop exceeds
+  ``max_attack_accuracy_drop`` and so does its one-sided lower confidence bound at
+  ``alpha`` (Clopper-Pearson, on the rows attacked): 6 lost rows of 20 is no evidence, 12
+  is. The minimum perturbation found is reported (median and smallest, in SDs).
 """
 
 from __future__ import annotations
@@ -34,6 +44,10 @@ from mlsec_gates.gates.model_eval.model import DIFFERENTIABLE
 _NOISE_DRAWS = 3
 #: Rows of the evaluation set the noise test uses at most.
 _NOISE_ROWS = 20_000
+#: A numeric column with at most this many distinct values is discrete (not perturbed).
+_DISCRETE = 10
+#: A value this share of the rows hold exactly is a code or convention (not perturbed).
+_POINT_MASS = 0.05
 
 
 class RobustnessCheck(Check):
@@ -46,43 +60,57 @@ class RobustnessCheck(Check):
         """Noise first (cheap), then the attack until the rows or the time run out."""
         started = time.monotonic()
         s = self.settings
-        if not ctx.numeric:
+        values = (
+            ctx.frame[ctx.numeric].to_numpy(dtype=float)
+            if ctx.numeric
+            else np.empty((len(ctx.frame), 0))
+        )
+        free = perturbable(values)
+        if not free.any():
             return Outcome(
                 self.name,
                 "skipped",
                 None,
                 "attack_accuracy_drop",
                 s["max_attack_accuracy_drop"],
-                "no numeric feature to perturb: robustness not checked",
-                [Flag("check-skipped", "robustness not checked: the model has no numeric input")],
+                "no continuous feature to perturb: robustness not checked",
+                [
+                    Flag(
+                        "check-skipped",
+                        "robustness not checked: the model has no continuous numeric input "
+                        f"(more than {_DISCRETE} distinct values)",
+                    )
+                ],
             )
         rng = ctx.rng(3)
-        mean = ctx.frame[ctx.numeric].astype(float).mean().to_numpy()
-        sd = ctx.frame[ctx.numeric].astype(float).std().to_numpy()
+        mean = np.nanmean(values, axis=0)
+        sd = np.nanstd(values, axis=0, ddof=1) if len(values) > 1 else np.ones(len(mean))
         sd = np.where(np.isfinite(sd) & (sd > 0), sd, 1.0)
-        noise = _noise(ctx, sd, s["noise_scale"], rng)
-        attack = _attack(ctx, mean, sd, s, rng, deadline)
+        noise = _noise(ctx, values, free, sd, s, rng)
+        attack = _attack(ctx, values, free, mean, sd, s, rng, deadline)
         flags = []
-        if noise["accuracy_drop"] > s["max_noise_accuracy_drop"]:
+        if noise["significant"]:
             flags.append(
                 Flag(
                     "noise",
                     f"accuracy falls from {noise['accuracy']:.3f} to "
                     f"{noise['noisy_accuracy']:.3f} under Gaussian noise of "
                     f"{s['noise_scale']} SD (drop {noise['accuracy_drop']:.3f} > "
-                    f"{s['max_noise_accuracy_drop']})",
+                    f"{s['max_noise_accuracy_drop']}, p = {noise['p_value']:.2g} on "
+                    f"{noise['rows']} rows)",
                     noise,
                     identity="noise",
                 )
             )
         drop = attack.get("accuracy_drop")
-        if drop is not None and drop > s["max_attack_accuracy_drop"]:
+        if drop is not None and attack["drop_lower_bound"] > s["max_attack_accuracy_drop"]:
             flags.append(
                 Flag(
                     "evasion",
                     f"{attack['attack']}: {attack['lost']} of {attack['rows_attacked']} "
                     f"attacked rows flip within {s['epsilon']} SD per feature (accuracy drop "
-                    f"{drop:.3f} > {s['max_attack_accuracy_drop']}; median minimal "
+                    f"{drop:.3f}, at least {attack['drop_lower_bound']:.3f} at alpha "
+                    f"{s['alpha']}, > {s['max_attack_accuracy_drop']}; median minimal "
                     f"perturbation {attack['median_perturbation']} SD)",
                     attack,
                     identity="evasion",
@@ -113,32 +141,81 @@ class RobustnessCheck(Check):
             s["max_attack_accuracy_drop"],
             summary,
             flags,
-            {"noise": noise, "attack": attack, "units": "standard deviations per feature"},
+            {
+                "noise": noise,
+                "attack": attack,
+                "units": "standard deviations per feature",
+                "perturbed_features": [ctx.numeric[j] for j in np.flatnonzero(free.any(axis=0))],
+                "alpha": s["alpha"],
+            },
             time.monotonic() - started,
         )
 
 
-def _noise(ctx: EvalContext, sd: np.ndarray, scale: float, rng: np.random.Generator) -> dict:
+def perturbable(values: np.ndarray) -> np.ndarray:
+    """Which numeric values a perturbation may change (rows x columns, True = may).
+
+    Not: missing values, columns with at most ``_DISCRETE`` distinct values, and values held
+    by at least ``_POINT_MASS`` of the rows (see the module docstring).
+    """
+    free = np.isfinite(values)
+    for j in range(values.shape[1]):
+        column = values[:, j][free[:, j]]
+        distinct, counts = np.unique(column, return_counts=True)
+        if len(distinct) <= _DISCRETE:
+            free[:, j] = False
+            continue
+        massive = distinct[counts >= _POINT_MASS * len(values)]
+        if len(massive):
+            free[:, j] &= ~np.isin(values[:, j], massive)
+    return free
+
+
+def _noise(
+    ctx: EvalContext,
+    values: np.ndarray,
+    free: np.ndarray,
+    sd: np.ndarray,
+    s: dict[str, Any],
+    rng: np.random.Generator,
+) -> dict:
+    """Accuracy under noise, and whether its drop is significantly past the threshold."""
+    from scipy import stats
+
     n = len(ctx.frame)
     rows = np.sort(rng.choice(n, _NOISE_ROWS, replace=False)) if n > _NOISE_ROWS else np.arange(n)
     frame = ctx.frame.iloc[rows][ctx.features].reset_index(drop=True)
     truth, clean = ctx.y[rows], ctx.y_pred[rows]
-    values = frame[ctx.numeric].to_numpy(dtype=float)
-    accuracies, flips = [], []
+    values, free = values[rows], free[rows]
+    low, high = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+    right = np.zeros(len(rows))
+    flips = []
     for _ in range(_NOISE_DRAWS):
         noisy = frame.copy()
-        noisy[ctx.numeric] = values + rng.normal(0.0, 1.0, values.shape) * sd * scale
+        moved = values + rng.normal(0.0, 1.0, values.shape) * sd * s["noise_scale"] * free
+        noisy[ctx.numeric] = np.clip(moved, low, high)
         _keep_integers(noisy, frame, ctx.numeric)
         predicted = ctx.model.predict(noisy)
-        accuracies.append(float(np.mean(predicted == truth)))
+        right += predicted == truth
         flips.append(float(np.mean(predicted != clean)))
+    # Per row: 1 if the clean prediction is right, minus the share of noisy draws that are.
+    change = (truth == clean).astype(float) - right / _NOISE_DRAWS
+    drop = float(np.mean(change))
+    threshold = s["max_noise_accuracy_drop"]
+    spread = float(np.std(change, ddof=1)) if len(change) > 1 else 0.0
+    if spread > 0:
+        p_value = float(stats.norm.sf((drop - threshold) / (spread / np.sqrt(len(change)))))
+    else:  # every row changed alike: the drop is exact
+        p_value = 0.0 if drop > threshold else 1.0
     accuracy = float(np.mean(truth == clean))
     return {
-        "noise_scale": scale,
+        "noise_scale": s["noise_scale"],
         "rows": len(rows),
         "accuracy": round(accuracy, 4),
-        "noisy_accuracy": round(float(np.mean(accuracies)), 4),
-        "accuracy_drop": round(accuracy - float(np.mean(accuracies)), 4),
+        "noisy_accuracy": round(accuracy - drop, 4),
+        "accuracy_drop": round(drop, 4),
+        "p_value": round(p_value, 6),
+        "significant": bool(drop > threshold and p_value < s["alpha"]),
         "prediction_flip_rate": round(float(np.mean(flips)), 4),
     }
 
@@ -152,6 +229,8 @@ def _keep_integers(noisy: Any, frame: Any, columns: list[str]) -> None:
 
 def _attack(
     ctx: EvalContext,
+    values: np.ndarray,
+    free: np.ndarray,
     mean: np.ndarray,
     sd: np.ndarray,
     s: dict[str, Any],
@@ -161,9 +240,9 @@ def _attack(
     """Attack correctly classified rows one at a time until rows or time run out."""
     if s["attack"] == "none":
         return {"attack": "none", "note": "switched off (gates.model_eval.robustness.attack)"}
-    correct = np.flatnonzero(ctx.y == ctx.y_pred)
+    correct = np.flatnonzero((ctx.y == ctx.y_pred) & free.any(axis=1))
     if not len(correct):
-        return {"attack": "none", "note": "the model gets no row right"}
+        return {"attack": "none", "note": "no correctly classified row has a value to perturb"}
     if len(ctx.model.classes) < 2:
         return {"attack": "none", "note": "the model reports fewer than two classes"}
     kind = s["attack"]
@@ -178,18 +257,22 @@ def _attack(
         if time_left(deadline) <= 0:
             break
         found = (
-            _pgd_row(ctx, int(row), mean, sd, s)
+            _pgd_row(ctx, int(row), free[row], sd, s)
             if kind == "pgd"
-            else _hsj_row(ctx, int(row), mean, sd, s, rng)
+            else _hsj_row(ctx, int(row), values, free[row], mean, sd, s, rng)
         )
         perturbations.append(found)
     attacked = len(perturbations)
     if not attacked:
         return {"attack": kind, "note": "no time left in the budget for any row"}
+    from scipy import stats
+
     pert = np.asarray(perturbations)
     lost = int(np.sum(pert <= s["epsilon"] * (1 + 1e-6)))
     accuracy = ctx.accuracy
     found = pert[np.isfinite(pert)]
+    # One-sided Clopper-Pearson lower bound of the share of rows lost, at alpha.
+    lower = float(stats.beta.ppf(s["alpha"], lost, attacked - lost + 1)) if lost else 0.0
     return {
         "attack": kind,
         "epsilon": s["epsilon"],
@@ -199,6 +282,7 @@ def _attack(
         "accuracy": round(accuracy, 4),
         "attacked_accuracy": round(accuracy * (1 - lost / attacked), 4),
         "accuracy_drop": round(accuracy * lost / attacked, 4),
+        "drop_lower_bound": round(accuracy * lower, 4),
         "adversarial_found": len(found),
         "median_perturbation": round(float(np.median(found)), 4) if len(found) else None,
         "min_perturbation": round(float(np.min(found)), 4) if len(found) else None,
@@ -211,8 +295,18 @@ def _mixed(ctx: EvalContext) -> bool:
     return len(ctx.numeric) != len(ctx.features)
 
 
-def _row_model(ctx: EvalContext, row: int, mean: np.ndarray, sd: np.ndarray) -> Any:
-    """``z -> one-hot labels`` for one row, z being its numeric features in SD units."""
+def _row_model(
+    ctx: EvalContext,
+    row: int,
+    values: np.ndarray,
+    free: np.ndarray,
+    mean: np.ndarray,
+    sd: np.ndarray,
+) -> Any:
+    """``z -> one-hot labels`` for one row; z are its perturbable values in SD units.
+
+    The row's other values (text, discrete columns, point masses) stay as they are.
+    """
     import pandas as pd
 
     base = ctx.frame.iloc[[row]][ctx.features]
@@ -220,26 +314,34 @@ def _row_model(ctx: EvalContext, row: int, mean: np.ndarray, sd: np.ndarray) -> 
     position = {c: i for i, c in enumerate(classes)}
     fast = getattr(ctx, "_matrix_ok", False)
     columns = {c: base[c].to_numpy() for c in ctx.features}
+    fixed = values[row].copy()
+    index_in_features = [ctx.features.index(c) for c in ctx.numeric]
+    row_matrix = base.to_numpy(dtype=float)[0] if fast else None
 
     def predict(z: np.ndarray) -> np.ndarray:
         z = np.atleast_2d(z)
-        values = z * sd + mean
+        numeric = np.tile(fixed, (len(z), 1))
+        numeric[:, free] = z * sd[free] + mean[free]
         if fast:
-            labels = ctx.model.predict_matrix(values)
+            matrix = np.tile(row_matrix, (len(z), 1))
+            matrix[:, index_in_features] = numeric
+            labels = ctx.model.predict_matrix(matrix)
         else:
             data = {c: np.repeat(columns[c], len(z)) for c in ctx.features}
-            data.update({c: values[:, i] for i, c in enumerate(ctx.numeric)})
+            data.update({c: numeric[:, i] for i, c in enumerate(ctx.numeric)})
             labels = ctx.model.predict(pd.DataFrame(data, columns=ctx.features))
         index = np.array([position.get(v, 0) for v in labels])
         return np.eye(len(classes), dtype=np.float32)[index]
 
-    start = (base[ctx.numeric].to_numpy(dtype=float)[0] - mean) / sd
+    start = (fixed[free] - mean[free]) / sd[free]
     return predict, start
 
 
 def _hsj_row(
     ctx: EvalContext,
     row: int,
+    values: np.ndarray,
+    free: np.ndarray,
     mean: np.ndarray,
     sd: np.ndarray,
     s: dict[str, Any],
@@ -252,7 +354,7 @@ def _hsj_row(
     from art.attacks.evasion import HopSkipJump
     from art.estimators.classification import BlackBoxClassifier
 
-    predict, z = _row_model(ctx, row, mean, sd)
+    predict, z = _row_model(ctx, row, values, free, mean, sd)
     span = 20.0  # the search box: +-20 SD around the data's mean
     classifier = BlackBoxClassifier(
         predict,
@@ -283,21 +385,25 @@ def _hsj_row(
 
 
 def _pgd_row(
-    ctx: EvalContext, row: int, mean: np.ndarray, sd: np.ndarray, s: dict[str, Any]
+    ctx: EvalContext, row: int, free: np.ndarray, sd: np.ndarray, s: dict[str, Any]
 ) -> float:
-    """PGD on a differentiable model at a ladder of epsilons: the smallest that flips."""
+    """PGD on a differentiable model at a ladder of epsilons: the smallest that flips.
+
+    PGD runs only on all-numeric inputs (``ctx.numeric == ctx.features``); values that are
+    not perturbable get an epsilon of zero.
+    """
     from art.attacks.evasion import ProjectedGradientDescent
 
     classifier = _art_classifier(ctx)
     x = ctx.frame.iloc[[row]][ctx.features].to_numpy(dtype=np.float32)
     label = ctx.model.predict(ctx.frame.iloc[[row]])[0]
     for factor in (0.25, 0.5, 1.0, 2.0, 4.0):
-        eps = (s["epsilon"] * factor * sd).astype(np.float32)
+        eps = (s["epsilon"] * factor * sd * free).astype(np.float32)
         attack = ProjectedGradientDescent(
             classifier,
             norm=np.inf,
             eps=eps,
-            eps_step=eps / 4,
+            eps_step=np.maximum(eps / 4, 1e-12),
             max_iter=20,
             num_random_init=0,
             verbose=False,
