@@ -15,7 +15,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
 WORK="$ROOT/.image-build"
 STORE=(--storage-driver vfs)
-EXTRAS="scan,validate,drift,sbom,sign,s3,kfp"
+EXTRAS="scan,validate,drift,model-eval,sbom,sign,s3,postgres,kfp"
 DEBIAN_BASE="localhost/mlsec-gates-base:bookworm"
 TAG="$("$PY" -c 'from mlsec_gates.components._image import IMAGE; print(IMAGE)')"
 VERSION="${TAG##*:}"

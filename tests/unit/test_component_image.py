@@ -26,8 +26,19 @@ def test_containerfile_installs_the_package_with_the_tested_constraints() -> Non
     extras = re.search(r"^ARG EXTRAS=(\S+)$", text, flags=re.M)
     assert extras is not None
     # Every gate a component runs, and kfp's executor; never Airflow (kfp pins kubernetes<31).
-    assert set(extras.group(1).split(",")) >= {"scan", "validate", "drift", "sbom", "sign", "kfp"}
+    assert set(extras.group(1).split(",")) >= {
+        "scan",
+        "validate",
+        "drift",
+        "model-eval",
+        "sbom",
+        "sign",
+        "postgres",
+        "kfp",
+    }
     assert "airflow" not in extras.group(1)
+    script = (REPO / "scripts" / "build-image.sh").read_text()
+    assert f'EXTRAS="{extras.group(1)}"' in script  # the wheels the build prepares
 
 
 def test_the_build_tags_the_image_the_components_name() -> None:
