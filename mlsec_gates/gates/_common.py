@@ -13,6 +13,21 @@ from mlsec_gates.policy import OnFail, Policy, parse_policy
 from mlsec_gates.result import GateResult, Status
 from mlsec_gates.storage import S3Options, Storage
 
+Progress = Callable[[int, int, str], None]
+"""``progress(done, total, what)``: called as a gate finishes each step (the CLI's bar)."""
+
+
+def stepper(progress: Progress | None, total: int) -> Callable[[str], None]:
+    """A ``step(what)`` that counts the finished steps of ``total`` and reports each one."""
+    done = [0]
+
+    def step(what: str) -> None:
+        done[0] += 1
+        if progress:
+            progress(done[0], total, what)
+
+    return step
+
 
 def now() -> datetime:
     """The current time in UTC (reports use aware timestamps)."""

@@ -27,16 +27,18 @@ Evidently's own HTML page is written next to the report for people (on a bounded
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from mlsec_gates.errors import ConfigError
 from mlsec_gates.gates._common import (
+    Progress,
     default_report_dir,
     gate_storage,
     load_policy,
     now,
     run_and_report,
+    stepper,
 )
 from mlsec_gates.policy import OnFail, Policy
 from mlsec_gates.result import GateResult
@@ -46,9 +48,6 @@ from mlsec_gates.storage import S3Options, Storage
 __all__ = ["Progress", "drift_gate", "drift_profile", "run_drift"]
 
 GATE = "drift"
-
-Progress = Callable[[int, int, str], None]
-"""Called with (step done, steps in all, what is being done)."""
 
 
 def drift_gate(
@@ -240,7 +239,7 @@ def run_drift(
             progress=progress,
             evidently_report=evidently_report,
         )
-    step = _stepper(progress, 5)
+    step = stepper(progress, 5)
     stored = load_profile(profile, storage) if profile else None
     label = label_column or section.label_column or (stored.label if stored else None)
     run_poison = bool(label) and section.poison.enabled
@@ -321,17 +320,6 @@ def _fit_poison(frame: Any, label: str, kinds: Mapping[str, str | None], section
     return poison.fit_reference(
         frame, label=label, numeric=numeric, categorical=categorical, settings=section.poison
     )
-
-
-def _stepper(progress: Progress | None, total: int) -> Callable[[str], None]:
-    done = [0]
-
-    def step(what: str) -> None:
-        done[0] += 1
-        if progress:
-            progress(done[0], total, what)
-
-    return step
 
 
 @contextlib.contextmanager

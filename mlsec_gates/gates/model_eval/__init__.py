@@ -23,15 +23,17 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mlsec_gates.errors import ConfigError, InputError
 from mlsec_gates.gates._common import (
+    Progress,
     decide,
     default_report_dir,
     now,
     run_and_report,
+    stepper,
     tool_versions,
 )
 from mlsec_gates.gates.model_eval import rules
@@ -44,8 +46,6 @@ __all__ = ["CHECK_NAMES", "model_eval_gate", "run_model_eval"]
 GATE = "model_eval"
 #: The checks, in the order of ``details.checks``.
 CHECK_NAMES = ("fairness", "explainability", "robustness", "backdoor")
-
-Progress = Callable[[int, int, str], None]
 
 
 def model_eval_gate(
@@ -146,7 +146,7 @@ def run_model_eval(
     seconds = float(budget if budget is not None else section.budget_seconds)
     if not seconds > 0:
         raise ConfigError(f"the budget must be a positive number of seconds, got {budget!r}")
-    step = _stepper(progress, 3)
+    step = stepper(progress, 3)
     model_uri = _model_file(model, storage)
     with tempfile.TemporaryDirectory(prefix="mlsec-model-eval-") as tmp:
         model_copy, model_subject = _private_copy(model_uri, tmp, "model", storage)
@@ -280,14 +280,3 @@ def _refused(
             "scan": {"status": scan.status.value, "summary": scan.summary},
         },
     )
-
-
-def _stepper(progress: Progress | None, total: int) -> Callable[[str], None]:
-    done = [0]
-
-    def step(what: str) -> None:
-        done[0] += 1
-        if progress:
-            progress(done[0], total, what)
-
-    return step

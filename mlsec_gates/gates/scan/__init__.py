@@ -27,7 +27,7 @@ from functools import partial
 from typing import IO, TYPE_CHECKING, Any
 
 from mlsec_gates.errors import InputError
-from mlsec_gates.gates._common import decide, now, run_and_report, tool_versions
+from mlsec_gates.gates._common import Progress, decide, now, run_and_report, tool_versions
 from mlsec_gates.gates.scan import rules
 from mlsec_gates.gates.scan.targets import EntryProblem, list_targets
 from mlsec_gates.policy import OnFail, Policy, ScanPolicy
@@ -42,8 +42,6 @@ __all__ = ["run_scan", "scan_gate"]
 
 GATE = "scan"
 
-Progress = Callable[[int, int, str], None]
-"""Called as ``progress(done, total, path)`` after each file."""
 
 _RANGED_MIN_BYTES = 8 * 1024 * 1024
 """S3 objects at least this big are scanned by ranged reads when their format allows it."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from mlsec_gates.errors import ConfigError
-from mlsec_gates.gates._common import now
+from mlsec_gates.gates._common import now, stepper
 from mlsec_gates.gates.drift.data import CATEGORICAL, NUMERIC, plan_columns
 from mlsec_gates.policy import Policy
 from mlsec_gates.result import GateResult, Subject
@@ -146,7 +146,6 @@ def run_drift_scaled(
     The result is assembled by :func:`~mlsec_gates.gates.drift.assembly.assemble`, as the
     in-memory engine's is: same status, summary and details for the same data.
     """
-    from mlsec_gates.gates.drift import _stepper
     from mlsec_gates.gates.drift.assembly import Batches, assemble
     from mlsec_gates.gates.drift.engine import DriftSettings, check_column
     from mlsec_gates.gates.drift.profile import load_profile
@@ -155,7 +154,7 @@ def run_drift_scaled(
     section = policy.section(GATE)
     if bool(reference) == bool(profile):
         raise ConfigError("give the reference data (--reference) or its profile (--profile)")
-    step = _stepper(progress, 5)
+    step = stepper(progress, 5)
     stored = load_profile(profile, storage) if profile else None
     label = label_column or section.label_column or (stored.label if stored else None)
     run_poison = bool(label) and section.poison.enabled
