@@ -21,8 +21,8 @@ What is derived, column by column (the formulas are in :mod:`.tolerance`):
 - a null-share bound (``mostly``) from the reference's null share and the two sample sizes
   (a column never null in the reference allows a rare null, not a burst);
 - a range for every numeric and timestamp column (also integers with few distinct values,
-  such as bedrooms or garage places), widened by an extreme-value margin from the reference's
-  own tail and size;
+  such as bedrooms or garage places), widened by a peaks-over-threshold margin from the
+  reference's own tails and size; floor 0 only where the reference shows 0 is a wall;
 - a closed value set for text, boolean and categorical columns, and for integer columns that
   are clearly codes (named like ``*_code``, ``type``, ``class``, ``label``, or 0/1 flags),
   only when every value was seen at least 5 times (Good-Turing: rare values announce unseen
@@ -509,12 +509,33 @@ def _range_rule(
     lo, hi = _round_out(bounds, integer=facts.kind == "int")
     note = (
         f"range: seen min/max widened by tail margins {_num(bounds.margin_low)} / "
-        f"{_num(bounds.margin_high)} (extreme-value model of the reference's tails, "
-        f"{len(values)} values; a clean batch stays inside with chance >= {1 - alpha:.4%} "
-        "per side)" + ("; floor 0 (never negative in the reference)." if values[0] >= 0 else ".")
+        f"{_num(bounds.margin_high)} (peaks-over-threshold model of each tail of "
+        f"{len(values)} values, {_side_models(bounds)}; a clean batch stays inside with "
+        f"chance >= {1 - alpha:.4%} per side){_floor_note(bounds, values[0])}."
     )
     kwargs = {"column": facts.column, "min_value": lo, "max_value": hi}
     return ("expect_column_values_to_be_between", kwargs), note, seen
+
+
+def _side_models(bounds: tolerance.Bounds) -> str:
+    names = {"linear": "exponential", "gpd": "generalized Pareto", "floor": "floor 0"}
+    return f"low side {names[bounds.model_low]}, high side {names[bounds.model_high]}"
+
+
+def _floor_note(bounds: tolerance.Bounds, seen_min: float) -> str:
+    """Why a never-negative column has, or has not, the floor 0."""
+    if seen_min < 0 or (bounds.model_low != "floor" and bounds.low >= 0):
+        return ""
+    lam = f"{bounds.floor_evidence:.2g}"
+    if bounds.model_low == "floor":
+        return (
+            f"; floor 0: never negative, where the lower tail model expected {lam} values "
+            "below 0 (0 is a wall)"
+        )
+    return (
+        f"; no floor 0: never negative, but the lower tail model expected only {lam} values "
+        "below 0, too few to call 0 a wall"
+    )
 
 
 def _timestamp(ns: float, floor: bool) -> str:
@@ -639,7 +660,8 @@ def _render(
         f"# a clean batch of the same population fails this suite with chance about "
         f"{settings.false_alarm_rate:g},",
         f"# split over its {checks} range and null-share checks ({alpha:.2g} each). Ranges add",
-        "# an extreme-value margin from each column's own tail; null shares a binomial margin;",
+        "# a peaks-over-threshold margin from each column's own tails (floor 0 only where the",
+        "# reference shows 0 is a wall); null shares a binomial margin;",
         "# value sets only when every value was seen at least 5 times (Good-Turing).",
         "#",
         "# A starting point, not a verdict: review every bound and value set, widen what the",
