@@ -26,9 +26,9 @@ from mlsec_gates.gates.validate import tolerance
     ids=["normal", "exponential", "lognormal", "small-integers", "zero-inflated-pareto"],
 )
 def test_clean_batches_stay_inside_the_range(draw) -> None:  # type: ignore[no-untyped-def]
-    """150 simulated reference/batch pairs per shape: crossings stay near the budget."""
+    """100 simulated reference/batch pairs per shape: crossings stay near the budget."""
     rng = np.random.default_rng(0)
-    alpha, crossings, trials = 0.01, 0, 150
+    alpha, crossings, trials = 0.01, 0, 100
     for _ in range(trials):
         ref = np.sort(draw(rng, 300))
         bounds = tolerance.range_bounds(ref.tolist(), batch=600, alpha=alpha)
@@ -46,11 +46,15 @@ def test_a_unit_change_does_not_fit_inside() -> None:
 
 
 def test_never_negative_keeps_zero_as_floor_when_values_press_against_it() -> None:
-    """Exponential data crowd 0: the lower tail model expects many negatives, none came."""
-    ref = sorted(np.random.default_rng(2).exponential(1.0, 200).tolist())
-    bounds = tolerance.range_bounds(ref, batch=400, alpha=1e-3)
+    """Exponential data crowd 0: with 2,000 values the lower tail model expects many
+    negatives and none came; with 200 the same shape is not yet evidence of a wall."""
+    rng = np.random.default_rng(2)
+    ref = sorted(rng.exponential(1.0, 2000).tolist())
+    bounds = tolerance.range_bounds(ref, batch=4000, alpha=1e-3)
     assert bounds.low == 0.0 and bounds.model_low == "floor"
     assert bounds.floor_evidence > -math.log(1e-3)
+    small = tolerance.range_bounds(ref[::10], batch=400, alpha=1e-3)
+    assert small.low < 0 and small.floor_evidence < -math.log(1e-3)
 
 
 def test_a_pile_of_zeros_is_a_wall() -> None:
@@ -79,11 +83,12 @@ def test_zero_inflated_heavy_tail_still_catches_a_unit_change() -> None:
 
 
 def test_ties_at_the_threshold_do_not_shrink_the_tail() -> None:
-    """A scale with an atom near its minimum and a few values below it (Chile's
-    ``statusquo``): the tail is fitted beyond the atom, not on ties of zero excess."""
+    """A scale with an atom near its minimum and 20 values below it (Chile's ``statusquo``):
+    the tail is fitted beyond the atom, not on ties of zero excess."""
     rng = np.random.default_rng(7)
-    body = rng.normal(0, 1, 1400)
-    ref = np.sort(np.concatenate([np.maximum(body, -1.3), [-1.33, -1.48, -1.74]]))
+    body = np.maximum(rng.normal(0, 1, 1400), -1.3)
+    beyond = np.concatenate([rng.uniform(-1.45, -1.31, 17), [-1.48, -1.72, -1.74]])
+    ref = np.sort(np.concatenate([body, beyond]))
     bounds = tolerance.range_bounds(ref.tolist(), batch=2800, alpha=1e-3)
     assert bounds.low < -1.85  # a clean -1.80 must pass
 
