@@ -164,34 +164,19 @@ def _summarise_parquet_arrow(
     """
     import numpy as np
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    try:
-        source = pq.ParquetFile(fh)
-        rows = source.metadata.num_rows
-        schema = source.schema_arrow
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        raise InputError(f"{uri}: cannot read PARQUET: {one_line(exc)}") from None
-    names = list(schema.names)
-    if rows == 0:
-        raise InputError(f"{uri}: the batch has no rows, so there is nothing to compare")
-    if len(set(map(str, names))) != len(names):
-        raise InputError(f"{uri}: duplicate column names")
-    is_ = pa.types
-    numeric = [is_.is_integer(t) or t in (pa.float32(), pa.float64()) for t in schema.types]
-    text = [is_.is_boolean(t) or is_.is_string(t) or is_.is_large_string(t) for t in schema.types]
+    source, rows = _open_parquet(fh, uri)
+    types, is_ = source.schema_arrow.types, pa.types
+    numeric = [is_.is_integer(t) or t in (pa.float32(), pa.float64()) for t in types]
+    text = [is_.is_boolean(t) or is_.is_string(t) or is_.is_large_string(t) for t in types]
     if not all(n or c for n, c in zip(numeric, text, strict=True)):
         return None
     positions = sample_positions(rows, sample_rows)
     kinds: dict[str, str | None] = {}
     values: dict[str, Values] = {}
     with_values = set()
-    for index, name in enumerate(names):
-        try:
-            column = source.read(columns=[name]).column(0)
-        except (pa.ArrowException, OSError, ValueError) as exc:
-            raise InputError(f"{uri}: cannot read PARQUET: {one_line(exc)}") from None
-        key = str(name)
+
+    def take(index: int, key: str, column: Any) -> None:
         if numeric[index]:
             kinds[key] = NUMERIC
             array = _numbers(column)
@@ -205,16 +190,54 @@ def _summarise_parquet_arrow(
             present = any(items[i] is not None for i in positions)
         if present:
             with_values.add(key)
+
+    _by_column(source, uri, take)
+    facts = BatchColumns(kinds=dict(kinds), with_values=frozenset(with_values))
+    return ReferenceProfile(subject, rows, kinds, values, columns=facts)
+
+
+def _open_parquet(fh: Any, uri: str) -> tuple[Any, int]:
+    """The Parquet file and its row count.
+
+    Raises:
+        InputError: not readable as Parquet, no rows, or duplicate column names.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        source = pq.ParquetFile(fh)
+        rows = source.metadata.num_rows
+        names = list(source.schema_arrow.names)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise InputError(f"{uri}: cannot read PARQUET: {one_line(exc)}") from None
+    if rows == 0:
+        raise InputError(f"{uri}: the batch has no rows, so there is nothing to compare")
+    if len(set(map(str, names))) != len(names):
+        raise InputError(f"{uri}: duplicate column names")
+    return source, rows
+
+
+def _by_column(source: Any, uri: str, take: Callable[[int, str, Any], None]) -> None:
+    """``take(index, name, column)`` for each column (an Arrow ChunkedArray), one at a time.
+
+    Only one column is held at once; Arrow's pool keeps freed memory, so it is handed back
+    every four columns (else the next file's read would peak again on top of it).
+
+    Raises:
+        InputError: a column cannot be read.
+    """
+    import pyarrow as pa
+
+    for index, name in enumerate(source.schema_arrow.names):
+        try:
+            column = source.read(columns=[name]).column(0)
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise InputError(f"{uri}: cannot read PARQUET: {one_line(exc)}") from None
+        take(index, str(name), column)
         del column
         if index % 4 == 3:
             pa.default_memory_pool().release_unused()
-    return ReferenceProfile(
-        subject=subject,
-        rows=rows,
-        kinds=kinds,
-        values=values,
-        columns=BatchColumns(kinds=dict(kinds), with_values=frozenset(with_values)),
-    )
 
 
 def _numbers(column: Any) -> Any:
@@ -250,48 +273,26 @@ def _parquet_sample(uri: str, storage: Storage, subject: Subject, sample_rows: i
 
 def _summarise_parquet(fh: Any, subject: Subject, sample_rows: int, uri: str) -> ReferenceProfile:
     import pandas as pd
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
     from mlsec_gates.gates.drift.data import column_kind
     from mlsec_gates.gates.drift.engine import summarise_column
 
-    try:
-        source = pq.ParquetFile(fh)
-        rows = source.metadata.num_rows
-        names = list(source.schema_arrow.names)
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        raise InputError(f"{uri}: cannot read PARQUET: {one_line(exc)}") from None
-    if rows == 0:
-        raise InputError(f"{uri}: the batch has no rows, so there is nothing to compare")
-    if len(set(map(str, names))) != len(names):
-        raise InputError(f"{uri}: duplicate column names")
+    source, rows = _open_parquet(fh, uri)
     positions = sample_positions(rows, sample_rows)
     kinds: dict[str, str | None] = {}
     values: dict[str, Values] = {}
     sample: dict[str, Any] = {}
-    for index, name in enumerate(names):
-        try:
-            table = source.read(columns=[name])
-        except (pa.ArrowException, OSError, ValueError) as exc:
-            raise InputError(f"{uri}: cannot read PARQUET: {one_line(exc)}") from None
-        column = table.column(0).to_pandas()
-        del table
-        key = str(name)
+
+    def take(_index: int, key: str, arrow: Any) -> None:
+        column = arrow.to_pandas()
         kinds[key] = kind = column_kind(column)
         if kind is not None:
             values[key] = summarise_column(column, kind)
         sample[key] = column.iloc[positions].reset_index(drop=True)
-        del column
-        if index % 4 == 3:
-            pa.default_memory_pool().release_unused()
-    return ReferenceProfile(
-        subject=subject,
-        rows=rows,
-        kinds=kinds,
-        values=values,
-        sample=pd.DataFrame(sample) if sample else None,
-    )
+
+    _by_column(source, uri, take)
+    frame = pd.DataFrame(sample) if sample else None
+    return ReferenceProfile(subject, rows, kinds, values, sample=frame)
 
 
 def save_profile(profile: ReferenceProfile, uri: str, storage: Storage) -> str:

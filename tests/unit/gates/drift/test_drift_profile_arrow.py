@@ -9,13 +9,8 @@ from typing import Any
 
 import pytest
 
+from mlsec_gates.gates.drift import profile
 from mlsec_gates.gates.drift.data import BatchColumns
-from mlsec_gates.gates.drift.profile import (
-    _parquet_sample,
-    _summarise_parquet,
-    _summarise_parquet_arrow,
-    summarise_file,
-)
 from mlsec_gates.gates.drift.stattests import CategoryCounts, NumericValues
 from mlsec_gates.result import Subject
 from mlsec_gates.storage import Storage
@@ -50,9 +45,9 @@ def mixed(n: int, seed: int) -> Any:
 def both(path: Path, sample_rows: int) -> tuple[Any, Any]:
     subject = Subject(str(path), "0" * 64, path.stat().st_size, "parquet")
     with open(path, "rb") as fh:
-        fast = _summarise_parquet_arrow(fh, subject, sample_rows, str(path))
+        fast = profile._summarise_parquet_arrow(fh, subject, sample_rows, str(path))
     with open(path, "rb") as fh:
-        slow = _summarise_parquet(fh, subject, sample_rows, str(path))
+        slow = profile._summarise_parquet(fh, subject, sample_rows, str(path))
     return fast, slow
 
 
@@ -80,7 +75,7 @@ def test_arrow_summaries_equal_the_pandas_ones(tmp_path: Path, row_group_size: A
             assert got.counts.tolist() == want.counts.tolist(), name
     assert fast.columns == BatchColumns.of(slow.sample)
     assert "all_null" not in fast.columns.with_values
-    fast.load_sample = lambda: _parquet_sample(str(path), Storage(), fast.subject, 500)
+    fast.load_sample = lambda: profile._parquet_sample(str(path), Storage(), fast.subject, 500)
     pd.testing.assert_frame_equal(fast.rows_sample(), slow.sample)
 
 
@@ -100,8 +95,8 @@ def test_other_types_go_through_pandas(tmp_path: Path, extra: Any) -> None:
     frame.to_parquet(path)
     fast, slow = both(path, sample_rows=20)
     assert fast is None
-    profile = summarise_file(str(path), Storage(), sample_rows=20)
-    assert profile.sample is not None and profile.kinds == slow.kinds
+    summary = profile.summarise_file(str(path), Storage(), sample_rows=20)
+    assert summary.sample is not None and summary.kinds == slow.kinds
 
 
 def test_parquet_drift_without_label_never_imports_pandas(tmp_path: Path) -> None:
