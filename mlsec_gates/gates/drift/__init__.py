@@ -258,14 +258,16 @@ def run_drift(
     if run_poison:  # the detectors score every row
         cur_frame, cur_subject = read_frame(current, storage)
         cur_rows = len(cur_frame)
+        cur_columns, cur_sample = cur_frame, lambda: cur_frame
     else:  # summaries and a sample are enough (a 1M-row batch is never held whole)
         summary = summarise_file(current, storage, sample_rows=section.report_sample_rows)
         cur_frame, cur_subject, cur_rows = summary.sample, summary.subject, summary.rows
         cur_values = summary.values
+        cur_columns, cur_sample = summary.columns or cur_frame, summary.rows_sample
     step("current batch read")
     plan = plan_columns(
         stored.kinds,
-        cur_frame,
+        cur_columns,
         label=label,
         compare_label=not run_poison,
         columns=section.columns,
@@ -297,7 +299,7 @@ def run_drift(
         current_rows=cur_rows,
         fitted=stored if profile else None,
         detector_rows=lambda: Rows(ref_frame, cur_frame),
-        page_rows=lambda: (stored.sample, cur_frame),
+        page_rows=lambda: (stored.rows_sample(), cur_sample()),
     )
     return assemble(
         batches,

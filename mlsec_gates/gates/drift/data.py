@@ -100,6 +100,24 @@ def column_kind(series: Any) -> str | None:
 
 
 @dataclass(frozen=True)
+class BatchColumns:
+    """What :func:`plan_columns` needs of the current batch, without holding it as a frame."""
+
+    kinds: dict[str, str | None]
+    """Every column, in order, to its kind (as :func:`column_kind` names it)."""
+    with_values: frozenset[str]
+    """The columns with at least one non-missing value in the rows at hand (the sample)."""
+
+    @classmethod
+    def of(cls, frame: Any) -> BatchColumns:
+        """The facts of a DataFrame."""
+        return cls(
+            kinds={str(c): column_kind(frame[c]) for c in frame.columns},
+            with_values=frozenset(str(c) for c in frame.columns if frame[c].notna().any()),
+        )
+
+
+@dataclass(frozen=True)
 class ColumnPlan:
     """Which columns are compared, as what, and what was left out (for the report)."""
 
@@ -132,11 +150,11 @@ def plan_columns(
     reference_name: str = "the reference",
     current_name: str = "the current batch",
 ) -> ColumnPlan:
-    """Compare the reference's column kinds with the current frame's and plan the checks.
+    """Compare the reference's column kinds with the current batch's and plan the checks.
 
     Args:
         reference: the reference's columns, in order, to their kind (None: unsupported).
-        current: the current batch (DataFrame).
+        current: the current batch (DataFrame), or its :class:`BatchColumns`.
         label: the label column, which must be in both; not a drift column unless
             ``compare_label``.
         compare_label: also test the label's drift (when no poisoning detector runs).
@@ -149,7 +167,8 @@ def plan_columns(
         InputError: the label is missing, a requested column is missing, no column is
             shared, or a column is numeric on one side and text on the other.
     """
-    cur_cols = [str(c) for c in current.columns]
+    facts = current if isinstance(current, BatchColumns) else BatchColumns.of(current)
+    cur_cols = list(facts.kinds)
     for name, where, have in ((label, reference_name, reference), (label, current_name, cur_cols)):
         if name and name not in have:
             raise InputError(f"{where}: no label column {name!r}")
@@ -168,8 +187,8 @@ def plan_columns(
         if (wanted is not None and name not in wanted) or name in ignore:
             skipped.append(name)
             continue
-        ref_kind, cur_kind = reference[name], column_kind(current[name])
-        if ref_kind != cur_kind and current[name].notna().any():
+        ref_kind, cur_kind = reference[name], facts.kinds[name]
+        if ref_kind != cur_kind and name in facts.with_values:
             raise InputError(
                 f"column {name!r} is {ref_kind or 'a date'} in {reference_name} but "
                 f"{cur_kind or 'a date'} in {current_name}"

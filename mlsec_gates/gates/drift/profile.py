@@ -23,11 +23,12 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from mlsec_gates.errors import InputError
-from mlsec_gates.gates.drift.data import CATEGORICAL, NUMERIC, one_line
+from mlsec_gates.gates.drift.data import CATEGORICAL, NUMERIC, BatchColumns, one_line
 from mlsec_gates.gates.drift.engines.stored import summary_arrays, summary_from_arrays
 from mlsec_gates.gates.drift.engines.summary import is_summary
 from mlsec_gates.gates.drift.stattests import CategoryCounts, NumericValues, Values
@@ -56,6 +57,16 @@ class ReferenceProfile:
     """A bounded random sample of reference rows (DataFrame), for the Evidently page."""
     file: Subject | None = None
     """The profile file itself, once loaded (path, SHA-256, size)."""
+    columns: BatchColumns | None = None
+    """Each column's kind and whether the sample has a value, when ``sample`` is deferred."""
+    load_sample: Callable[[], Any] | None = None
+    """Reads ``sample`` on first use (:meth:`rows_sample`) when it was not built up front."""
+
+    def rows_sample(self) -> Any:
+        """The row sample, read now if it was deferred (only Evidently's page needs it)."""
+        if self.sample is None and self.load_sample is not None:
+            self.sample = self.load_sample()
+        return self.sample
 
 
 def build_profile(
@@ -109,6 +120,10 @@ def summarise_file(uri: str, storage: Storage, *, sample_rows: int) -> Reference
     A Parquet file is read one column at a time, each column summarised and freed before
     the next: peak memory is the summaries plus one column, not the whole frame plus its
     summaries (1M x 20 floats: about 170 MB instead of 330). Other formats are read whole.
+    When every Parquet column is a plain number, boolean or string, the summaries come
+    straight from Arrow and pandas is not imported (on a small batch its import is most of
+    the gate's CPU); the row sample is then read on first use (:meth:`~ReferenceProfile.
+    rows_sample`), with pandas, exactly as the pandas path would have built it.
 
     Raises:
         InputError: missing, unreadable or corrupt file, or no rows.
@@ -122,8 +137,14 @@ def summarise_file(uri: str, storage: Storage, *, sample_rows: int) -> Reference
         fh.seek(0)
         if kind == "parquet":
             digest, size = sha256_of(fh)
+            subject = Subject(uri, digest, size, kind)
             fh.seek(0)
-            return _summarise_parquet(fh, Subject(uri, digest, size, kind), sample_rows, uri)
+            summary = _summarise_parquet_arrow(fh, subject, sample_rows, uri)
+            if summary is not None:
+                summary.load_sample = lambda: _parquet_sample(uri, storage, subject, sample_rows)
+                return summary
+            fh.seek(0)
+            return _summarise_parquet(fh, subject, sample_rows, uri)
     frame, subject = read_frame(uri, storage)
     kinds = {name: column_kind(frame[name]) for name in frame.columns}
     built = build_profile(frame, subject, kinds, label=None, sample_rows=sample_rows)
@@ -131,13 +152,58 @@ def summarise_file(uri: str, storage: Storage, *, sample_rows: int) -> Reference
     return built
 
 
-def _summarise_parquet(fh: Any, subject: Subject, sample_rows: int, uri: str) -> ReferenceProfile:
-    import pandas as pd
+def _summarise_parquet_arrow(
+    fh: Any, subject: Subject, sample_rows: int, uri: str
+) -> ReferenceProfile | None:
+    """:func:`_summarise_parquet`'s summaries and column kinds from Arrow arrays, no pandas.
+
+    Only for columns whose pandas conversion is plain: integers (float64 with NaN when they
+    have nulls, as pandas makes them), floats, booleans and strings (categories, counted as
+    their text in order of first appearance, as ``value_counts(sort=False)`` does). Any other
+    type (dates, dictionaries, decimals...) returns None: the pandas path then decides.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    source, rows = _open_parquet(fh, uri)
+    types, is_ = source.schema_arrow.types, pa.types
+    numeric = [is_.is_integer(t) or t in (pa.float32(), pa.float64()) for t in types]
+    text = [is_.is_boolean(t) or is_.is_string(t) or is_.is_large_string(t) for t in types]
+    if not all(n or c for n, c in zip(numeric, text, strict=True)):
+        return None
+    positions = sample_positions(rows, sample_rows)
+    kinds: dict[str, str | None] = {}
+    values: dict[str, Values] = {}
+    with_values = set()
+
+    def take(index: int, key: str, column: Any) -> None:
+        if numeric[index]:
+            kinds[key] = NUMERIC
+            array = _numbers(column)
+            values[key] = NumericValues.from_array(array)
+            seen = array[positions]
+            present = bool(seen.size) and not (seen.dtype.kind == "f" and np.isnan(seen).all())
+        else:
+            kinds[key] = CATEGORICAL
+            items = column.to_pylist()
+            values[key] = CategoryCounts.from_values(items)
+            present = any(items[i] is not None for i in positions)
+        if present:
+            with_values.add(key)
+
+    _by_column(source, uri, take)
+    facts = BatchColumns(kinds=dict(kinds), with_values=frozenset(with_values))
+    return ReferenceProfile(subject, rows, kinds, values, columns=facts)
+
+
+def _open_parquet(fh: Any, uri: str) -> tuple[Any, int]:
+    """The Parquet file and its row count.
+
+    Raises:
+        InputError: not readable as Parquet, no rows, or duplicate column names.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
-
-    from mlsec_gates.gates.drift.data import column_kind
-    from mlsec_gates.gates.drift.engine import summarise_column
 
     try:
         source = pq.ParquetFile(fh)
@@ -149,32 +215,84 @@ def _summarise_parquet(fh: Any, subject: Subject, sample_rows: int, uri: str) ->
         raise InputError(f"{uri}: the batch has no rows, so there is nothing to compare")
     if len(set(map(str, names))) != len(names):
         raise InputError(f"{uri}: duplicate column names")
+    return source, rows
+
+
+def _by_column(source: Any, uri: str, take: Callable[[int, str, Any], None]) -> None:
+    """``take(index, name, column)`` for each column (an Arrow ChunkedArray), one at a time.
+
+    Only one column is held at once; Arrow's pool keeps freed memory, so it is handed back
+    every four columns (else the next file's read would peak again on top of it).
+
+    Raises:
+        InputError: a column cannot be read.
+    """
+    import pyarrow as pa
+
+    for index, name in enumerate(source.schema_arrow.names):
+        try:
+            column = source.read(columns=[name]).column(0)
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise InputError(f"{uri}: cannot read PARQUET: {one_line(exc)}") from None
+        take(index, str(name), column)
+        del column
+        if index % 4 == 3:
+            pa.default_memory_pool().release_unused()
+
+
+def _numbers(column: Any) -> Any:
+    """An Arrow integer or float column as the numpy array pandas would make of it.
+
+    Read from the Arrow buffers: pyarrow's own ``to_numpy`` imports pandas. Nulls become
+    NaN, so an integer column with nulls becomes float64, as in pandas.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    kind = "f" if pa.types.is_floating(column.type) else "u"
+    kind = "i" if pa.types.is_signed_integer(column.type) else kind
+    dtype = np.dtype(f"{kind}{column.type.bit_width // 8}")
+    nulls = column.null_count > 0
+    parts = [np.empty(0, dtype=np.float64 if nulls else dtype)]
+    for chunk in (c for c in column.chunks if len(c)):
+        validity, data = chunk.buffers()
+        end = chunk.offset + len(chunk)
+        part = np.frombuffer(data, dtype=dtype, count=end)[chunk.offset :]
+        if chunk.null_count:
+            bits = np.unpackbits(np.frombuffer(validity, np.uint8), count=end, bitorder="little")
+            part = np.where(bits[chunk.offset :].astype(bool), part, np.nan)
+        parts.append(part.astype(np.float64) if nulls else part)
+    return np.concatenate(parts)
+
+
+def _parquet_sample(uri: str, storage: Storage, subject: Subject, sample_rows: int) -> Any:
+    """The row sample of a Parquet file as :func:`_summarise_parquet` builds it."""
+    with storage.open_read(uri) as fh:
+        return _summarise_parquet(fh, subject, sample_rows, uri).sample
+
+
+def _summarise_parquet(fh: Any, subject: Subject, sample_rows: int, uri: str) -> ReferenceProfile:
+    import pandas as pd
+
+    from mlsec_gates.gates.drift.data import column_kind
+    from mlsec_gates.gates.drift.engine import summarise_column
+
+    source, rows = _open_parquet(fh, uri)
     positions = sample_positions(rows, sample_rows)
     kinds: dict[str, str | None] = {}
     values: dict[str, Values] = {}
     sample: dict[str, Any] = {}
-    for index, name in enumerate(names):
-        try:
-            table = source.read(columns=[name])
-        except (pa.ArrowException, OSError, ValueError) as exc:
-            raise InputError(f"{uri}: cannot read PARQUET: {one_line(exc)}") from None
-        column = table.column(0).to_pandas()
-        del table
-        key = str(name)
+
+    def take(_index: int, key: str, arrow: Any) -> None:
+        column = arrow.to_pandas()
         kinds[key] = kind = column_kind(column)
         if kind is not None:
             values[key] = summarise_column(column, kind)
         sample[key] = column.iloc[positions].reset_index(drop=True)
-        del column
-        if index % 4 == 3:
-            pa.default_memory_pool().release_unused()
-    return ReferenceProfile(
-        subject=subject,
-        rows=rows,
-        kinds=kinds,
-        values=values,
-        sample=pd.DataFrame(sample) if sample else None,
-    )
+
+    _by_column(source, uri, take)
+    frame = pd.DataFrame(sample) if sample else None
+    return ReferenceProfile(subject, rows, kinds, values, sample=frame)
 
 
 def save_profile(profile: ReferenceProfile, uri: str, storage: Storage) -> str:

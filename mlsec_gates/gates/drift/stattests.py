@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, ClassVar
@@ -105,6 +107,19 @@ class CategoryCounts:
         counted = series.dropna().astype(str).value_counts(sort=False)
         values = np.asarray(counted.index.to_numpy(), dtype=str)
         return cls(values, counted.to_numpy(dtype=np.int64))
+
+    @classmethod
+    def from_values(cls, items: Iterable[Any]) -> CategoryCounts:
+        """Summarise raw values (None: missing) as :meth:`from_series` does, without pandas.
+
+        The text of each value, counted in order of first appearance (the order of
+        ``value_counts(sort=False)``).
+        """
+        import numpy as np
+
+        counted = Counter(str(v) for v in items if v is not None)
+        counts = np.fromiter(counted.values(), dtype=np.int64, count=len(counted))
+        return cls(np.asarray(list(counted), dtype=str), counts)
 
     @property
     def n(self) -> int:
