@@ -12,9 +12,11 @@ sorted list into contiguous shards. Each shard is a JSON list of planned files,
 files), which a worker scans with the ordinary scan gate (``gates.scan.workers`` threads
 inside it). The listing is not repeated: a shard reads each S3 object with one GET pinned to
 the planned ETag (``If-Match``), and an object that changed or vanished since the plan is
-quarantined, never scanned in another version or skipped. (Before, a shard given bare URIs
-sent a HEAD and a LIST per object; moto's LIST walks the whole bucket, so a 10,000-object
-fan-out cost the server 10,000 walks of 10,000 keys.) Each worker writes its JSON report; :func:`merge_scan_reports` reads them back and makes one
+quarantined, never scanned in another version or skipped. (A shard given bare URIs would
+send a HEAD and a LIST per object to check it is not also a prefix; moto's LIST walks the
+whole bucket, so a 10,000-object fan-out cost the server 10,000 walks of 10,000 keys.)
+
+Each worker writes its JSON report; :func:`merge_scan_reports` reads them back and makes one
 result: every subject and finding, metrics summed, and one status. It fails closed: a shard
 whose report is missing or unreadable, or a planned file no shard reported on, makes the
 merged gate an ``error``, whatever the other shards said.
