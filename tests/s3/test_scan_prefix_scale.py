@@ -190,3 +190,34 @@ def test_a_malformed_plan_entry_is_one_line_error(s3_env: str, tmp_path: Path) -
 
     with pytest.raises(InputError, match="not a planned file"):
         scan_gate([{"uri": "s3://b/k", "size": "12"}], report_dir=str(tmp_path))
+
+
+def test_fan_out_quarantines_what_one_scan_quarantines(tmp_path: Path) -> None:
+    """A FIFO or a link to a folder is planned as a problem entry, never dropped."""
+    import os
+
+    from mlsec_gates.errors import InputError
+
+    zoo, elsewhere = tmp_path / "zoo", tmp_path / "elsewhere"
+    zoo.mkdir()
+    elsewhere.mkdir()
+    (zoo / "a.pkl").write_bytes(CLEAN)
+    (elsewhere / "evil.pkl").write_bytes(MALICIOUS)
+    os.mkfifo(zoo / "pipe")
+    (zoo / "linked").symlink_to(elsewhere)
+    one = scan_gate([str(zoo)], policy=_policy(1), report_dir=str(tmp_path / "one"))
+    shards = json.loads(json.dumps(plan_shards([str(zoo)], shards=2)))
+    reports = [
+        scan_gate(s, policy=_policy(1), on_fail="warn", report_dir=str(tmp_path / f"s{i}"))
+        for i, s in enumerate(shards)
+    ]
+    merged = merge_scan_reports(
+        [r.reports["json"] for r in reports], planned=shards, report_dir=str(tmp_path / "m")
+    )
+    assert merged.status == one.status == Status.FAIL
+    verdicts = sorted((Path(s.path).name, s.verdict) for s in merged.subjects)
+    assert verdicts == sorted((Path(s.path).name, s.verdict) for s in one.subjects)
+    assert verdicts == [("a.pkl", "pass"), ("linked", "quarantine"), ("pipe", "quarantine")]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="empty contains no file to scan"):
+        plan_shards([str(zoo), str(tmp_path / "empty")], shards=2)

@@ -19,7 +19,8 @@ An ``s3://bucket/name`` target that is both an object and a prefix (``name/...``
 ambiguous: both are scanned, and a note says so.
 
 A target may also be a file the fan-out plan already listed (:class:`PlannedFile`, carried
-as ``{"uri", "size", "etag"}`` JSON from :func:`mlsec_gates.gates.scan.fanout.plan_shards`):
+as ``{"uri", "size", "etag"}`` JSON from :func:`mlsec_gates.gates.scan.fanout.plan_shards`;
+a local file is ``{"uri"}`` only):
 an S3 object is then taken as listed, with no LIST or HEAD of its own, and read pinned to
 the listed ETag, so a shard of 2,500 objects costs 2,500 GETs; a local file is examined as
 any other target.
@@ -71,6 +72,9 @@ class PlannedFile:
     """Bytes, from the listing (S3); None for local files (examined again when scanned)."""
     etag: str | None
     """The S3 ETag the listing showed; reads are pinned to it (None: not pinned)."""
+    problem: EntryProblem | None = None
+    """An entry the plan's walk could not scan (FIFO, link to a folder...): quarantined as
+    such by the shard, never opened."""
 
     @classmethod
     def listed(cls, uri: str, storage: Storage) -> PlannedFile:
@@ -80,11 +84,17 @@ class PlannedFile:
         return cls(uri, None, None)
 
     @classmethod
+    def not_scannable(cls, problem: EntryProblem) -> PlannedFile:
+        """The entry of something the walk found but could not scan."""
+        return cls(problem.path, None, None, problem)
+
+    @classmethod
     def from_json(cls, entry: Mapping[str, Any]) -> PlannedFile:
         """Parse one plan entry (as XCom or a KFP parameter carried it).
 
         Raises:
-            InputError: not ``{"uri": str, "size": int|null, "etag": str|null}``.
+            InputError: not ``{"uri": str, "size": int, "etag": str}`` (size and etag
+                optional).
         """
         uri, size, etag = entry.get("uri"), entry.get("size"), entry.get("etag")
         valid_size = size is None or (type(size) is int and size >= 0)
@@ -94,11 +104,24 @@ class PlannedFile:
             )
         if etag is not None and not isinstance(etag, str):
             raise InputError(f"{uri}: the planned ETag is not a string: {etag!r:.80}")
+        if "problem" in entry:
+            reason = str(entry["problem"]) or "not scannable"
+            return cls(uri, None, None, EntryProblem(uri, reason, bool(entry.get("unreadable"))))
         return cls(uri, size, etag)
 
     def to_json(self) -> dict[str, Any]:
-        """The entry as JSON-ready data (what XCom and KFP parameters carry)."""
-        return {"uri": self.uri, "size": self.size, "etag": self.etag}
+        """The entry as JSON-ready data (what XCom and KFP parameters carry).
+
+        Unknown fields are left out, not null: KFP cannot carry a null in a loop item.
+        """
+        out: dict[str, Any] = {"uri": self.uri}
+        if self.size is not None:
+            out["size"] = self.size
+        if self.etag is not None:
+            out["etag"] = self.etag
+        if self.problem is not None:
+            out.update(problem=self.problem.reason, unreadable=self.problem.unreadable)
+        return out
 
 
 @dataclass
@@ -131,6 +154,8 @@ def list_targets(target: Target, *, storage: Storage) -> TargetListing:
     """
     if isinstance(target, Mapping):
         planned = PlannedFile.from_json(target)
+        if planned.problem is not None:
+            return TargetListing(problems=[planned.problem])
         if storage.is_remote(planned.uri) and planned.size is not None:
             return TargetListing(files=[planned.uri], planned={planned.uri: planned})
         target = planned.uri
