@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
+from tests.s3.faulty_proxy import serving
+
 
 @dataclass(frozen=True)
 class Request:
@@ -73,11 +75,5 @@ def logged_moto_server() -> Iterator[RequestLog]:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
     server = make_server("127.0.0.1", 0, logged, threaded=True, request_handler=MotoRequestHandler)
     log["log"] = RequestLog(endpoint=f"http://127.0.0.1:{server.server_address[1]}")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield log["log"]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
