@@ -148,6 +148,7 @@ def main() -> int:
     wanted = [f"scan, {w} worker(s)" for w in args.workers]
     wanted += ["fan-out, 4 shards x 4 threads"] if args.fan_out else []
     rows: dict[str, dict[str, Any]] = {}
+    streams = sys.stdout, sys.stderr
     try:
         import boto3
 
@@ -226,6 +227,11 @@ def main() -> int:
             f"speed-up vs {wanted[0]}: "
             + ", ".join(f"{w}: {rate / base:.2f}x" for w, rate in rates.items() if w != wanted[0])
         )
+    if (sys.stdout, sys.stderr) != streams:
+        # What the run printed went somewhere else (the scan's fickling silencing once left
+        # sys.stdout on a thread's sink: rows vanished and the run exited 0).
+        print("error: sys.stdout/sys.stderr were replaced during the run", file=sys.__stderr__)
+        return 1
     missing = [what for what in wanted if what not in rows]
     if missing:
         print(f"error: no result for {', '.join(missing)}", file=sys.stderr)
