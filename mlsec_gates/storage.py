@@ -118,7 +118,8 @@ class Storage:
 
     def __init__(self, s3: S3Options | None = None) -> None:
         self.s3_options = s3 or S3Options()
-        self._listed_sizes: dict[str, int] = {}
+        self._listed: dict[str, tuple[int, str | None]] = {}
+        """Size and ETag of every S3 object a listing (or HEAD) of :meth:`list_files` saw."""
 
     @staticmethod
     def is_remote(uri: str) -> bool:
@@ -178,7 +179,7 @@ class Storage:
                 try:
                     head = self._client.head_object(Bucket=bucket, Key=key)
                     found.append(uri)
-                    self._listed_sizes[uri] = int(head.get("ContentLength", 0))
+                    self._listed[uri] = (int(head.get("ContentLength", 0)), head.get("ETag"))
                 except Exception as exc:
                     if _error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
                         raise
@@ -190,7 +191,7 @@ class Storage:
                 for obj in page.get("Contents", []):
                     if not obj["Key"].endswith("/"):
                         found.append(f"s3://{bucket}/{obj['Key']}")
-                        self._listed_sizes[found[-1]] = int(obj.get("Size", 0))
+                        self._listed[found[-1]] = (int(obj.get("Size", 0)), obj.get("ETag"))
         if not found and key and not key.endswith("/"):
             raise InputError(f"{uri}: no such S3 object or prefix")
         return sorted(found)
@@ -201,7 +202,16 @@ class Storage:
         Lets a reader of many small objects skip a ``HeadObject`` per object; the object may
         have changed since, so use it to choose how to read, never as the size read.
         """
-        return self._listed_sizes.get(uri)
+        listed = self._listed.get(uri)
+        return listed[0] if listed else None
+
+    def listed_etag(self, uri: str) -> str | None:
+        """The ETag an earlier :meth:`list_files` reported for an S3 object, if it listed it.
+
+        With ``if_match`` of :meth:`iter_chunks`, a reader pins its read to the listed object.
+        """
+        listed = self._listed.get(uri)
+        return listed[1] if listed else None
 
     def is_ambiguous(self, uri: str, listed: list[str]) -> bool:
         """True when ``s3://b/name`` was listed as both an object and a prefix ``name/``."""
@@ -230,13 +240,18 @@ class Storage:
             spool.seek(0)
             yield spool  # type: ignore[misc]
 
-    def iter_chunks(self, uri: str, chunk_size: int = 8 * 1024 * 1024) -> Iterator[bytes]:
+    def iter_chunks(
+        self, uri: str, chunk_size: int = 8 * 1024 * 1024, *, if_match: str | None = None
+    ) -> Iterator[bytes]:
         """The bytes of a path or S3 object, streamed in blocks (never spooled to disk).
 
         For hashing large objects: S3 objects are read straight from the GET response body.
+        ``if_match`` (the ETag a listing gave) makes S3 refuse the GET when the object was
+        replaced since: an :class:`ObjectChanged` error, never the bytes of another object.
 
         Raises:
-            InputError: missing or unreadable.
+            InputError: missing or unreadable; :class:`ObjectChanged` when ``if_match`` no
+                longer matches.
             StorageError: S3 refused access or could not be reached.
         """
         if not self.is_remote(uri):
@@ -245,8 +260,17 @@ class Storage:
                     yield block
             return
         bucket, key = split_s3_uri(uri)
+        pinned = {"IfMatch": if_match} if if_match else {}
         with self._s3_errors(uri):
-            response = self._client.get_object(Bucket=bucket, Key=key)
+            try:
+                response = self._client.get_object(Bucket=bucket, Key=key, **pinned)
+            except Exception as exc:
+                if _error_code(exc) == "PreconditionFailed":
+                    raise ObjectChanged(
+                        f"{uri}: the S3 object changed since it was listed (its ETag is no "
+                        f"longer {if_match}), so the listed object was not read"
+                    ) from None
+                raise
         etag, total = response.get("ETag"), response.get("ContentLength")
         body, done, attempt = response["Body"], 0, 1
         try:
@@ -677,6 +701,10 @@ def _resolved(uri: str) -> str:
         return str(Path(uri).resolve())
     except (OSError, RuntimeError):  # a link loop on the way: the path as given
         return os.path.abspath(uri)
+
+
+class ObjectChanged(InputError):
+    """An S3 object no longer has the ETag it was listed with (replaced since)."""
 
 
 class RangeNotHonoured(StorageError):

@@ -8,7 +8,8 @@ Example:
 :func:`scan_fan_out_pipeline` (or the three components in a pipeline of your own):
 
 1. :func:`scan_plan` lists the targets (paths or ``s3://`` prefixes) once and returns the
-   shards: lists of exact file or object URIs;
+   shards: lists of ``{"uri", "size", "etag"}`` (the listing's size and ETag: a shard reads
+   each S3 object with one GET pinned to that ETag, with no listing of its own);
 2. :func:`scan_shard` runs in a ``dsl.ParallelFor`` over the shards, each scanning its files
    with the ordinary scan gate (``gates.scan.workers`` threads) and writing its JSON report;
    a shard never fails on a finding: the merge decides;
@@ -37,7 +38,7 @@ def scan_plan(
     targets: List[str],  # noqa: UP006
     shards: int,
     policy: Optional[str] = None,  # noqa: UP045 - KFP cannot parse `str | None`
-) -> List[List[str]]:  # noqa: UP006
+) -> List[List[dict]]:  # noqa: UP006
     """List the files under the targets and cut them into at most ``shards`` shards.
 
     Args:
@@ -46,7 +47,7 @@ def scan_plan(
         policy: policy YAML text, path or ``s3://`` URI (its ``storage.s3`` reaches S3).
 
     Returns:
-        The shards: lists of file or object URIs, sorted, each scanned by one task.
+        The shards: lists of ``{"uri", "size", "etag"}``, sorted, each scanned by one task.
     """
     from mlsec_gates.gates._common import gate_storage, load_policy
     from mlsec_gates.gates.scan.fanout import plan_shards
@@ -58,7 +59,7 @@ def scan_plan(
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def scan_shard(
-    shard: List[str],  # noqa: UP006
+    shard: List[dict],  # noqa: UP006
     report_json: Output[Artifact],
     policy: Optional[str] = None,  # noqa: UP045
     run_id: str = "",
@@ -67,7 +68,7 @@ def scan_shard(
     """Scan one shard's files and write its JSON report (never fails on a finding).
 
     Args:
-        shard: the file or object URIs of this shard (from ``scan_plan``).
+        shard: the planned files of this shard (from ``scan_plan``).
         report_json: this shard's JSON report, for ``scan_merge``.
         policy: policy YAML text, path or ``s3://`` URI.
         run_id: the pipeline run (``dsl.PIPELINE_JOB_ID_PLACEHOLDER``), for the ledger.
@@ -95,7 +96,7 @@ def scan_shard(
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def scan_merge(
     reports: Input[List[Artifact]],  # noqa: UP006
-    planned: List[List[str]],  # noqa: UP006
+    planned: List[List[dict]],  # noqa: UP006
     report_html: Output[HTML],
     report_md: Output[Markdown],
     report_json: Output[Artifact],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from mlsec_gates.operators.base import GateOperator, _browsable
@@ -27,7 +27,9 @@ class ArtifactScanGateOperator(GateOperator):
     The SARIF 2.1.0 report (for code-scanning dashboards) is written next to the other
     reports; its location goes to XCom as ``sarif_url`` (before any failure).
 
-    :param targets: files, directories or ``s3://`` URIs to scan (templated).
+    :param targets: files, directories or ``s3://`` URIs to scan (templated), or one shard
+        of :class:`~mlsec_gates.operators.scan_fanout.ScanShardPlanOperator`'s plan
+        (``{"uri", "size", "etag"}`` entries, read without listing).
     :param allowlist: project allowlist file, path or ``s3://`` URI (templated); replaces
         the policy's ``gates.scan.allowlist_file``.
     :param use_cache: reuse verdicts of files already scanned (the verdict cache); None:
@@ -41,7 +43,7 @@ class ArtifactScanGateOperator(GateOperator):
     def __init__(
         self,
         *,
-        targets: str | Sequence[str],
+        targets: str | Sequence[str | Mapping[str, Any]],
         allowlist: str | None = None,
         use_cache: bool | None = None,
         **kwargs: Any,

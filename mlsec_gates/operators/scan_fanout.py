@@ -11,7 +11,8 @@
 :func:`scan_fan_out` builds a task group of three steps:
 
 1. ``plan`` (:class:`ScanShardPlanOperator`) lists the targets once and returns the shards
-   (lists of exact file/object URIs) as its XCom;
+   as its XCom: lists of ``{"uri", "size", "etag"}`` (the listing's size and ETag, so a
+   shard reads each S3 object with one GET pinned to that ETag, with no listing of its own);
 2. ``scan_shard``: :class:`~mlsec_gates.operators.ArtifactScanGateOperator` mapped over the
    shards with ``.expand(targets=...)`` (dynamic task mapping), each shard with its own
    report, under ``on_fail="warn"`` so that a shard with a finding does not stop the others;
@@ -68,7 +69,7 @@ class ScanShardPlanOperator(BaseOperator):
         self.aws_conn_id = aws_conn_id
         self.s3_endpoint_url = s3_endpoint_url
 
-    def execute(self, context: Context) -> list[list[str]]:
+    def execute(self, context: Context) -> list[list[dict[str, Any]]]:
         """The shards, with the number of files logged."""
         from mlsec_gates.gates._common import gate_storage, load_policy
         from mlsec_gates.gates.scan.fanout import plan_shards

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import urlparse
 
 Match = Callable[[str, str, dict[str, str]], bool]
@@ -111,10 +112,18 @@ def faulty_proxy(upstream: str) -> Iterator[FaultyProxy]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     state["proxy"] = FaultyProxy(endpoint=f"http://127.0.0.1:{server.server_address[1]}")
+    with serving(server):
+        yield state["proxy"]
+
+
+@contextmanager
+def serving(server: Any) -> Iterator[None]:
+    """``server.serve_forever()`` in a thread until the block ends, then shut down."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield state["proxy"]
+        yield
     finally:
         server.shutdown()
         server.server_close()
+        thread.join(10)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import pickle
+import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from mlsec_gates.gates.scan import scan_gate
 from mlsec_gates.gates.scan.fanout import merge_scan_reports, plan_shards
 from mlsec_gates.result import Status
 from mlsec_gates.storage import S3Options, Storage
+from tests.s3.request_log import RequestLog, logged_moto_server
 
 pytestmark = pytest.mark.s3
 
@@ -98,3 +101,123 @@ def test_merge_fails_closed_on_a_missing_shard_or_file(tmp_path: Path) -> None:
         [str(tmp_path / "x.json")], planned=None, report_dir=str(tmp_path / "m3")
     )
     assert wrong.status == Status.ERROR
+
+
+@pytest.fixture()
+def logged_zoo(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[RequestLog, str]]:
+    """A moto server that logs its requests, with N objects under ``s3://<bucket>/zoo/``
+    (the planted one is m0077) and as many beside the prefix."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with logged_moto_server() as log:
+        bucket = f"logged-{uuid.uuid4().hex[:12]}"
+        client = boto3.client("s3", endpoint_url=log.endpoint)
+        client.create_bucket(Bucket=bucket)
+        keys = [f"{d}/m{i:04d}.pkl" for d in ("zoo", "other") for i in range(N)]
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda k: client.put_object(Bucket=bucket, Key=k, Body=CLEAN), keys))
+        client.put_object(Bucket=bucket, Key="zoo/m0077.pkl", Body=MALICIOUS)
+        log.clear()
+        yield log, bucket
+
+
+def test_a_shard_reads_each_planned_object_with_one_get(
+    logged_zoo: tuple[RequestLog, str], tmp_path: Path
+) -> None:
+    """No LIST and no HEAD per object in a shard: the plan carries size and ETag."""
+    log, bucket = logged_zoo
+    s3 = S3Options(endpoint_url=log.endpoint)
+    shards = plan_shards([f"s3://{bucket}/zoo/"], shards=3, storage=Storage(s3))
+    planning = log.taken()
+    assert [r.method for r in planning] == ["GET"] and planning[0].is_listing
+    shards = json.loads(json.dumps(shards))  # as an XCom or a KFP parameter carries it
+    reports = []
+    for i, shard in enumerate(shards):
+        result = scan_gate(
+            shard, policy=_policy(4), s3=s3, on_fail="warn", report_dir=str(tmp_path / f"s{i}")
+        )
+        reports.append(result.reports["json"])
+        seen = log.taken()
+        assert [r for r in seen if r.is_listing or r.method != "GET"] == []
+        assert sorted(r.path for r in seen) == sorted("/" + e["uri"][len("s3://") :] for e in shard)
+        assert all("range" not in {k.lower() for k in r.query} for r in seen)
+    merged = merge_scan_reports(reports, planned=shards, s3=s3, report_dir=str(tmp_path / "m"))
+    assert merged.status == Status.FAIL
+    assert merged.metrics["files_scanned"] == N
+    assert [s.path for s in merged.subjects if s.verdict == "block"] == [
+        f"s3://{bucket}/zoo/m0077.pkl"
+    ]
+
+
+@pytest.mark.parametrize("large", [False, True], ids=["small-get", "large-head"])
+def test_a_shard_quarantines_objects_changed_or_gone_since_the_plan(
+    logged_zoo: tuple[RequestLog, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    large: bool,
+) -> None:
+    """Fail closed: never the new version of a planned object, never a silent skip."""
+    import mlsec_gates.gates.scan as scan_module
+
+    if large:  # every object takes the large-object path (HEAD, then ranged or whole)
+        monkeypatch.setattr(scan_module, "_RANGED_MIN_BYTES", 0)
+    log, bucket = logged_zoo
+    s3 = S3Options(endpoint_url=log.endpoint)
+    (shard,) = plan_shards([f"s3://{bucket}/zoo/"], shards=1, storage=Storage(s3))
+    client = boto3.client("s3", endpoint_url=log.endpoint)
+    # m0003 replaced by a malicious object after the plan, m0004 deleted
+    client.put_object(Bucket=bucket, Key="zoo/m0003.pkl", Body=MALICIOUS)
+    client.delete_object(Bucket=bucket, Key="zoo/m0004.pkl")
+    log.clear()
+    result = scan_gate(shard, policy=_policy(4), s3=s3, on_fail="warn", report_dir=str(tmp_path))
+    merged = merge_scan_reports(
+        [result.reports["json"]], planned=[shard], s3=s3, report_dir=str(tmp_path / "m")
+    )
+    verdicts = {s.path.rsplit("/", 1)[-1]: s.verdict for s in merged.subjects}
+    assert len(verdicts) == N
+    assert verdicts["m0003.pkl"] == verdicts["m0004.pkl"] == "quarantine"
+    assert verdicts["m0077.pkl"] == "block"
+    assert merged.status == Status.FAIL
+    messages = {f.location.uri.rsplit("/", 1)[-1]: f.message for f in merged.findings}
+    assert "changed since it was listed" in messages["m0003.pkl"]
+    assert "no such S3 object" in messages["m0004.pkl"]
+    assert not any(r.is_listing for r in log.taken())
+
+
+def test_a_malformed_plan_entry_is_one_line_error(s3_env: str, tmp_path: Path) -> None:
+    from mlsec_gates.errors import InputError
+
+    with pytest.raises(InputError, match="not a planned file"):
+        scan_gate([{"uri": "s3://b/k", "size": "12"}], report_dir=str(tmp_path))
+
+
+def test_fan_out_quarantines_what_one_scan_quarantines(tmp_path: Path) -> None:
+    """A FIFO or a link to a folder is planned as a problem entry, never dropped."""
+    import os
+
+    from mlsec_gates.errors import InputError
+
+    zoo, elsewhere = tmp_path / "zoo", tmp_path / "elsewhere"
+    zoo.mkdir()
+    elsewhere.mkdir()
+    (zoo / "a.pkl").write_bytes(CLEAN)
+    (elsewhere / "evil.pkl").write_bytes(MALICIOUS)
+    os.mkfifo(zoo / "pipe")
+    (zoo / "linked").symlink_to(elsewhere)
+    one = scan_gate([str(zoo)], policy=_policy(1), report_dir=str(tmp_path / "one"))
+    shards = json.loads(json.dumps(plan_shards([str(zoo)], shards=2)))
+    reports = [
+        scan_gate(s, policy=_policy(1), on_fail="warn", report_dir=str(tmp_path / f"s{i}"))
+        for i, s in enumerate(shards)
+    ]
+    merged = merge_scan_reports(
+        [r.reports["json"] for r in reports], planned=shards, report_dir=str(tmp_path / "m")
+    )
+    assert merged.status == one.status == Status.FAIL
+    verdicts = sorted((Path(s.path).name, s.verdict) for s in merged.subjects)
+    assert verdicts == sorted((Path(s.path).name, s.verdict) for s in one.subjects)
+    assert verdicts == [("a.pkl", "pass"), ("linked", "quarantine"), ("pipe", "quarantine")]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="empty contains no file to scan"):
+        plan_shards([str(zoo), str(tmp_path / "empty")], shards=2)

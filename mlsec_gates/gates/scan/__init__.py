@@ -29,7 +29,13 @@ from typing import IO, TYPE_CHECKING, Any
 from mlsec_gates.errors import InputError
 from mlsec_gates.gates._common import Progress, decide, now, run_and_report, tool_versions
 from mlsec_gates.gates.scan import rules
-from mlsec_gates.gates.scan.targets import EntryProblem, list_targets
+from mlsec_gates.gates.scan.targets import (
+    EntryProblem,
+    PlannedFile,
+    Target,
+    list_targets,
+    target_uri,
+)
 from mlsec_gates.policy import OnFail, Policy, ScanPolicy
 from mlsec_gates.result import Finding, GateResult, Location, Subject
 from mlsec_gates.storage import S3Options, Storage, display_path, sha256_of
@@ -48,7 +54,7 @@ _RANGED_MIN_BYTES = 8 * 1024 * 1024
 
 
 def scan_gate(
-    targets: Sequence[str],
+    targets: Sequence[Target],
     *,
     policy: Policy | str | None = None,
     report_dir: str | None = None,
@@ -65,7 +71,9 @@ def scan_gate(
 
     Args:
         targets: files, directories (recursive), ``s3://`` objects or prefixes (one string is
-            one target). A file reached through several targets is scanned once.
+            one target), or the entries of a fan-out shard (``{"uri", "size", "etag"}`` from
+            :func:`~mlsec_gates.gates.scan.fanout.plan_shards`: no listing, reads pinned to
+            the ETag). A file reached through several targets is scanned once.
         policy: a policy file path/URI, inline YAML text, a parsed :class:`Policy`, or None
             for the defaults.
         report_dir: directory or ``s3://`` prefix for the reports; default
@@ -116,7 +124,7 @@ def scan_gate(
 
 
 def run_scan(
-    targets: Sequence[str],
+    targets: Sequence[Target],
     *,
     policy: Policy | None = None,
     storage: Storage | None = None,
@@ -140,7 +148,7 @@ def run_scan(
     storage = storage or Storage()
     section = policy.gates.scan
     settings = scan_settings(section, storage=storage, allowlist=allowlist)
-    if isinstance(targets, str):  # one path, not a sequence of one-letter paths
+    if isinstance(targets, str | Mapping):  # one target, not a sequence of letters or keys
         targets = [targets]
     if not targets:
         raise InputError("nothing to scan: give at least one path or s3:// URI")
@@ -149,22 +157,23 @@ def run_scan(
     files: list[str] = []
     subjects: list[Subject] = []
     notes: dict[str, str] = {}
-    if section.workers > 1 and any(storage.is_remote(t) for t in targets):
+    planned: dict[str, PlannedFile] = {}
+    if section.workers > 1 and any(storage.is_remote(target_uri(t)) for t in targets):
         storage._client  # noqa: B018 - build the boto3 client once, not per thread
     listings = map_ordered(
         lambda target: list_targets(target, storage=storage), targets, workers=section.workers
     )
     for target, listing in zip(targets, listings, strict=True):
         if not listing.files and not listing.problems:
+            shown = display_path(target_uri(target))
             findings.append(
                 rules.NothingScanned.finding(
-                    f"{display_path(target)} contains no file to scan",
-                    Location(uri=display_path(target)),
-                    {"target": display_path(target)},
+                    f"{shown} contains no file to scan", Location(uri=shown), {"target": shown}
                 )
             )
         files.extend(listing.files)
         notes.update(listing.notes)
+        planned.update(listing.planned)
         for problem in listing.problems:
             subject, finding = _not_scanned(problem)
             subjects.append(subject)
@@ -172,7 +181,9 @@ def run_scan(
     files = list(dict.fromkeys(files))  # a file named twice (``dir/`` and ``dir/x``) once
 
     use_cache = section.cache if cache is None else cache
-    scanner = _Scanner(storage, settings, scan_file, _open_cache(section, settings, use_cache))
+    scanner = _Scanner(
+        storage, settings, scan_file, _open_cache(section, settings, use_cache), planned=planned
+    )
     scanner.notes.update(notes)
     scanned_bytes = 0
     for scanned in scan_all(scanner, files, workers=section.workers, progress=progress):
@@ -265,6 +276,8 @@ class _Scanner:
     settings: ScanSettings
     scan_file: Callable[..., FileVerdict]
     cache: VerdictCache | None
+    planned: Mapping[str, PlannedFile] = field(default_factory=dict)
+    """Objects a fan-out plan listed: their size picks the read, their ETag pins it."""
     remote_bytes: int = 0
     notes: dict[str, str] = field(default_factory=dict)
 
@@ -283,12 +296,16 @@ class _Scanner:
             )
             return Subject(path=display_path(path), sha256=None, verdict="quarantine"), [finding]
 
-    def _scan_whole(self, path: str) -> tuple[Subject, list[Finding]]:
-        """Hash the whole file, then scan it unless the cache knows these bytes."""
+    def _scan_whole(self, path: str, *, etag: str | None = None) -> tuple[Subject, list[Finding]]:
+        """Hash the whole file, then scan it unless the cache knows these bytes.
+
+        ``etag`` pins the download of an S3 object to that version (a changed object is then
+        an :class:`~mlsec_gates.storage.ObjectChanged` input error: quarantined).
+        """
         from mlsec_gates.gates.scan.cache import digest_key
 
         shown = display_path(path)  # reports and the ledger need text; the file has bytes
-        with self._open_hashed(path) as (fh, digest, size):
+        with self._open_hashed(path, etag=etag) as (fh, digest, size):
             key = digest_key(digest)
             verdict = self.cache.get(key, uri=shown) if self.cache else None
             if verdict is None:
@@ -301,7 +318,9 @@ class _Scanner:
         return subject, list(verdict.findings)
 
     @contextmanager
-    def _open_hashed(self, path: str) -> Iterator[tuple[IO[bytes], str, int]]:
+    def _open_hashed(
+        self, path: str, *, etag: str | None = None
+    ) -> Iterator[tuple[IO[bytes], str, int]]:
         """The file open for scanning, with its SHA-256 and size, each byte read once.
 
         Local files are hashed through a memory map (the scan maps the same pages again);
@@ -315,7 +334,7 @@ class _Scanner:
         digest_obj = hashlib.sha256()
         size = 0
         with tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024) as spool:
-            for block in self.storage.iter_chunks(path):
+            for block in self.storage.iter_chunks(path, if_match=etag):
                 digest_obj.update(block)
                 spool.write(block)
                 size += len(block)
@@ -328,15 +347,24 @@ class _Scanner:
         from mlsec_gates.gates.scan.cache import object_key
         from mlsec_gates.gates.scan.formats import sniff
         from mlsec_gates.gates.scan.ranged import RANGED_FORMATS, RangedBuffer
-        from mlsec_gates.storage import RangeNotHonoured
+        from mlsec_gates.storage import ObjectChanged, RangeNotHonoured
 
-        listed = self.storage.listed_size(path)
+        plan = self.planned.get(path)
+        listed = plan.size if plan else self.storage.listed_size(path)
+        pinned = plan.etag if plan else None
         if listed is not None and listed < _RANGED_MIN_BYTES:  # small: one GET, no HEAD
-            return self._scan_whole(path)
+            return self._scan_whole(path, etag=pinned)
+        # Large: the HEAD gives the stored checksum and version id the report and the
+        # cache need; a planned object must still be the one the plan listed.
         head = self.storage.head(path, checksums=True)
+        if pinned and head.get("ETag") != pinned:
+            raise ObjectChanged(
+                f"{path}: the S3 object changed since it was listed (its ETag is no longer "
+                f"{pinned}), so the listed object was not read"
+            )
         size = int(head.get("ContentLength", 0))
         if size < _RANGED_MIN_BYTES:
-            return self._scan_whole(path)
+            return self._scan_whole(path, etag=head.get("ETag"))
         etag = head.get("ETag")  # every read must see the object the HEAD described
         buf = RangedBuffer(partial(self.storage.read_range, path, if_match=etag), size)
         try:
@@ -344,12 +372,12 @@ class _Scanner:
         except RangeNotHonoured:  # the server sends whole objects: scan the download
             buf.close()
             self.notes[path] = "the S3 server ignored byte ranges; the object was scanned whole"
-            return self._scan_whole(path)
+            return self._scan_whole(path, etag=etag)
         finally:
             self.remote_bytes += buf.bytes_fetched
         if not ranged:
             buf.close()
-            return self._scan_whole(path)
+            return self._scan_whole(path, etag=etag)
         key = object_key(
             path,
             version_id=head.get("VersionId"),
@@ -364,7 +392,7 @@ class _Scanner:
                 self.notes[path] = (
                     "the scan by ranged reads failed; the object was downloaded and scanned whole"
                 )
-                return self._scan_whole(path)
+                return self._scan_whole(path, etag=etag)
             if self.cache:
                 self.cache.put(key, verdict)
         digest = _s3_sha256(head)

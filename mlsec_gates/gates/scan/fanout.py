@@ -7,9 +7,17 @@ Example:
     >>> merge_scan_reports(shard_report_uris, planned=shards)  # doctest: +SKIP
 
 :func:`plan_shards` lists the targets once (every file or object under them) and cuts the
-sorted list into contiguous shards; each shard is a list of exact file or object URIs, which a
-worker scans with the ordinary scan gate (``gates.scan.workers`` threads inside it). Each
-worker writes its JSON report; :func:`merge_scan_reports` reads them back and makes one
+sorted list into contiguous shards. Each shard is a JSON list of planned files,
+``{"uri": ..., "size": ..., "etag": ...}`` (size and ETag from the S3 listing; a local file
+has only its ``uri``), which a worker scans with the ordinary scan gate
+(``gates.scan.workers`` threads inside it). The listing is not repeated: a shard reads each
+S3 object with one GET pinned to the planned ETag (``If-Match``), and an object that changed
+or vanished since the plan is quarantined, never scanned in another version or skipped. (A
+shard given bare URIs would send a HEAD and a LIST per object, to check that it is not also
+a prefix; moto's LIST walks the whole bucket, so a 10,000-object fan-out cost the server
+10,000 walks of 10,000 keys.)
+
+Each worker writes its JSON report; :func:`merge_scan_reports` reads them back and makes one
 result: every subject and finding, metrics summed, and one status. It fails closed: a shard
 whose report is missing or unreadable, or a planned file no shard reported on, makes the
 merged gate an ``error``, whatever the other shards said.
@@ -29,9 +37,10 @@ from typing import Any
 from mlsec_gates.errors import ConfigError, InputError
 from mlsec_gates.gates._common import decide, now, run_and_report, tool_versions
 from mlsec_gates.gates.scan import rules
+from mlsec_gates.gates.scan.targets import PlannedFile, Target, list_targets, target_uri
 from mlsec_gates.policy import OnFail, Policy
 from mlsec_gates.result import Finding, GateResult, Location, Severity, Status, Subject
-from mlsec_gates.storage import S3Options, Storage
+from mlsec_gates.storage import S3Options, Storage, display_path
 
 GATE = "scan"
 _SUMMED = (
@@ -51,12 +60,19 @@ def plan_shards(
     *,
     shards: int,
     storage: Storage | None = None,
-) -> list[list[str]]:
+) -> list[list[dict[str, Any]]]:
     """The files under ``targets`` cut into at most ``shards`` contiguous, sorted shards.
+
+    Each shard is a list of ``{"uri", "size", "etag"}`` dicts (plain JSON: an Airflow XCom or
+    a KFP parameter carries it), to be passed as the targets of a shard's scan. The targets
+    are walked as the scan gate walks them: an entry it could not scan (a FIFO, a link to a
+    folder, an unreadable folder) is planned as ``{"uri", "problem", "unreadable"}``, which
+    the shard reports as quarantined without touching it, so the merged verdict is the one
+    a single scan of the targets would give.
 
     Raises:
         ConfigError: ``shards`` < 1.
-        InputError: a target does not exist or nothing is under the targets.
+        InputError: a target does not exist or has nothing under it.
         StorageError: S3 refused the listing.
     """
     if shards < 1:
@@ -64,7 +80,16 @@ def plan_shards(
     storage = storage or Storage()
     if isinstance(targets, str):
         targets = [targets]
-    files = sorted(dict.fromkeys(f for t in targets for f in storage.list_files(t)))
+    planned: dict[str, dict[str, Any]] = {}
+    for target in targets:
+        listing = list_targets(target, storage=storage)
+        if not listing.files and not listing.problems:
+            raise InputError(f"{display_path(target)} contains no file to scan")
+        for path in listing.files:
+            planned.setdefault(path, PlannedFile.listed(path, storage).to_json())
+        for problem in listing.problems:
+            planned.setdefault(problem.path, PlannedFile.not_scannable(problem).to_json())
+    files = [planned[path] for path in sorted(planned)]
     if not files:
         raise InputError(f"nothing to scan under {', '.join(targets)}")
     count = min(shards, len(files))
@@ -80,7 +105,7 @@ def plan_shards(
 def merge_scan_reports(
     reports: Sequence[str],
     *,
-    planned: Sequence[Sequence[str]] | None = None,
+    planned: Sequence[Sequence[Target]] | None = None,
     policy: Policy | str | None = None,
     report_dir: str | None = None,
     s3: S3Options | None = None,
@@ -123,7 +148,7 @@ def merge_scan_reports(
 def merge_results(
     reports: Sequence[str],
     *,
-    planned: Sequence[Sequence[str]] | None,
+    planned: Sequence[Sequence[Target]] | None,
     policy: Policy,
     storage: Storage,
 ) -> GateResult:
@@ -155,7 +180,7 @@ def merge_results(
         for key in _SUMMED:
             metrics[key] += data.get("metrics", {}).get(key, 0) or 0
         notes.update((data.get("details") or {}).get("subject_notes") or {})
-    wanted = [f for shard in planned or () for f in shard]
+    wanted = [display_path(target_uri(f)) for shard in planned or () for f in shard]
     missing = [f for f in wanted if f not in subjects]
     if missing:
         problems.append(f"{len(missing)} planned file(s) were not scanned, e.g. {missing[0]}")

@@ -30,6 +30,9 @@ from __future__ import annotations
 import ast
 import contextlib
 import io
+import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,8 +77,7 @@ def fickling_imports(data: bytes, *, max_opcodes: int, max_streams: int = 1000) 
     stream = io.BytesIO(data)
     found: set[tuple[str, str]] = set()
     count = 0
-    sink = io.StringIO()  # fickling prints warnings about malformed input; they are not ours
-    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+    with _quiet_thread():  # fickling prints warnings about malformed input; they are not ours
         while stream.tell() < len(data) and count < max_streams:
             start = stream.tell()
             try:
@@ -121,3 +123,49 @@ def _imports(pickled: Any, interpreter_cls: type, limits: object) -> set[tuple[s
                     if isinstance(stmt, ast.ImportFrom) and stmt.module:
                         out.update((stmt.module, alias.name) for alias in stmt.names)
     return out
+
+
+class _ThreadQuiet:
+    """A stand-in for ``sys.stdout``/``sys.stderr``: drops what quiet threads write."""
+
+    def __init__(self, target: Any) -> None:
+        self._target = target
+
+    def write(self, text: str) -> int:
+        if getattr(_quiet, "on", False):
+            return len(text)
+        return int(self._target.write(text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target, name)
+
+
+_quiet = threading.local()
+_quiet_lock = threading.Lock()
+_quiet_state: dict[str, Any] = {"depth": 0, "saved": None}
+
+
+@contextlib.contextmanager
+def _quiet_thread() -> Iterator[None]:
+    """Silence ``sys.stdout``/``sys.stderr`` for the calling thread only.
+
+    ``contextlib.redirect_stdout`` swaps the process-wide stream: with scan threads
+    (``gates.scan.workers`` > 1) their swaps interleave and the last one restores another
+    thread's sink, so every later print of the process vanished (a CLI summary, a benchmark's
+    rows: the run still exited 0). Here the first thread in installs one filter, the last out
+    restores the streams it saved, and only quiet threads' writes are dropped.
+    """
+    with _quiet_lock:
+        if _quiet_state["depth"] == 0:
+            _quiet_state["saved"] = (sys.stdout, sys.stderr)
+            sys.stdout, sys.stderr = _ThreadQuiet(sys.stdout), _ThreadQuiet(sys.stderr)
+        _quiet_state["depth"] += 1
+    _quiet.on = True
+    try:
+        yield
+    finally:
+        _quiet.on = False
+        with _quiet_lock:
+            _quiet_state["depth"] -= 1
+            if _quiet_state["depth"] == 0:
+                sys.stdout, sys.stderr = _quiet_state["saved"]

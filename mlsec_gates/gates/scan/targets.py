@@ -18,6 +18,13 @@ Each of these findings quarantines its entry, so the gate cannot pass an incompl
 An ``s3://bucket/name`` target that is both an object and a prefix (``name/...``) is
 ambiguous: both are scanned, and a note says so.
 
+A target may also be a file the fan-out plan already listed (:class:`PlannedFile`, carried
+as ``{"uri", "size", "etag"}`` JSON from :func:`mlsec_gates.gates.scan.fanout.plan_shards`;
+a local file is ``{"uri"}`` only):
+an S3 object is then taken as listed, with no LIST or HEAD of its own, and read pinned to
+the listed ETag, so a shard of 2,500 objects costs 2,500 GETs; a local file is examined as
+any other target.
+
 Example:
     >>> from mlsec_gates.gates.scan.targets import list_targets
     >>> from mlsec_gates.storage import Storage
@@ -30,12 +37,17 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from mlsec_gates.errors import InputError
 from mlsec_gates.storage import Storage, display_path
 
-__all__ = ["EntryProblem", "TargetListing", "list_targets"]
+__all__ = ["EntryProblem", "PlannedFile", "TargetListing", "list_targets", "target_uri"]
+
+Target = str | Mapping[str, Any]
+"""A path or ``s3://`` URI, or a planned file as JSON (``{"uri", "size", "etag"}``)."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +63,67 @@ class EntryProblem:
     not a regular file (link to a folder, dangling link, loop, FIFO, socket, device)."""
 
 
+@dataclass(frozen=True)
+class PlannedFile:
+    """A file as a fan-out plan listed it: what a shard needs to read it without listing."""
+
+    uri: str
+    size: int | None
+    """Bytes, from the listing (S3); None for local files (examined again when scanned)."""
+    etag: str | None
+    """The S3 ETag the listing showed; reads are pinned to it (None: not pinned)."""
+    problem: EntryProblem | None = None
+    """An entry the plan's walk could not scan (FIFO, link to a folder...): quarantined as
+    such by the shard, never opened."""
+
+    @classmethod
+    def listed(cls, uri: str, storage: Storage) -> PlannedFile:
+        """The entry of a file that ``storage.list_files`` just listed."""
+        if storage.is_remote(uri):
+            return cls(uri, storage.listed_size(uri), storage.listed_etag(uri))
+        return cls(uri, None, None)
+
+    @classmethod
+    def not_scannable(cls, problem: EntryProblem) -> PlannedFile:
+        """The entry of something the walk found but could not scan."""
+        return cls(problem.path, None, None, problem)
+
+    @classmethod
+    def from_json(cls, entry: Mapping[str, Any]) -> PlannedFile:
+        """Parse one plan entry (as XCom or a KFP parameter carried it).
+
+        Raises:
+            InputError: not ``{"uri": str, "size": int, "etag": str}`` (size and etag
+                optional).
+        """
+        uri, size, etag = entry.get("uri"), entry.get("size"), entry.get("etag")
+        valid_size = size is None or (type(size) is int and size >= 0)
+        if not isinstance(uri, str) or not uri or not valid_size:
+            raise InputError(
+                f"not a planned file (expected uri, size and etag): {dict(entry)!r:.200}"
+            )
+        if etag is not None and not isinstance(etag, str):
+            raise InputError(f"{uri}: the planned ETag is not a string: {etag!r:.80}")
+        if "problem" in entry:
+            reason = str(entry["problem"]) or "not scannable"
+            return cls(uri, None, None, EntryProblem(uri, reason, bool(entry.get("unreadable"))))
+        return cls(uri, size, etag)
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry as JSON-ready data (what XCom and KFP parameters carry).
+
+        Unknown fields are left out, not null: KFP cannot carry a null in a loop item.
+        """
+        out: dict[str, Any] = {"uri": self.uri}
+        if self.size is not None:
+            out["size"] = self.size
+        if self.etag is not None:
+            out["etag"] = self.etag
+        if self.problem is not None:
+            out.update(problem=self.problem.reason, unreadable=self.problem.unreadable)
+        return out
+
+
 @dataclass
 class TargetListing:
     """The files to scan under one target and the entries that could not be scanned."""
@@ -58,16 +131,34 @@ class TargetListing:
     files: list[str] = field(default_factory=list)
     problems: list[EntryProblem] = field(default_factory=list)
     notes: dict[str, str] = field(default_factory=dict)
+    planned: dict[str, PlannedFile] = field(default_factory=dict)
+    """Objects taken from a fan-out plan: read pinned to the ETag the plan listed."""
 
 
-def list_targets(target: str, *, storage: Storage) -> TargetListing:
+def target_uri(target: Target) -> str:
+    """The path or URI of a target (the ``uri`` of a planned file)."""
+    if isinstance(target, Mapping):
+        return str(target.get("uri", ""))
+    return target
+
+
+def list_targets(target: Target, *, storage: Storage) -> TargetListing:
     """Files and problem entries under a file, a folder or an ``s3://`` object or prefix.
+
+    A planned S3 object (see :class:`PlannedFile`) is taken as listed, without a request.
 
     Raises:
         InputError: the target itself does not exist, is a dangling link or a link loop,
-            or is not a file, folder, object or prefix.
+            or is not a file, folder, object or prefix; or a malformed planned file.
         StorageError: S3 refused access.
     """
+    if isinstance(target, Mapping):
+        planned = PlannedFile.from_json(target)
+        if planned.problem is not None:
+            return TargetListing(problems=[planned.problem])
+        if storage.is_remote(planned.uri) and planned.size is not None:
+            return TargetListing(files=[planned.uri], planned={planned.uri: planned})
+        target = planned.uri
     if storage.is_remote(target):
         return _list_s3(target, storage)
     try:

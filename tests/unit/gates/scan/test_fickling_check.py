@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import pickle
+import sys
+import threading
 
 import pytest
 
@@ -46,3 +49,24 @@ def test_agreeing_readers_add_nothing() -> None:
     verdict = engine.scan_file(io.BytesIO(fx.sklearn_pickle()), uri="m.pkl")
     assert verdict.verdict == "pass", verdict.findings
     assert not [f for f in verdict.findings if f.rule_id == "scan.pickle.parser-differential"]
+
+
+def test_threads_reading_at_once_leave_stdout_and_stderr_as_they_were() -> None:
+    """fickling's warnings are silenced per thread: with ``gates.scan.workers`` > 1, swapping
+    the process-wide ``sys.stdout`` in each thread left it on one thread's sink, and every
+    later print of the process (a CLI's summary, a benchmark's rows) vanished, exit 0."""
+    data = pickle.dumps({"w": [1.0] * 64}, protocol=2) * 3
+    before = sys.stdout, sys.stderr
+    start = threading.Barrier(8)
+
+    def read() -> None:
+        start.wait()
+        for _ in range(150):
+            fickling_imports(data, max_opcodes=100_000)
+
+    threads = [threading.Thread(target=read) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert (sys.stdout, sys.stderr) == before
