@@ -22,9 +22,14 @@ column's observed range.
   share of evaluation rows that are correctly classified and have a perturbable value,
   times the share of attacked rows lost (a row with nothing to perturb cannot be lost).
   It fails when the drop exceeds
-  ``max_attack_accuracy_drop`` and so does its one-sided lower confidence bound at
-  ``alpha`` (Clopper-Pearson, on the rows attacked): 6 lost rows of 20 is no evidence, 12
-  is. The minimum perturbation found is reported (median and smallest, in SDs).
+  ``max_attack_accuracy_drop`` and so does its one-sided lower confidence bound
+  (Clopper-Pearson, on the rows attacked): 6 lost rows of 20 is no evidence, 12 is. When
+  the time ran out after so few rows that even losing all of them could not fail the check,
+  the check is ``inconclusive`` (raise the budget), not a pass on no evidence.
+
+The two tests share ``alpha`` (Bonferroni: ``alpha / 2`` each, ``alpha`` for the noise test
+when the attack is off), so a clean model fails the check with probability at most
+``alpha``. The minimum perturbation found is reported (median and smallest, in SDs).
 
 When no correctly classified row has a perturbable value, the check does not apply: it is
 ``skipped`` with a ``check-skipped`` finding that says why (see :func:`_not_applicable`),
@@ -79,8 +84,11 @@ class RobustnessCheck(Check):
         mean = np.nanmean(values, axis=0)
         sd = np.nanstd(values, axis=0, ddof=1) if len(values) > 1 else np.ones(len(mean))
         sd = np.where(np.isfinite(sd) & (sd > 0), sd, 1.0)
-        noise = _noise(ctx, values, free, sd, s, rng)
-        attack = _attack(ctx, values, free, reachable, mean, sd, s, rng, deadline)
+        # Two tests decide the check: each at half of alpha (Bonferroni), so a clean model
+        # fails the check with probability at most alpha, as the fairness check's does.
+        level = s["alpha"] / (1 if s["attack"] == "none" else 2)
+        noise = _noise(ctx, values, free, sd, s, rng, level)
+        attack = _attack(ctx, values, free, reachable, mean, sd, s, rng, deadline, level)
         flags = []
         if noise["significant"]:
             flags.append(
@@ -102,23 +110,25 @@ class RobustnessCheck(Check):
                     "evasion",
                     f"{attack['attack']}: {attack['lost']} of {attack['rows_attacked']} "
                     f"attacked rows flip within {s['epsilon']} SD per feature (accuracy drop "
-                    f"{drop:.3f}, at least {attack['drop_lower_bound']:.3f} at alpha "
-                    f"{s['alpha']}, > {s['max_attack_accuracy_drop']}; median minimal "
+                    f"{drop:.3f}, at least {attack['drop_lower_bound']:.3f} at level "
+                    f"{level:g}, > {s['max_attack_accuracy_drop']}; median minimal "
                     f"perturbation {attack['median_perturbation']} SD)",
                     attack,
                     identity="evasion",
                 )
             )
-        incomplete = attack.get("rows_attacked", 0) == 0 and s["attack"] != "none"
+        incomplete = s["attack"] != "none" and not attack.get("decisive", False)
         decision = "fail" if flags else ("inconclusive" if incomplete else "pass")
-        if incomplete:
+        if incomplete and not flags:
+            why = (
+                f"the evasion attack did not run: {attack.get('note')}"
+                if not attack.get("rows_attacked")
+                else f"the evasion attack reached only {attack['rows_attacked']} row(s) in its "
+                "time, too few to fail even had every one flipped (raise --budget or "
+                "robustness.attack_rows)"
+            )
             flags.append(
-                Flag(
-                    "check-incomplete",
-                    f"robustness: the evasion attack did not run: {attack.get('note')}",
-                    {"attack": attack},
-                    identity="robustness",
-                )
+                Flag("check-incomplete", f"robustness: {why}", {"attack": attack}, "robustness")
             )
         summary = f"noise drop {noise['accuracy_drop']:.3f}; " + (
             f"{attack['attack']} drop {drop:.3f} at {s['epsilon']} SD "
@@ -140,6 +150,7 @@ class RobustnessCheck(Check):
                 "units": "standard deviations per feature",
                 "perturbed_features": [ctx.numeric[j] for j in np.flatnonzero(free.any(axis=0))],
                 "alpha": s["alpha"],
+                "level_per_test": level,
             },
             time.monotonic() - started,
         )
@@ -208,6 +219,7 @@ def _noise(
     sd: np.ndarray,
     s: dict[str, Any],
     rng: np.random.Generator,
+    level: float,
 ) -> dict:
     """Accuracy under noise, and whether its drop is significantly past the threshold."""
     from scipy import stats
@@ -245,7 +257,7 @@ def _noise(
         "noisy_accuracy": round(accuracy - drop, 4),
         "accuracy_drop": round(drop, 4),
         "p_value": round(p_value, 6),
-        "significant": bool(drop > threshold and p_value < s["alpha"]),
+        "significant": bool(drop > threshold and p_value < level),
         "prediction_flip_rate": round(float(np.mean(flips)), 4),
     }
 
@@ -267,12 +279,17 @@ def _attack(
     s: dict[str, Any],
     rng: np.random.Generator,
     deadline: float,
+    level: float,
 ) -> dict[str, Any]:
     """Attack correctly classified rows one at a time until rows or time run out.
 
     Only rows with a perturbable value (``reachable``) can be attacked; the others keep
     their prediction, so the accuracy drop is the share of *all* rows that are reachable,
     correct and lost: ``reachable share x lost / attacked``.
+
+    ``decisive`` says whether the answer can be trusted either way: a pass needs enough
+    attacked rows that losing every one would have failed (or a reachable share at most the
+    threshold, when no attack result could fail); a pass on one or two rows is no evidence.
     """
     if s["attack"] == "none":
         return {"attack": "none", "note": "switched off (gates.model_eval.robustness.attack)"}
@@ -306,8 +323,11 @@ def _attack(
     accuracy = ctx.accuracy
     exposed = len(correct) / len(ctx.y)  # rows correct and reachable, of all rows
     found = pert[np.isfinite(pert)]
-    # One-sided Clopper-Pearson lower bound of the share of rows lost, at alpha.
-    lower = float(stats.beta.ppf(s["alpha"], lost, attacked - lost + 1)) if lost else 0.0
+    # One-sided Clopper-Pearson lower bound of the share of rows lost, at the level.
+    lower = float(stats.beta.ppf(level, lost, attacked - lost + 1)) if lost else 0.0
+    # The bound had every attacked row been lost: can this many rows fail the check at all?
+    threshold = s["max_attack_accuracy_drop"]
+    could_fail = exposed * float(stats.beta.ppf(level, attacked, 1)) > threshold
     return {
         "attack": kind,
         "epsilon": s["epsilon"],
@@ -323,6 +343,7 @@ def _attack(
         "median_perturbation": round(float(np.median(found)), 4) if len(found) else None,
         "min_perturbation": round(float(np.min(found)), 4) if len(found) else None,
         "queries": int(ctx.model.queries - queries_before),
+        "decisive": bool(could_fail or exposed <= threshold),
     }
 
 
