@@ -88,6 +88,8 @@ TUNING = (
     "engel",
 )
 HELD_OUT_COUNT = 12
+#: Start the fresh half at this set (``--fresh-from``: one half split over two processes).
+FRESH_FROM = 0
 #: The first held-out half (rule 3 with prefix ``model-eval/``), now spent.
 SPENT = (
     "medicaldata/covid_testing",
@@ -359,7 +361,7 @@ def _halves(which: str) -> list[tuple[str, str]]:
     if which == "spent":
         out += [(name, "spent") for name in SPENT]
     if which in ("fresh", "both"):
-        out += [(name, "fresh") for name in fresh_sets()]
+        out += [(name, "fresh") for name in fresh_sets()[FRESH_FROM:]]
     return out
 
 
@@ -643,7 +645,7 @@ def loaders_part(folder: Path) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    global TUNING
+    global TUNING, FRESH_FROM
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--part", choices=("all", "clean", "detect", "speed", "loaders"), default="all"
@@ -654,7 +656,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--list-held-out", action="store_true", help="print the fresh held-out sets and stop"
     )
+    parser.add_argument(
+        "--fresh-from", type=int, default=0, help="skip the first N fresh held-out sets"
+    )
     args = parser.parse_args(argv)
+    FRESH_FROM = args.fresh_from
     if args.list_held_out:
         print("\n".join(fresh_sets()))
         return 0

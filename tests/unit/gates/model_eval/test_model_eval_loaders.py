@@ -66,28 +66,29 @@ def _assert_tree_model_evaluated(result, model_type: str, features: list[str]) -
     assert used and set(used) <= set(features)
 
 
-def test_xgboost_classifier_saved_with_joblib(tmp_path: Path) -> None:
-    xgboost = pytest.importorskip("xgboost")
+_BOOSTERS = {
+    "xgboost": lambda lib: lib.XGBClassifier(n_estimators=30, max_depth=3, n_jobs=1),
+    "lightgbm": lambda lib: lib.LGBMClassifier(n_estimators=30, n_jobs=1, verbose=-1),
+}
+
+
+@pytest.mark.parametrize(
+    ("library", "model_type"), [("xgboost", "XGBClassifier"), ("lightgbm", "LGBMClassifier")]
+)
+def test_gradient_boosting_library_saved_with_joblib(
+    tmp_path: Path, library: str, model_type: str
+) -> None:
+    """LightGBM also renames 'mean radius' to 'mean_radius'; the gate maps it back."""
+    lib = pytest.importorskip(library)
     import joblib
 
     x_tr, y_tr, features, data = _data(tmp_path)
-    model = xgboost.XGBClassifier(n_estimators=30, max_depth=3, n_jobs=1).fit(x_tr, y_tr)
+    model = _BOOSTERS[library](lib).fit(x_tr, y_tr)
+    if library == "lightgbm":
+        assert "mean_radius" in model.feature_names_in_  # the renaming this test is about
     joblib.dump(model, tmp_path / "model.joblib")
     result = _gate(tmp_path / "model.joblib", data)
-    _assert_tree_model_evaluated(result, "XGBClassifier", features)
-
-
-def test_lightgbm_classifier_saved_with_joblib(tmp_path: Path) -> None:
-    """LightGBM renames 'mean radius' to 'mean_radius'; the gate maps it back to the data."""
-    lightgbm = pytest.importorskip("lightgbm")
-    import joblib
-
-    x_tr, y_tr, features, data = _data(tmp_path)
-    model = lightgbm.LGBMClassifier(n_estimators=30, n_jobs=1, verbose=-1).fit(x_tr, y_tr)
-    assert "mean_radius" in model.feature_names_in_  # the renaming this test is about
-    joblib.dump(model, tmp_path / "model.joblib")
-    result = _gate(tmp_path / "model.joblib", data)
-    _assert_tree_model_evaluated(result, "LGBMClassifier", features)
+    _assert_tree_model_evaluated(result, model_type, features)
 
 
 def test_catboost_classifier_saved_with_joblib(tmp_path: Path) -> None:
