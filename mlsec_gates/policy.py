@@ -313,8 +313,9 @@ class RobustnessCheck(_Strict):
     max_queries: int = Field(default=2500, ge=360, strict=True)
     """Model queries per attacked row (HopSkipJump; about 120 per iteration)."""
     alpha: float = Field(default=0.05, gt=0, lt=0.5)
-    """Significance level: a drop fails only when it is past its threshold at this level
-    (a paired test over the noisy rows, a Clopper-Pearson bound over the attacked rows)."""
+    """Significance level of the check: a drop fails only when it is past its threshold at
+    this level (a paired test over the noisy rows, a Clopper-Pearson bound over the attacked
+    rows), split evenly between the two tests (Bonferroni)."""
 
 
 class BackdoorCheck(_Strict):

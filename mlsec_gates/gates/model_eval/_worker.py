@@ -41,6 +41,7 @@ def evaluate(job: dict[str, Any]) -> dict[str, Any]:
     settings = job["settings"]
     candidates = list(settings["feature_columns"]) or [c for c in frame.columns if c != label]
     y = label_text(frame[label].to_numpy())
+    model = None
     try:
         model = load_model(job["model"], features=candidates, label_values=sorted(set(y)))
         missing = [c for c in model.features if c not in frame.columns]
@@ -53,8 +54,15 @@ def evaluate(job: dict[str, Any]) -> dict[str, Any]:
     except ModelLoadError as exc:
         return {"error": str(exc), "stage": "load"}
     except Exception as exc:  # the model's own code failing on the data: cannot evaluate
+        hint = ""
+        if model is not None and not model.named_inputs and not settings["feature_columns"]:
+            hint = (
+                f" (the model does not record its input columns, so it got every column but "
+                f"the label, {candidates[:10]}: set gates.model_eval.feature_columns to its "
+                "inputs)"
+            )
         return {
-            "error": f"the model cannot predict the data: {type(exc).__name__}: {exc}",
+            "error": f"the model cannot predict the data: {type(exc).__name__}: {exc}{hint}",
             "stage": "predict",
         }
     numeric = [c for c in model.features if frame[c].dtype.kind in "iuf" and c != label]

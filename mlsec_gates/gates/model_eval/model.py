@@ -54,6 +54,8 @@ class LoadedModel:
     _predict_matrix: Callable[[np.ndarray], np.ndarray] | None = None
     queries: int = field(default=0)
     """Rows predicted so far (the attack budget counts them)."""
+    named_inputs: bool = False
+    """Whether the model records its input columns (else it takes them by position)."""
 
     def enable_matrix(self, sample: Any) -> bool:
         """Use a float-matrix fast path for attack queries if it predicts as the frame does.
@@ -136,6 +138,9 @@ def _sklearn(path: str, features: list[str]) -> LoadedModel:
         names = getattr(model.get_booster(), "feature_names", None)
     named = names is not None
     used = [str(n) for n in names] if named else list(features)
+    recorded = used
+    if named:
+        used = _lightgbm_columns(used, features)
     n_in = getattr(model, "n_features_in_", None)
     if not named and n_in is not None and n_in != len(used):
         raise ModelLoadError(
@@ -144,7 +149,9 @@ def _sklearn(path: str, features: list[str]) -> LoadedModel:
         )
 
     def inputs(frame: Any) -> Any:
-        return frame if named else frame.to_numpy()
+        if not named:
+            return frame.to_numpy()
+        return frame if recorded == used else frame.set_axis(recorded, axis=1)
 
     proba = None
     if callable(getattr(model, "predict_proba", None)):
@@ -168,7 +175,28 @@ def _sklearn(path: str, features: list[str]) -> LoadedModel:
         _proba=proba if classes else None,
         estimator=model,
         _predict_matrix=matrix,
+        named_inputs=named,
     )
+
+
+def _lightgbm_columns(recorded: list[str], columns: list[str]) -> list[str]:
+    """The data's columns for the names a model records, undoing LightGBM's renaming.
+
+    LightGBM replaces whitespace in feature names by ``_`` when it trains (``mean radius``
+    becomes ``mean_radius``) and reports the new names as ``feature_names_in_``; a name
+    missing from the data is matched to the one data column that renames to it.
+    """
+    import re
+
+    present = set(columns)
+    renamed: dict[str, list[str]] = {}
+    for column in columns:
+        renamed.setdefault(re.sub(r"\s", "_", column), []).append(column)
+    out = []
+    for name in recorded:
+        match = renamed.get(name, [])
+        out.append(match[0] if name not in present and len(match) == 1 else name)
+    return out
 
 
 def _sklearn_kind(model: Any) -> str:
@@ -258,6 +286,7 @@ def _onnx(path: str, features: list[str], label_values: list[str]) -> LoadedMode
         _proba=proba,
         estimator=path,
         _predict_matrix=None if per_column else lambda m: predict(_Frame(m, used)),
+        named_inputs=per_column,
     )
 
 

@@ -358,11 +358,12 @@ def _thresholds(model: Any) -> dict[Any, list[float]]:
         for name, value in zip(table["Feature"], table["Split"], strict=True):
             if name != "Leaf" and value == value:
                 found.setdefault(name, []).append(float(value))
-    if hasattr(est, "booster_"):  # LightGBM
+    if hasattr(est, "booster_"):  # LightGBM (its names have "_" for spaces: key by position)
+        position = {n: i for i, n in enumerate(est.booster_.feature_name())}
         table = est.booster_.trees_to_dataframe()
         for name, value in zip(table["split_feature"], table["threshold"], strict=True):
             if name is not None and value == value:
-                found.setdefault(name, []).append(float(value))
+                found.setdefault(position.get(name, name), []).append(float(value))
     return found
 
 

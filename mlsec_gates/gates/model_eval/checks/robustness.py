@@ -19,10 +19,21 @@ column's observed range.
   decision-based HopSkipJump attack (Chen et al. 2020, ART) for everything else (trees,
   ensembles, ONNX), each bounded by ``max_queries`` per row and the check's time budget. A
   row whose prediction flips within ``epsilon`` counts as lost; the accuracy drop is the
-  clean accuracy times the share of attacked rows lost. It fails when the drop exceeds
-  ``max_attack_accuracy_drop`` and so does its one-sided lower confidence bound at
-  ``alpha`` (Clopper-Pearson, on the rows attacked): 6 lost rows of 20 is no evidence, 12
-  is. The minimum perturbation found is reported (median and smallest, in SDs).
+  share of evaluation rows that are correctly classified and have a perturbable value,
+  times the share of attacked rows lost (a row with nothing to perturb cannot be lost).
+  It fails when the drop exceeds
+  ``max_attack_accuracy_drop`` and so does its one-sided lower confidence bound
+  (Clopper-Pearson, on the rows attacked): 6 lost rows of 20 is no evidence, 12 is. When
+  the time ran out after so few rows that even losing all of them could not fail the check,
+  the check is ``inconclusive`` (raise the budget), not a pass on no evidence.
+
+The two tests share ``alpha`` (Bonferroni: ``alpha / 2`` each, ``alpha`` for the noise test
+when the attack is off), so a clean model fails the check with probability at most
+``alpha``. The minimum perturbation found is reported (median and smallest, in SDs).
+
+When no correctly classified row has a perturbable value, the check does not apply: it is
+``skipped`` with a ``check-skipped`` finding that says why (see :func:`_not_applicable`),
+not ``inconclusive``. Errors and exhausted budgets stay ``inconclusive``/``error``.
 """
 
 from __future__ import annotations
@@ -66,28 +77,18 @@ class RobustnessCheck(Check):
             else np.empty((len(ctx.frame), 0))
         )
         free = perturbable(values)
-        if not free.any():
-            return Outcome(
-                self.name,
-                "skipped",
-                None,
-                "attack_accuracy_drop",
-                s["max_attack_accuracy_drop"],
-                "no continuous feature to perturb: robustness not checked",
-                [
-                    Flag(
-                        "check-skipped",
-                        "robustness not checked: the model has no continuous numeric input "
-                        f"(more than {_DISCRETE} distinct values)",
-                    )
-                ],
-            )
+        reachable = (ctx.y == ctx.y_pred) & free.any(axis=1)
+        if not reachable.any():
+            return _not_applicable(self.name, s, ctx, free)
         rng = ctx.rng(3)
         mean = np.nanmean(values, axis=0)
         sd = np.nanstd(values, axis=0, ddof=1) if len(values) > 1 else np.ones(len(mean))
         sd = np.where(np.isfinite(sd) & (sd > 0), sd, 1.0)
-        noise = _noise(ctx, values, free, sd, s, rng)
-        attack = _attack(ctx, values, free, mean, sd, s, rng, deadline)
+        # Two tests decide the check: each at half of alpha (Bonferroni), so a clean model
+        # fails the check with probability at most alpha, as the fairness check's does.
+        level = s["alpha"] / (1 if s["attack"] == "none" else 2)
+        noise = _noise(ctx, values, free, sd, s, rng, level)
+        attack = _attack(ctx, values, free, reachable, mean, sd, s, rng, deadline, level)
         flags = []
         if noise["significant"]:
             flags.append(
@@ -109,23 +110,25 @@ class RobustnessCheck(Check):
                     "evasion",
                     f"{attack['attack']}: {attack['lost']} of {attack['rows_attacked']} "
                     f"attacked rows flip within {s['epsilon']} SD per feature (accuracy drop "
-                    f"{drop:.3f}, at least {attack['drop_lower_bound']:.3f} at alpha "
-                    f"{s['alpha']}, > {s['max_attack_accuracy_drop']}; median minimal "
+                    f"{drop:.3f}, at least {attack['drop_lower_bound']:.3f} at level "
+                    f"{level:g}, > {s['max_attack_accuracy_drop']}; median minimal "
                     f"perturbation {attack['median_perturbation']} SD)",
                     attack,
                     identity="evasion",
                 )
             )
-        incomplete = attack.get("rows_attacked", 0) == 0 and s["attack"] != "none"
+        incomplete = s["attack"] != "none" and not attack.get("decisive", False)
         decision = "fail" if flags else ("inconclusive" if incomplete else "pass")
-        if incomplete:
+        if incomplete and not flags:
+            why = (
+                f"the evasion attack did not run: {attack.get('note')}"
+                if not attack.get("rows_attacked")
+                else f"the evasion attack reached only {attack['rows_attacked']} row(s) in its "
+                "time, too few to fail even had every one flipped (raise --budget or "
+                "robustness.attack_rows)"
+            )
             flags.append(
-                Flag(
-                    "check-incomplete",
-                    f"robustness: the evasion attack did not run: {attack.get('note')}",
-                    {"attack": attack},
-                    identity="robustness",
-                )
+                Flag("check-incomplete", f"robustness: {why}", {"attack": attack}, "robustness")
             )
         summary = f"noise drop {noise['accuracy_drop']:.3f}; " + (
             f"{attack['attack']} drop {drop:.3f} at {s['epsilon']} SD "
@@ -147,9 +150,47 @@ class RobustnessCheck(Check):
                 "units": "standard deviations per feature",
                 "perturbed_features": [ctx.numeric[j] for j in np.flatnonzero(free.any(axis=0))],
                 "alpha": s["alpha"],
+                "level_per_test": level,
             },
             time.monotonic() - started,
         )
+
+
+def _not_applicable(name: str, s: dict[str, Any], ctx: EvalContext, free: np.ndarray) -> Outcome:
+    """``skipped``: nothing the model gets right can be perturbed on the data's support.
+
+    Noise and the attack change only perturbable values, and accuracy can only be lost on
+    rows the model classifies correctly; with no such row holding a perturbable value the
+    check cannot apply (all inputs are codes, flags, small counts or shared values). That
+    is not a check that failed to run (``inconclusive``, which keeps the gate from
+    passing): the report says what was not checked and why, as for a missing sensitive
+    column. Errors and timeouts still fail closed.
+    """
+    if not free.any():
+        reason = (
+            "the model has no continuous numeric input (every numeric feature has at most "
+            f"{_DISCRETE} distinct values or is text)"
+        )
+    else:
+        reason = (
+            "no correctly classified row has a continuous value to perturb (the values that "
+            f"vary are held by rows the model already gets wrong, or shared by >= "
+            f"{_POINT_MASS:.0%} of the rows)"
+        )
+    return Outcome(
+        name,
+        "skipped",
+        None,
+        "attack_accuracy_drop",
+        s["max_attack_accuracy_drop"],
+        f"not applicable: {reason}",
+        [Flag("check-skipped", f"robustness not checked, not applicable: {reason}")],
+        {
+            "not_applicable": reason,
+            "perturbed_features": [],
+            "discrete_features": [c for j, c in enumerate(ctx.numeric) if not free[:, j].any()],
+        },
+    )
 
 
 def perturbable(values: np.ndarray) -> np.ndarray:
@@ -178,6 +219,7 @@ def _noise(
     sd: np.ndarray,
     s: dict[str, Any],
     rng: np.random.Generator,
+    level: float,
 ) -> dict:
     """Accuracy under noise, and whether its drop is significantly past the threshold."""
     from scipy import stats
@@ -215,7 +257,7 @@ def _noise(
         "noisy_accuracy": round(accuracy - drop, 4),
         "accuracy_drop": round(drop, 4),
         "p_value": round(p_value, 6),
-        "significant": bool(drop > threshold and p_value < s["alpha"]),
+        "significant": bool(drop > threshold and p_value < level),
         "prediction_flip_rate": round(float(np.mean(flips)), 4),
     }
 
@@ -231,18 +273,27 @@ def _attack(
     ctx: EvalContext,
     values: np.ndarray,
     free: np.ndarray,
+    reachable: np.ndarray,
     mean: np.ndarray,
     sd: np.ndarray,
     s: dict[str, Any],
     rng: np.random.Generator,
     deadline: float,
+    level: float,
 ) -> dict[str, Any]:
-    """Attack correctly classified rows one at a time until rows or time run out."""
+    """Attack correctly classified rows one at a time until rows or time run out.
+
+    Only rows with a perturbable value (``reachable``) can be attacked; the others keep
+    their prediction, so the accuracy drop is the share of *all* rows that are reachable,
+    correct and lost: ``reachable share x lost / attacked``.
+
+    ``decisive`` says whether the answer can be trusted either way: a pass needs enough
+    attacked rows that losing every one would have failed (or a reachable share at most the
+    threshold, when no attack result could fail); a pass on one or two rows is no evidence.
+    """
     if s["attack"] == "none":
         return {"attack": "none", "note": "switched off (gates.model_eval.robustness.attack)"}
-    correct = np.flatnonzero((ctx.y == ctx.y_pred) & free.any(axis=1))
-    if not len(correct):
-        return {"attack": "none", "note": "no correctly classified row has a value to perturb"}
+    correct = np.flatnonzero(reachable)
     if len(ctx.model.classes) < 2:
         return {"attack": "none", "note": "the model reports fewer than two classes"}
     kind = s["attack"]
@@ -270,9 +321,13 @@ def _attack(
     pert = np.asarray(perturbations)
     lost = int(np.sum(pert <= s["epsilon"] * (1 + 1e-6)))
     accuracy = ctx.accuracy
+    exposed = len(correct) / len(ctx.y)  # rows correct and reachable, of all rows
     found = pert[np.isfinite(pert)]
-    # One-sided Clopper-Pearson lower bound of the share of rows lost, at alpha.
-    lower = float(stats.beta.ppf(s["alpha"], lost, attacked - lost + 1)) if lost else 0.0
+    # One-sided Clopper-Pearson lower bound of the share of rows lost, at the level.
+    lower = float(stats.beta.ppf(level, lost, attacked - lost + 1)) if lost else 0.0
+    # The bound had every attacked row been lost: can this many rows fail the check at all?
+    threshold = s["max_attack_accuracy_drop"]
+    could_fail = exposed * float(stats.beta.ppf(level, attacked, 1)) > threshold
     return {
         "attack": kind,
         "epsilon": s["epsilon"],
@@ -280,13 +335,15 @@ def _attack(
         "rows_attacked": attacked,
         "lost": lost,
         "accuracy": round(accuracy, 4),
-        "attacked_accuracy": round(accuracy * (1 - lost / attacked), 4),
-        "accuracy_drop": round(accuracy * lost / attacked, 4),
-        "drop_lower_bound": round(accuracy * lower, 4),
+        "reachable_share": round(exposed, 4),
+        "attacked_accuracy": round(accuracy - exposed * lost / attacked, 4),
+        "accuracy_drop": round(exposed * lost / attacked, 4),
+        "drop_lower_bound": round(exposed * lower, 4),
         "adversarial_found": len(found),
         "median_perturbation": round(float(np.median(found)), 4) if len(found) else None,
         "min_perturbation": round(float(np.min(found)), 4) if len(found) else None,
         "queries": int(ctx.model.queries - queries_before),
+        "decisive": bool(could_fail or exposed <= threshold),
     }
 
 

@@ -21,7 +21,10 @@ def test_fairness_results_go_into_the_model_card(cases, tmp_path: Path) -> None:
         policy=only("fairness", "robustness"),
         report_dir=str(tmp_path / "eval"),
     )
-    assert evaluated.status is Status.FAIL
+    # FAIL; ERROR when a busy machine also cut the robustness attack short (inconclusive)
+    assert evaluated.status in (Status.FAIL, Status.ERROR)
+    decided = {c["check"]: c["decision"] for c in evaluated.details["checks"]}
+    assert decided["fairness"] == "fail"
     bom_path = tmp_path / "model.cdx.json"
     result = sbom_gate(
         str(case.model),

@@ -113,7 +113,12 @@ def test_onnx_model_runs_through_onnxruntime(cases, tmp_path: Path) -> None:
     assert result.details["model"]["accuracy"] > 0.9
     assert result.subjects[0].kind == "onnx"
     decided = {c["check"]: c["decision"] for c in result.details["checks"]}
-    assert decided["robustness"] in ("pass", "fail") and decided["backdoor"] == "pass"
+    # on a busy machine the attack may reach too few rows to decide (inconclusive), never error
+    assert (
+        decided["robustness"] in ("pass", "fail", "inconclusive") and decided["backdoor"] == "pass"
+    )
+    robustness = next(c for c in result.details["checks"] if c["check"] == "robustness")
+    assert robustness["details"]["attack"]["rows_attacked"] >= 1
 
 
 def test_rules_are_listed_once_with_unique_ids() -> None:
