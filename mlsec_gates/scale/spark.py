@@ -17,11 +17,25 @@ the ``hadoop-aws`` jar must be on the cluster's class path (``spark.jars.package
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from mlsec_gates.errors import ConfigError, InputError
 from mlsec_gates.policy import Policy
 from mlsec_gates.storage import S3Options
+
+_LOCAL_JAVA_OPTIONS = (
+    # Local mode runs the executors' tasks in the driver's JVM, so the JVM is the whole
+    # footprint. The serial collector grows the heap only as the live data need it and keeps
+    # no remembered sets (G1 used ~75 MB for them and filled its whole heap), and never
+    # fragments on the 8-16 MB buffers Parquet and Tungsten allocate (G1 "humongous"
+    # objects, the out-of-heap errors seen with a 1 GB G1 heap). Two tasks, one collector
+    # thread: its pauses cost little here.
+    "-XX:+UseSerialGC",
+    # The JDK caches a temporary direct buffer per thread as large as the largest read it
+    # did (118 MB for a row group read in one call): keep only small ones.
+    "-Djdk.nio.maxCachedBufferSize=1048576",
+)
 
 _LOCAL_DEFAULTS = {
     # Gate jobs are small DAGs of aggregations: Spark's 200 shuffle partitions are mostly
@@ -30,10 +44,21 @@ _LOCAL_DEFAULTS = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
-    # Local mode runs the executors in the driver's JVM: 1 GB of heap runs out reading
-    # Parquet files with 1M-row groups (two tasks, each holding a ~150 MB row group);
-    # 1400 MB reads 20M x 20 within a 2 GB budget for the whole process tree.
-    "spark.driver.memory": "1400m",
+    # Whole-process budget of 2 GB for the driver (JVM + Python) on 20M x 20 Parquet with
+    # 1M-row groups (docs/scale.md, "Memory of a local session"). The live heap is ~450 MB:
+    # two tasks each holding a row group's column chunks (~120 MB) plus the sketches.
+    "spark.driver.memory": "1g",
+    # Execution and storage memory share (heap - 300 MB) x this fraction. Great Expectations
+    # persists the batch (MEMORY_AND_DISK): at 0.6 its cached blocks filled 434 MB of a 1 GB
+    # heap next to the Parquet buffers (515 MB of live byte arrays, old generation full);
+    # at 0.3 the rest of the cache goes to disk, as most of it does anyway at 20M rows.
+    "spark.memory.fraction": "0.3",
+    # Prepended to the user's spark.driver.extraJavaOptions (which win, flag by flag).
+    "spark.driver.defaultJavaOptions": " ".join(_LOCAL_JAVA_OPTIONS),
+    # Parquet 1.16's vectored reads fetch a row group's chunks in one call through a JDK
+    # channel, which copies through a direct buffer of the same size (~120 MB per task,
+    # outside the heap); plain reads go through 8 MB heap buffers.
+    "spark.hadoop.parquet.hadoop.vectored.io.enabled": "false",
 }
 
 
@@ -58,10 +83,7 @@ def spark_session(policy: Policy, s3: S3Options | None = None) -> Any:
         builder = builder.remote(settings.remote)
     else:
         builder = builder.master(settings.master)
-        conf = dict(_LOCAL_DEFAULTS) if settings.master.startswith("local") else {}
-        conf.update(s3a_conf(s3))
-        conf.update(settings.conf)
-        for key, value in conf.items():
+        for key, value in session_conf(policy, s3).items():
             builder = builder.config(key, value)
     os.environ.setdefault("PYSPARK_PYTHON", _python())
     try:
@@ -75,6 +97,27 @@ def spark_session(policy: Policy, s3: S3Options | None = None) -> Any:
     if not settings.remote:  # Spark Connect sessions have no SparkContext
         session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def session_conf(policy: Policy, s3: S3Options | None = None) -> dict[str, str]:
+    """The settings a new (non-Connect) session is built with.
+
+    A ``local[...]`` master gets :data:`_LOCAL_DEFAULTS` (the driver's JVM is the whole
+    footprint there); other masters get only S3A and the policy's ``spark.conf``, which wins
+    over everything. A collector chosen in the user's ``spark.driver.extraJavaOptions``
+    replaces ours: the JVM refuses to start with two ("Multiple garbage collectors selected").
+    """
+    settings = policy.spark
+    conf: dict[str, str] = {}
+    if settings.master.startswith("local"):
+        conf.update(_LOCAL_DEFAULTS)
+        extra = str(settings.conf.get("spark.driver.extraJavaOptions", ""))
+        if re.search(r"-XX:\+Use\w*GC\b", extra):
+            options = (o for o in _LOCAL_JAVA_OPTIONS if not o.endswith("GC"))
+            conf["spark.driver.defaultJavaOptions"] = " ".join(options)
+    conf.update(s3a_conf(s3))
+    conf.update(settings.conf)
+    return conf
 
 
 def s3a_conf(s3: S3Options | None) -> dict[str, str]:
