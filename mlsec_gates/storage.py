@@ -266,10 +266,7 @@ class Storage:
                 response = self._client.get_object(Bucket=bucket, Key=key, **pinned)
             except Exception as exc:
                 if _error_code(exc) == "PreconditionFailed":
-                    raise ObjectChanged(
-                        f"{uri}: the S3 object changed since it was listed (its ETag is no "
-                        f"longer {if_match}), so the listed object was not read"
-                    ) from None
+                    raise ObjectChanged.since_listed(uri, if_match) from None
                 raise
         etag, total = response.get("ETag"), response.get("ContentLength")
         body, done, attempt = response["Body"], 0, 1
@@ -705,6 +702,14 @@ def _resolved(uri: str) -> str:
 
 class ObjectChanged(InputError):
     """An S3 object no longer has the ETag it was listed with (replaced since)."""
+
+    @classmethod
+    def since_listed(cls, uri: str, etag: str | None) -> ObjectChanged:
+        """The one-line error for ``uri``, listed with ``etag``, found replaced."""
+        return cls(
+            f"{uri}: the S3 object changed since it was listed (its ETag is no longer "
+            f"{etag}), so the listed object was not read"
+        )
 
 
 class RangeNotHonoured(StorageError):

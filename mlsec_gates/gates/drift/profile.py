@@ -141,7 +141,7 @@ def summarise_file(uri: str, storage: Storage, *, sample_rows: int) -> Reference
             fh.seek(0)
             summary = _summarise_parquet_arrow(fh, subject, sample_rows, uri)
             if summary is not None:
-                summary.load_sample = lambda: _parquet_sample(uri, storage, subject, sample_rows)
+                summary.load_sample = lambda: _parquet_sample(uri, storage, sample_rows)
                 return summary
             fh.seek(0)
             return _summarise_parquet(fh, subject, sample_rows, uri)
@@ -265,10 +265,28 @@ def _numbers(column: Any) -> Any:
     return np.concatenate(parts)
 
 
-def _parquet_sample(uri: str, storage: Storage, subject: Subject, sample_rows: int) -> Any:
-    """The row sample of a Parquet file as :func:`_summarise_parquet` builds it."""
+def _parquet_sample(uri: str, storage: Storage, sample_rows: int) -> Any:
+    """The row sample of a Parquet file as :func:`_summarise_parquet` builds it.
+
+    Only the sampled rows are converted: the summaries were already made from Arrow.
+    """
+    import pandas as pd
+
+    sample: dict[str, Any] = {}
     with storage.open_read(uri) as fh:
-        return _summarise_parquet(fh, subject, sample_rows, uri).sample
+        source, rows = _open_parquet(fh, uri)
+        positions = sample_positions(rows, sample_rows)
+
+        def take(_index: int, key: str, arrow: Any) -> None:
+            sample[key] = _sampled(arrow.to_pandas(), positions)
+
+        _by_column(source, uri, take)
+    return pd.DataFrame(sample) if sample else None
+
+
+def _sampled(column: Any, positions: Any) -> Any:
+    """The rows of ``column`` (a pandas Series) at ``positions``, renumbered from 0."""
+    return column.iloc[positions].reset_index(drop=True)
 
 
 def _summarise_parquet(fh: Any, subject: Subject, sample_rows: int, uri: str) -> ReferenceProfile:
@@ -288,7 +306,7 @@ def _summarise_parquet(fh: Any, subject: Subject, sample_rows: int, uri: str) ->
         kinds[key] = kind = column_kind(column)
         if kind is not None:
             values[key] = summarise_column(column, kind)
-        sample[key] = column.iloc[positions].reset_index(drop=True)
+        sample[key] = _sampled(column, positions)
 
     _by_column(source, uri, take)
     frame = pd.DataFrame(sample) if sample else None

@@ -358,10 +358,7 @@ class _Scanner:
         # cache need; a planned object must still be the one the plan listed.
         head = self.storage.head(path, checksums=True)
         if pinned and head.get("ETag") != pinned:
-            raise ObjectChanged(
-                f"{path}: the S3 object changed since it was listed (its ETag is no longer "
-                f"{pinned}), so the listed object was not read"
-            )
+            raise ObjectChanged.since_listed(path, pinned)
         size = int(head.get("ContentLength", 0))
         if size < _RANGED_MIN_BYTES:
             return self._scan_whole(path, etag=head.get("ETag"))
