@@ -58,6 +58,14 @@ def test_arrow_summaries_equal_the_pandas_ones(tmp_path: Path, row_group_size: A
     frame.index = frame.index * 3  # a stored index column is summarised too
     pq.write_table(pa.Table.from_pandas(frame), path, row_group_size=row_group_size)
     fast, slow = both(path, sample_rows=500)
+    assert_same(fast, slow)
+    assert "all_null" not in fast.columns.with_values
+    fast.load_sample = lambda: profile._parquet_sample(str(path), Storage(), 500)
+    pd.testing.assert_frame_equal(fast.rows_sample(), slow.sample)
+
+
+def assert_same(fast: Any, slow: Any) -> None:
+    """The Arrow summaries equal the pandas ones bit for bit (kinds, order, sample facts)."""
     assert fast is not None
     assert fast.kinds == slow.kinds and fast.rows == slow.rows
     assert fast.values.keys() == slow.values.keys()
@@ -74,9 +82,6 @@ def test_arrow_summaries_equal_the_pandas_ones(tmp_path: Path, row_group_size: A
             assert got.values.tolist() == want.values.tolist(), name  # first-appearance order
             assert got.counts.tolist() == want.counts.tolist(), name
     assert fast.columns == BatchColumns.of(slow.sample)
-    assert "all_null" not in fast.columns.with_values
-    fast.load_sample = lambda: profile._parquet_sample(str(path), Storage(), 500)
-    pd.testing.assert_frame_equal(fast.rows_sample(), slow.sample)
 
 
 @pytest.mark.parametrize(
@@ -108,6 +113,99 @@ def test_parquet_drift_without_label_never_imports_pandas(tmp_path: Path) -> Non
         "from mlsec_gates.gates.drift import drift_gate\n"
         f"r = drift_gate({str(tmp_path / 'cur.parquet')!r}, "
         f"reference={str(tmp_path / 'ref.parquet')!r}, report_dir={str(tmp_path / 'out')!r})\n"
+        "print(r.status.value, 'pandas' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["pass", "False"]
+
+
+def csv_both(path: Path, sample_rows: int) -> tuple[Any, Any]:
+    """The Arrow CSV summaries and the pandas path's (``read_frame``, then summarise)."""
+    from mlsec_gates.gates.drift.data import column_kind, read_frame
+
+    subject = Subject(str(path), "0" * 64, path.stat().st_size, "csv")
+    with open(path, "rb") as fh:
+        fast = profile._summarise_csv_arrow(fh, subject, sample_rows, str(path))
+    frame, _ = read_frame(str(path))
+    kinds = {name: column_kind(frame[name]) for name in frame.columns}
+    slow = profile.build_profile(frame, subject, kinds, label=None, sample_rows=sample_rows)
+    slow.sample = profile.sample_frame(frame, sample_rows)
+    return fast, slow
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv"])
+def test_arrow_csv_summaries_equal_the_pandas_ones(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"mixed{suffix}"
+    frame = mixed(3000, seed=5).drop(columns=["u8", "f32"])
+    rng = np.random.default_rng(6)
+    frame["wide"] = rng.normal(0, 1, 3000) * 10.0 ** rng.integers(-30, 30, 3000)  # 17 digits
+    frame["day"] = pd.date_range("2020-01-01", periods=3000, freq="h").astype(str)
+    frame["tokens"] = rng.choice(np.array(["NA", "NaN", "", "None", "x", "n/a"]), 3000)
+    frame.to_csv(path, index=False, sep="\t" if suffix == ".tsv" else ",")
+    fast, slow = csv_both(path, sample_rows=500)
+    assert_same(fast, slow)
+    assert fast.kinds["day"] == "categorical" and fast.kinds["i_null"] == "numeric"
+    assert "all_null" not in fast.columns.with_values
+    built = profile.summarise_file(str(path), Storage(), sample_rows=500)
+    assert built.sample is None and built.columns == fast.columns
+    pd.testing.assert_frame_equal(built.rows_sample(), slow.sample)
+
+
+CSV_TAKEN = {
+    "padded ints": "a,b\n 1,x\n2 ,y\n",
+    "ints with nulls": "a,b\n1,x\nNA,y\n<NA>,\nNone,z\n",
+    "infinities": "a\ninf\n-Infinity\n+iNF\n1.5\nnan\n1e-400\n",
+    "text pandas does not read as numbers": "a\n1.5\n1.#INF\n",
+    "padded booleans": "a\nTrue \nFalse\n",
+    "exponents": "a\n1e5\n.5\n5.\n-2E-3\n",
+    "booleans with nulls": "a\nTrue\n\nfalse\nTRUE\n",
+    "text that starts like numbers": "a\n1\nx\n1_0\n",
+    "dates and times": "a,b\n2020-01-01,12:00:00\n2020-01-02,13:00:00\n",
+    "quoted": 'a,b\n"1","x, y"\n"2",""\n',
+    "all missing": "a,b\n,1\n,2\n",
+    "one row": "a\n0.1\n",
+}
+CSV_LEFT_TO_PANDAS = {
+    "hexadecimal": "a\n0x1A\n2\n",
+    "beyond int64": "a\n18446744073709551615\n1\n",
+    "signed ints Arrow reads as floats": "a\n+1\n-2\n",
+    "NAN Arrow reads as a float": "a\n1.5\nNAN\n",
+    "overflow Arrow reads as infinite": "a\n1.5\n1e400\n",
+    "numbers Arrow keeps as text": "a\n1.5\nnan \n",
+    "zeros and ones Arrow reads as booleans": "a\nTrue\n0\n",
+    "duplicate names": "a,a\n1,2\n",
+    "unnamed column": "a,\n1,2\n",
+    "header only": "a,b\n",
+    "ragged": "a,b\n1,2,3\n",
+    "not UTF-8": "a\n\xe9t\xe9\n",
+}
+
+
+@pytest.mark.parametrize("text", CSV_TAKEN.values(), ids=CSV_TAKEN.keys())
+def test_arrow_csv_takes_what_pandas_reads_the_same(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "edge.csv"
+    path.write_bytes(text.encode("utf-8"))
+    fast, slow = csv_both(path, sample_rows=2)
+    assert_same(fast, slow)
+
+
+@pytest.mark.parametrize("text", CSV_LEFT_TO_PANDAS.values(), ids=CSV_LEFT_TO_PANDAS.keys())
+def test_arrow_csv_leaves_the_rest_to_pandas(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "edge.csv"
+    path.write_bytes(text.encode("latin-1"))
+    subject = Subject(str(path), "0" * 64, path.stat().st_size, "csv")
+    with open(path, "rb") as fh:
+        assert profile._summarise_csv_arrow(fh, subject, 2, str(path)) is None
+
+
+def test_csv_drift_without_label_never_imports_pandas(tmp_path: Path) -> None:
+    for name, seed in (("ref", 3), ("cur", 4)):
+        mixed(400, seed).drop(columns=["all_null"]).to_csv(tmp_path / f"{name}.csv", index=False)
+    code = (
+        "import sys\n"
+        "from mlsec_gates.gates.drift import drift_gate\n"
+        f"r = drift_gate({str(tmp_path / 'cur.csv')!r}, "
+        f"reference={str(tmp_path / 'ref.csv')!r}, report_dir={str(tmp_path / 'out')!r})\n"
         "print(r.status.value, 'pandas' in sys.modules)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
