@@ -447,6 +447,7 @@ def save_profile(profile: ReferenceProfile, uri: str, storage: Storage) -> str:
 
     arrays: dict[str, Any] = {}
     columns = []
+    sample = profile.rows_sample()
     for i, (name, kind) in enumerate(profile.kinds.items()):
         entry: dict[str, Any] = {"name": name, "kind": kind}
         summary = profile.values.get(name)
@@ -460,8 +461,8 @@ def save_profile(profile: ReferenceProfile, uri: str, storage: Storage) -> str:
         elif isinstance(summary, CategoryCounts):
             arrays[f"cat/{i}/values"] = np.asarray(summary.values, dtype=str)
             arrays[f"cat/{i}/counts"] = summary.counts
-        if profile.sample is not None and name in profile.sample:
-            arrays.update(_sample_arrays(i, kind, profile.sample[name]))
+        if sample is not None and name in sample:
+            arrays.update(_sample_arrays(i, kind, sample[name]))
         columns.append(entry)
     for key, value in profile.poison_arrays.items():
         array = np.asarray(value)
@@ -475,7 +476,7 @@ def save_profile(profile: ReferenceProfile, uri: str, storage: Storage) -> str:
         "rows": profile.rows,
         "columns": columns,
         "label": profile.label,
-        "sample_rows": 0 if profile.sample is None else len(profile.sample),
+        "sample_rows": 0 if sample is None else len(sample),
         "poison": profile.poison_meta,
     }
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
@@ -530,11 +531,10 @@ def load_profile(uri: str, storage: Storage) -> ReferenceProfile:
 
 def _from_arrays(meta: dict[str, Any], arrays: dict[str, Any]) -> ReferenceProfile:
     import numpy as np
-    import pandas as pd
 
     kinds: dict[str, str | None] = {}
     values: dict[str, Values] = {}
-    sample: dict[str, Any] = {}
+    sample: dict[str, tuple[str | None, Any, Any]] = {}
     for i, entry in enumerate(meta["columns"]):
         name, kind = str(entry["name"]), entry["kind"]
         if kind not in (NUMERIC, CATEGORICAL, None):
@@ -551,11 +551,9 @@ def _from_arrays(meta: dict[str, Any], arrays: dict[str, Any]) -> ReferenceProfi
                 np.asarray(arrays[f"cat/{i}/counts"], dtype=np.int64),
             )
         if f"sample/{i}" in arrays:
-            column = pd.Series(arrays[f"sample/{i}"])
-            if kind == CATEGORICAL:
-                column = column.astype(object)
-            column[arrays[f"sample_na/{i}"].astype(bool)] = None if kind != NUMERIC else np.nan
-            sample[name] = column
+            sample[name] = (kind, arrays[f"sample/{i}"], arrays[f"sample_na/{i}"].astype(bool))
+            if sample[name][1].shape != sample[name][2].shape:
+                raise ValueError(f"column {name!r}: sample and its missing-value mask differ")
     reference = meta["reference"]
     subject = Subject(
         path=str(reference["path"]),
@@ -573,5 +571,23 @@ def _from_arrays(meta: dict[str, Any], arrays: dict[str, Any]) -> ReferenceProfi
         label=meta.get("label"),
         poison_meta=meta.get("poison"),
         poison_arrays=poison,
-        sample=pd.DataFrame(sample) if sample else None,
+        load_sample=lambda: _sample_from_arrays(sample),
     )
+
+
+def _sample_from_arrays(columns: dict[str, tuple[str | None, Any, Any]]) -> Any:
+    """The stored row sample as a DataFrame.
+
+    Built on first use: it needs pandas, and only Evidently's page reads it.
+    """
+    import numpy as np
+    import pandas as pd
+
+    sample: dict[str, Any] = {}
+    for name, (kind, values, missing) in columns.items():
+        column = pd.Series(values)
+        if kind == CATEGORICAL:
+            column = column.astype(object)
+        column[missing] = None if kind != NUMERIC else np.nan
+        sample[name] = column
+    return pd.DataFrame(sample) if sample else None

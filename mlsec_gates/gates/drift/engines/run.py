@@ -199,7 +199,7 @@ def run_drift_scaled(
             current_rows=cur.rows,
             detector_rows=samples.detector_rows,
             page_rows=lambda: (
-                stored.sample if stored else samples.of(ref)[0],
+                stored.rows_sample() if stored else samples.of(ref)[0],
                 samples.of(cur)[0],
             ),
             fitted=stored,

@@ -198,15 +198,41 @@ def test_arrow_csv_leaves_the_rest_to_pandas(tmp_path: Path, text: str) -> None:
         assert profile._summarise_csv_arrow(fh, subject, 2, str(path)) is None
 
 
-def test_csv_drift_without_label_never_imports_pandas(tmp_path: Path) -> None:
+@pytest.mark.parametrize("source", ["reference", "profile"])
+def test_csv_drift_without_label_never_imports_pandas(tmp_path: Path, source: str) -> None:
     for name, seed in (("ref", 3), ("cur", 4)):
         mixed(400, seed).drop(columns=["all_null"]).to_csv(tmp_path / f"{name}.csv", index=False)
+    reference = str(tmp_path / "ref.csv")
+    if source == "profile":
+        reference = profile.save_profile(
+            profile.summarise_file(reference, Storage(), sample_rows=100),
+            str(tmp_path / "ref.npz"),
+            Storage(),
+        )
     code = (
         "import sys\n"
         "from mlsec_gates.gates.drift import drift_gate\n"
         f"r = drift_gate({str(tmp_path / 'cur.csv')!r}, "
-        f"reference={str(tmp_path / 'ref.csv')!r}, report_dir={str(tmp_path / 'out')!r})\n"
+        f"{source}={reference!r}, report_dir={str(tmp_path / 'out')!r})\n"
         "print(r.status.value, 'pandas' in sys.modules)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["pass", "False"]
+
+
+def test_stored_row_sample_is_read_back_on_first_use(tmp_path: Path) -> None:
+    path = tmp_path / "ref.parquet"
+    mixed(300, seed=9).to_parquet(path)
+    built = profile.summarise_file(str(path), Storage(), sample_rows=120)
+    saved = profile.save_profile(built, str(tmp_path / "ref.npz"), Storage())
+    loaded = profile.load_profile(saved, Storage())
+    assert loaded.sample is None
+    want, got = built.rows_sample(), loaded.rows_sample()
+    assert list(got.columns) == list(want.columns) and len(got) == 120
+    for name, kind in built.kinds.items():
+        if kind == "numeric":
+            np.testing.assert_array_equal(got[name].to_numpy(float), want[name].to_numpy(float))
+        else:
+            assert got[name].isna().tolist() == want[name].isna().tolist(), name
+            shown = want[name].dropna().astype(str).tolist()
+            assert got[name].dropna().tolist() == shown, name
