@@ -122,13 +122,15 @@ def summarise_file(uri: str, storage: Storage, *, sample_rows: int) -> Reference
     summaries (1M x 20 floats: about 170 MB instead of 330). Other formats are read whole.
     When every Parquet column is a plain number, boolean or string, the summaries come
     straight from Arrow and pandas is not imported (on a small batch its import is most of
-    the gate's CPU); the row sample is then read on first use (:meth:`~ReferenceProfile.
-    rows_sample`), with pandas, exactly as the pandas path would have built it.
+    the gate's CPU); so for a CSV file of at most 64 MB whose columns Arrow reads as pandas
+    does (:mod:`.arrow_csv`). The row sample is then read on first use
+    (:meth:`~ReferenceProfile.rows_sample`), with pandas, as the pandas path builds it.
 
     Raises:
         InputError: missing, unreadable or corrupt file, or no rows.
         StorageError: S3 refused access.
     """
+    from mlsec_gates.gates.drift.arrow_csv import MAX_BYTES, summarise_csv
     from mlsec_gates.gates.drift.data import column_kind, read_frame
     from mlsec_gates.gates.validate.data import detect_kind
 
@@ -145,10 +147,11 @@ def summarise_file(uri: str, storage: Storage, *, sample_rows: int) -> Reference
                 return summary
             fh.seek(0)
             return _summarise_parquet(fh, subject, sample_rows, uri)
-        if kind == "csv":
+        if kind == "csv":  # small files: Arrow's reader, pandas not imported (arrow_csv.py)
             digest, size = sha256_of(fh)
             fh.seek(0)
-            summary = _summarise_csv_arrow(fh, Subject(uri, digest, size, kind), sample_rows, uri)
+            subject = Subject(uri, digest, size, kind)
+            summary = summarise_csv(fh, subject, sample_rows, uri) if size <= MAX_BYTES else None
             if summary is not None:
                 summary.load_sample = lambda: sample_frame(read_frame(uri, storage)[0], sample_rows)
                 return summary
@@ -186,7 +189,7 @@ def _summarise_parquet_arrow(
     def take(index: int, key: str, column: Any) -> None:
         if numeric[index]:
             kinds[key] = NUMERIC
-            array = _numbers(column)
+            array = arrow_numbers(column)
             values[key] = NumericValues.from_array(array)
             seen = array[positions]
             present = bool(seen.size) and not (seen.dtype.kind == "f" and np.isnan(seen).all())
@@ -201,122 +204,6 @@ def _summarise_parquet_arrow(
     _by_column(source, uri, take)
     facts = BatchColumns(kinds=dict(kinds), with_values=frozenset(with_values))
     return ReferenceProfile(subject, rows, kinds, values, columns=facts)
-
-
-_INTEGER = r"^\s*[+-]?[0-9]+\s*$"
-"""A field pandas' CSV parser reads as an integer."""
-_INFINITY = r"^\s*[+-]?inf(inity)?\s*$"
-_FLOAT = r"^\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)(e[+-]?[0-9]+)?\s*$|" + _INFINITY
-"""A field pandas' CSV parser reads as a float (matched ignoring case; not ``NAN``)."""
-_BOOLEANS = ("True", "TRUE", "true", "False", "FALSE", "false")
-"""The fields pandas' CSV parser reads as booleans (its defaults; Arrow's include 1 and 0)."""
-
-
-def _summarise_csv_arrow(
-    fh: Any, subject: Subject, sample_rows: int, uri: str
-) -> ReferenceProfile | None:
-    """The summaries and column kinds of a CSV file read by Arrow, as pandas would make them.
-
-    Drift reads CSV with pandas' correctly rounded float parser (``float_precision=
-    "round_trip"``), which gives the same doubles as Arrow's. Arrow infers types by other
-    rules, so each column is checked against its raw text (read again, as strings) and taken
-    only where pandas would make the same column of it:
-
-    - Arrow integers whose every field is plain decimal digits (pandas: int64, float64 with
-      NaN when there are nulls; Arrow also reads hexadecimal);
-    - Arrow floats with a field that is not an integer (pandas would make all-integer text
-      int64 or uint64), every field a number pandas reads, and no overflow (``1e400`` is
-      infinite to Arrow, text to pandas);
-    - booleans (read with pandas' spellings only);
-    - text, dates and times (pandas keeps them as text: counted as their raw text), unless
-      every field looks like a number or a boolean (pandas might convert them).
-
-    Missing values are pandas' defaults (``""``, ``NA``, ``NaN``, ``null``...), in text
-    columns too. Anything else (duplicate or empty column names, invalid UTF-8, a parse
-    error, no rows, an all-integer float column) returns None: the pandas path decides.
-    """
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.csv as pcsv
-
-    from mlsec_gates.gates.drift.data import csv_separator
-
-    parse = pcsv.ParseOptions(delimiter=csv_separator(uri))
-    nulls = {"null_values": _PANDAS_NULLS, "strings_can_be_null": True}
-    try:
-        table = pcsv.read_csv(
-            fh,
-            parse_options=parse,
-            convert_options=pcsv.ConvertOptions(
-                **nulls, true_values=list(_BOOLEANS[:3]), false_values=list(_BOOLEANS[3:])
-            ),
-        )
-        names = table.column_names
-        if not table.num_rows or "" in names or len(set(names)) != len(names):
-            return None
-        fh.seek(0)
-        text = pcsv.read_csv(
-            fh,
-            parse_options=parse,
-            convert_options=pcsv.ConvertOptions(
-                **nulls, column_types={name: pa.string() for name in names}
-            ),
-        )
-    except (pa.ArrowException, OSError, ValueError):
-        return None
-    if text.num_rows != table.num_rows:
-        return None
-
-    def matches(raw: Any, pattern: str) -> Any:
-        return pc.match_substring_regex(raw.drop_null(), pattern, ignore_case=True)
-
-    def every(raw: Any, pattern: str) -> bool:
-        return bool(pc.all(matches(raw, pattern)).as_py())
-
-    def overflows(array: Any, raw: Any) -> bool:
-        return int(np.isinf(array).sum()) != (pc.sum(matches(raw, _INFINITY)).as_py() or 0)
-
-    rows, is_ = table.num_rows, pa.types
-    positions = sample_positions(rows, sample_rows)
-    kinds: dict[str, str | None] = {}
-    values: dict[str, Values] = {}
-    with_values = set()
-    for name, column, raw in zip(names, table.columns, text.columns, strict=True):
-        kind = column.type
-        if is_.is_null(kind):
-            array = np.full(rows, np.nan)
-        elif is_.is_integer(kind) and every(raw, _INTEGER):
-            array = _numbers(column)
-        elif is_.is_floating(kind) and every(raw, _FLOAT) and not every(raw, _INTEGER):
-            array = _numbers(column)
-            if overflows(array, raw):
-                return None
-        elif is_.is_boolean(kind) or (
-            (is_.is_string(kind) or is_.is_temporal(kind))
-            and not every(raw, f"{_FLOAT}|^\\s*[+-]?nan\\s*$|^({'|'.join(_BOOLEANS)})$")
-        ):
-            items = (column if is_.is_boolean(kind) else raw).to_pylist()
-            kinds[name] = CATEGORICAL
-            values[name] = CategoryCounts.from_values(items)
-            if any(items[i] is not None for i in positions):
-                with_values.add(name)
-            continue
-        else:
-            return None
-        kinds[name] = NUMERIC
-        values[name] = NumericValues.from_array(array)
-        if not np.isnan(array[positions].astype(np.float64)).all():
-            with_values.add(name)
-    facts = BatchColumns(kinds=dict(kinds), with_values=frozenset(with_values))
-    return ReferenceProfile(subject, rows, kinds, values, columns=facts)
-
-
-_PANDAS_NULLS = [
-    *("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND"),
-    *("1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"),
-]
-"""pandas' default missing-value fields (``pandas._libs.parsers.STR_NA_VALUES``)."""
 
 
 def _open_parquet(fh: Any, uri: str) -> tuple[Any, int]:
@@ -363,7 +250,7 @@ def _by_column(source: Any, uri: str, take: Callable[[int, str, Any], None]) -> 
             pa.default_memory_pool().release_unused()
 
 
-def _numbers(column: Any) -> Any:
+def arrow_numbers(column: Any) -> Any:
     """An Arrow integer or float column as the numpy array pandas would make of it.
 
     Read from the Arrow buffers: pyarrow's own ``to_numpy`` imports pandas. Nulls become

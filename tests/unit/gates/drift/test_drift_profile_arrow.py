@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from mlsec_gates.gates.drift import profile
+from mlsec_gates.gates.drift import arrow_csv, profile
 from mlsec_gates.gates.drift.data import BatchColumns
 from mlsec_gates.gates.drift.stattests import CategoryCounts, NumericValues
 from mlsec_gates.result import Subject
@@ -125,7 +125,7 @@ def csv_both(path: Path, sample_rows: int) -> tuple[Any, Any]:
 
     subject = Subject(str(path), "0" * 64, path.stat().st_size, "csv")
     with open(path, "rb") as fh:
-        fast = profile._summarise_csv_arrow(fh, subject, sample_rows, str(path))
+        fast = arrow_csv.summarise_csv(fh, subject, sample_rows, str(path))
     frame, _ = read_frame(str(path))
     kinds = {name: column_kind(frame[name]) for name in frame.columns}
     slow = profile.build_profile(frame, subject, kinds, label=None, sample_rows=sample_rows)
@@ -133,8 +133,13 @@ def csv_both(path: Path, sample_rows: int) -> tuple[Any, Any]:
     return fast, slow
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".tsv"])
-def test_arrow_csv_summaries_equal_the_pandas_ones(tmp_path: Path, suffix: str) -> None:
+@pytest.mark.parametrize(
+    ("suffix", "block"), [(".csv", 1 << 24), (".tsv", 1 << 24), (".csv", 4096)]
+)
+def test_arrow_csv_summaries_equal_the_pandas_ones(
+    tmp_path: Path, suffix: str, block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(arrow_csv, "BLOCK_BYTES", block)  # raw text checked in many blocks
     path = tmp_path / f"mixed{suffix}"
     frame = mixed(3000, seed=5).drop(columns=["u8", "f32"])
     rng = np.random.default_rng(6)
@@ -195,7 +200,7 @@ def test_arrow_csv_leaves_the_rest_to_pandas(tmp_path: Path, text: str) -> None:
     path.write_bytes(text.encode("latin-1"))
     subject = Subject(str(path), "0" * 64, path.stat().st_size, "csv")
     with open(path, "rb") as fh:
-        assert profile._summarise_csv_arrow(fh, subject, 2, str(path)) is None
+        assert arrow_csv.summarise_csv(fh, subject, 2, str(path)) is None
 
 
 @pytest.mark.parametrize("source", ["reference", "profile"])
@@ -236,3 +241,14 @@ def test_stored_row_sample_is_read_back_on_first_use(tmp_path: Path) -> None:
             assert got[name].isna().tolist() == want[name].isna().tolist(), name
             shown = want[name].dropna().astype(str).tolist()
             assert got[name].dropna().tolist() == shown, name
+
+
+def test_large_csv_goes_to_pandas(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above MAX_BYTES Arrow's path would hold more memory than pandas': pandas reads it."""
+    path = tmp_path / "large.csv"
+    mixed(200, seed=10).to_csv(path, index=False)
+    small = profile.summarise_file(str(path), Storage(), sample_rows=50)
+    monkeypatch.setattr(arrow_csv, "MAX_BYTES", path.stat().st_size - 1)
+    large = profile.summarise_file(str(path), Storage(), sample_rows=50)
+    assert small.sample is None and large.sample is not None
+    assert_same(small, large)
