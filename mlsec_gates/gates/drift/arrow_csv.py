@@ -14,10 +14,11 @@ where pandas would make the same column of its text:
   infinite to Arrow, text to pandas);
 - booleans (only pandas' spellings are booleans);
 - text, dates and times (pandas keeps them as text: counted as their raw text), unless every
-  field looks like a number or a boolean (pandas might convert them).
+  field looks like a number or a boolean (pandas might convert them) or a field holds a NUL
+  character (pandas' parser cuts the field there).
 
-Anything else (duplicate or empty column names, invalid UTF-8, a parse error, no rows, a
-column of another type) returns None and the pandas path decides, errors included.
+Anything else (duplicate, empty or NUL-holding column names, invalid UTF-8, a parse error,
+no rows, a column of another type) returns None and the pandas path decides, errors included.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ class _Text:
     floating: bool = True
     maybe_converted: bool = True
     infinities: int = 0
+    nul: bool = False
+    """A field holds a NUL character (pandas' parser drops it and what follows)."""
     chunks: list[Any] = field(default_factory=list)
 
     def add(self, raw: Any) -> None:
@@ -79,6 +82,7 @@ class _Text:
             self.maybe_converted = self.maybe_converted and bool(
                 pc.all(matched(_MAYBE_CONVERTED)).as_py()
             )
+            self.nul = self.nul or bool(pc.any(pc.match_substring(valid, "\0")).as_py())
             self.chunks.append(raw)
 
 
@@ -120,7 +124,8 @@ def summarise_csv(fh: Any, subject: Subject, sample_rows: int, uri: str) -> Any:
         table = pcsv.read_csv(fh, parse_options=parse, convert_options=typed)
         names = table.column_names
         roles = [_role(kind) for kind in table.schema.types]
-        if not table.num_rows or "" in names or len(set(names)) != len(names) or None in roles:
+        plain = all(name and "\0" not in name for name in names) and None not in roles
+        if not table.num_rows or not plain or len(set(names)) != len(names):
             return None
         texts = [_Text(str(role)) for role in roles]
         fh.seek(0)
@@ -150,7 +155,9 @@ def summarise_csv(fh: Any, subject: Subject, sample_rows: int, uri: str) -> Any:
             array = arrow_numbers(column)
             if int(np.isinf(array).sum()) != text.infinities:
                 return None
-        elif text.role == "boolean" or (text.role == "text" and not text.maybe_converted):
+        elif text.role == "boolean" or (
+            text.role == "text" and not text.maybe_converted and not text.nul
+        ):
             raw = pa.chunked_array(text.chunks, pa.string()) if text.role == "text" else column
             items = raw.to_pylist()
             kinds[name] = CATEGORICAL

@@ -168,6 +168,8 @@ CSV_LEFT_TO_PANDAS = {
     "header only": "a,b\n",
     "ragged": "a,b\n1,2,3\n",
     "not UTF-8": "a\n\xe9t\xe9\n",
+    "NUL in a field": "a,b\n1,x\x00y\n2,z\n",
+    "NUL in a name": "a\x00c,b\n1,x\n",
 }
 
 
