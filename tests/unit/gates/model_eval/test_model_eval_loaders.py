@@ -172,9 +172,9 @@ def test_torchscript_module_end_to_end_with_a_gradient_attack(tmp_path: Path) ->
     assert {checks[c]["decision"] for c in ("fairness", "explainability", "backdoor")} == {"pass"}
     # a differentiable model gets projected gradient descent through ART's PyTorch wrapper
     robustness = checks["robustness"]
-    assert robustness["decision"] in ("pass", "inconclusive"), robustness
+    assert robustness["decision"] == "pass", robustness
     assert robustness["details"]["attack"]["attack"] == "pgd"
-    assert robustness["details"]["attack"]["rows_attacked"] >= 1
+    assert robustness["details"]["attack"]["rows_attacked"] == 8  # FAST_SETTINGS attack_rows
 
 
 def test_torchscript_without_its_columns_says_to_set_feature_columns(tmp_path: Path) -> None:
