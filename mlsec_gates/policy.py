@@ -350,7 +350,7 @@ class ModelEvalPolicy(_Strict):
     feature_columns: tuple[str, ...] = ()
     """The model's inputs; empty: the names the model records, else every other column."""
     budget_seconds: float = Field(default=40, gt=0, le=86_400)
-    """Time the four checks may take together (``--budget``)."""
+    """CPU seconds the four checks may use together in the evaluation process (``--budget``)."""
     memory_mb: int = Field(default=4096, ge=256, strict=True)
     """Address space of the child process that loads the model."""
     threads: int = Field(default=1, ge=1, strict=True)

@@ -61,7 +61,7 @@ def model_eval(
         metrics: accuracy, checks run and failed, each check's statistic, ``passed``.
         label_column: the true label. Empty: the policy's ``gates.model_eval.label_column``.
         sensitive_columns: columns whose groups fairness compares. Empty: the policy's.
-        budget: seconds the checks share. 0: the policy's ``budget_seconds``.
+        budget: CPU seconds the checks share. 0: the policy's ``budget_seconds``.
         policy: policy YAML text, or its path or ``s3://`` URI; empty for the defaults.
         fail_on_violation: fail the task when the gate does not pass (hard gate).
         run_id: the pipeline run (``dsl.PIPELINE_JOB_ID_PLACEHOLDER``), for the ledger.

@@ -34,7 +34,7 @@ class ModelEvalGateOperator(GateOperator):
     :param data: the held-out evaluation data with the label (templated).
     :param label_column: the true label (templated); default: the policy's.
     :param sensitive_columns: columns fairness compares groups of (templated).
-    :param budget: seconds the checks share; default ``gates.model_eval.budget_seconds``.
+    :param budget: CPU seconds the checks share; default ``gates.model_eval.budget_seconds``.
     """
 
     gate_name = "model_eval"

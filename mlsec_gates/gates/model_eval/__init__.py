@@ -16,7 +16,8 @@ evasion attack) and **backdoor** (a feature value that flips most predictions to
 Loading a model runs its code, so the gate first copies the model to a private folder, scans
 *that copy* with the scan gate and refuses to load it on anything but a pass; then a child
 process with memory, CPU-time and wall-clock limits loads it and runs the checks
-(:mod:`.isolation`). ``budget_seconds`` (``--budget``) is the time the checks share.
+(:mod:`.isolation`). ``budget_seconds`` (``--budget``) is the CPU time of that child the
+checks share, so the verdict does not depend on the machine's load.
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ def model_eval_gate(
         label_column: the true label (default: ``gates.model_eval.label_column``).
         sensitive_columns: columns whose groups fairness compares and whose proxies
             explainability looks for (default: ``gates.model_eval.sensitive_columns``).
-        budget: seconds the checks may take together (default: ``gates.model_eval.budget_seconds``).
+        budget: CPU seconds the checks may use together
+            (default: ``gates.model_eval.budget_seconds``).
         policy: a policy file path/URI, inline YAML text, a parsed :class:`Policy`, or None.
         report_dir: directory or ``s3://`` prefix for the reports.
         s3: how to reach S3 (overrides the policy's ``storage.s3``).

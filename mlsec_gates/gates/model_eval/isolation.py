@@ -7,6 +7,12 @@ never loads one itself: :func:`evaluate_isolated` runs :mod:`._worker` with ``py
 environment (one BLAS thread by default, a private ``HOME``), an address-space and CPU-time
 limit set by the child on itself, and a wall-clock timeout enforced here. A crash, a kill
 or a timeout raises :class:`WorkerFailed`; the gate turns it into an ``error``.
+
+The budget is CPU time (the checks size their work to the child's CPU clock), so the verdict
+does not depend on the machine's load. The hard CPU limit is the startup allowance plus twice
+the budget, per thread; the wall-clock timeout is :data:`WALL_FACTOR` times that, a safety net
+for a model that blocks without using CPU (sleeps, waits on a lock) or a machine so loaded that
+the child barely runs. Both fail closed.
 """
 
 from __future__ import annotations
@@ -19,8 +25,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-#: Seconds the child gets for imports, loading the model and reading the data.
+#: CPU seconds the child gets for imports, loading the model and reading the data.
 STARTUP_SECONDS = 90
+#: Wall-clock timeout, as a multiple of the child's CPU allowance (startup + 2 x budget).
+WALL_FACTOR = 5
 #: Environment variables passed through to the child (OpenBLAS correctness settings).
 _PASS_THROUGH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "PATH", "LANG", "LD_LIBRARY_PATH")
 
@@ -52,7 +60,8 @@ def evaluate_isolated(
         WorkerFailed: the child died on a signal (a memory or CPU limit, a native crash),
             exceeded the wall-clock timeout, or left no readable answer.
     """
-    timeout = STARTUP_SECONDS + 2 * budget_seconds
+    allowance = STARTUP_SECONDS + 2 * budget_seconds
+    timeout = WALL_FACTOR * allowance
     job = Path(workdir) / "job.json"
     answer = Path(workdir) / "answer.json"
     job.write_text(
@@ -64,7 +73,7 @@ def evaluate_isolated(
                 "sensitive_columns": sensitive_columns,
                 "settings": settings,
                 "budget_seconds": budget_seconds,
-                "cpu_seconds": int(timeout * threads) + 10,
+                "cpu_seconds": int(allowance * threads) + 10,
                 "memory_bytes": memory_mb * 1024 * 1024,
                 "threads": threads,
                 "answer": str(answer),
@@ -93,7 +102,10 @@ def evaluate_isolated(
             check=False,
         )
     except subprocess.TimeoutExpired:
-        raise WorkerFailed(f"the evaluation was stopped after {timeout:.0f} s") from None
+        raise WorkerFailed(
+            f"the evaluation was stopped after {timeout:.0f} s of wall-clock time (the budget "
+            f"is {budget_seconds:g} s of CPU time: a model that blocks, or an overloaded machine)"
+        ) from None
     if proc.returncode < 0:
         try:
             name = signal.Signals(-proc.returncode).name

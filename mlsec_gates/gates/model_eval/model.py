@@ -136,12 +136,14 @@ def _sklearn(path: str, features: list[str]) -> LoadedModel:
     names = getattr(model, "feature_names_in_", None)
     if names is None and hasattr(model, "get_booster"):  # XGBoost keeps its own names
         names = getattr(model.get_booster(), "feature_names", None)
+    n_in = getattr(model, "n_features_in_", None)
+    if names is None and type(model).__module__.startswith("catboost"):
+        names, n_in = _catboost_inputs(model, features)
     named = names is not None
     used = [str(n) for n in names] if named else list(features)
     recorded = used
     if named:
         used = _lightgbm_columns(used, features)
-    n_in = getattr(model, "n_features_in_", None)
     if not named and n_in is not None and n_in != len(used):
         raise ModelLoadError(
             f"the model takes {n_in} features but the data has {len(used)} candidate "
@@ -164,14 +166,14 @@ def _sklearn(path: str, features: list[str]) -> LoadedModel:
 
         with warnings.catch_warnings():  # "X does not have valid feature names"
             warnings.simplefilter("ignore", UserWarning)
-            return np.asarray(model.predict(values))
+            return _one_column(model.predict(values))
 
     classes = [str(c) for c in label_text(getattr(model, "classes_", []))]
     return LoadedModel(
         kind=_sklearn_kind(model),
         classes=classes,
         features=used,
-        _predict=lambda frame: np.asarray(model.predict(inputs(frame))),
+        _predict=lambda frame: _one_column(model.predict(inputs(frame))),
         _proba=proba if classes else None,
         estimator=model,
         _predict_matrix=matrix,
@@ -212,6 +214,25 @@ def _sklearn_kind(model: Any) -> str:
     if name in ("XGBClassifier", "LGBMClassifier", "CatBoostClassifier"):
         return "tree-ensemble"
     return "sklearn"
+
+
+def _one_column(labels: Any) -> np.ndarray:
+    """Predicted labels as a vector: CatBoost's multiclass ``predict`` gives an (n, 1) array."""
+    arr = np.asarray(labels)
+    return arr[:, 0] if arr.ndim == 2 and arr.shape[1] == 1 else arr
+
+
+def _catboost_inputs(model: Any, features: list[str]) -> tuple[list[str] | None, int | None]:
+    """A CatBoost model's input names (None: positional) and how many inputs it takes.
+
+    CatBoost records its inputs in ``feature_names_`` (``"0"``, ``"1"``... when it was trained
+    on a matrix); its ``n_features_in_`` reads 0 once the model has been unpickled.
+    """
+    names = [str(n) for n in getattr(model, "feature_names_", None) or []]
+    positional = names == [str(i) for i in range(len(names))]
+    if not names or (positional and not set(names) <= set(features)):
+        return None, len(names) or None
+    return names, len(names)
 
 
 def _onnx(path: str, features: list[str], label_values: list[str]) -> LoadedModel:

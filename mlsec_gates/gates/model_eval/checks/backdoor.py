@@ -30,6 +30,7 @@ from mlsec_gates.gates.model_eval.checks.base import (
     EvalContext,
     Flag,
     Outcome,
+    budget_clock,
     time_left,
 )
 
@@ -64,11 +65,11 @@ class BackdoorCheck(Check):
         for feature in ctx.features:
             if time_left(deadline) <= 0:
                 break
-            clock = time.monotonic()
+            clock = budget_clock()
             singles.extend(search.single(feature, thresholds.get(feature), s["max_candidates"]))
             searched += 1
             # Many features or a slow model: fewer rows for the rest rather than no verdict.
-            needed = (time.monotonic() - clock) * (len(ctx.features) - searched)
+            needed = (budget_clock() - clock) * (len(ctx.features) - searched)
             if needed > time_left(deadline) * 0.8:
                 search.shrink(time_left(deadline) * 0.8 / max(needed, 1e-9))
         pairs: list[dict[str, Any]] = []

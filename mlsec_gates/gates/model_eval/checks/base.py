@@ -6,6 +6,7 @@ are plain JSON, which the gate turns into findings (:mod:`..findings`) in its ow
 
 from __future__ import annotations
 
+import resource
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
@@ -84,6 +85,9 @@ class Outcome:
     flags: list[Flag] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    """Wall-clock seconds the check took."""
+    cpu_seconds: float = 0.0
+    """CPU seconds the check used (what its budget counts; set by the worker)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The ``details.checks`` entry of the JSON report."""
@@ -97,6 +101,7 @@ class Outcome:
             "flags": [f.to_dict() for f in self.flags],
             "details": self.details,
             "seconds": round(self.seconds, 3),
+            "cpu_seconds": round(self.cpu_seconds, 3),
         }
 
 
@@ -105,19 +110,31 @@ class Check:
 
     name: ClassVar[str]
     share: ClassVar[float]
-    """Share of the gate's time budget this check may use."""
+    """Share of the gate's CPU-time budget this check may use."""
 
     def __init__(self, settings: dict[str, Any]) -> None:
         self.settings = settings
 
     def run(self, ctx: EvalContext, deadline: float) -> Outcome:
-        """Run on the context; start no new work once ``time.monotonic()`` is past ``deadline``."""
+        """Run on the context; start no new work once :func:`budget_clock` is past ``deadline``."""
         raise NotImplementedError
 
 
+def budget_clock() -> float:
+    """CPU seconds (user + system) this process has used: all its threads and reaped children.
+
+    The checks' budget is counted on this clock, not the wall clock, so a verdict does not
+    depend on how busy the machine is: on a loaded worker the attack reaches as many rows as on
+    an idle one, it just takes longer. Time spent waiting (sleeping, blocked on I/O, not
+    scheduled) is not counted; the gate's wall-clock timeout covers a model that hangs.
+    """
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 def time_left(deadline: float) -> float:
-    """Seconds until ``deadline`` (a ``time.monotonic()`` value), never negative."""
-    return max(0.0, deadline - time.monotonic())
+    """CPU seconds until ``deadline`` (a :func:`budget_clock` value), never negative."""
+    return max(0.0, deadline - budget_clock())
 
 
 def _round(value: float | None) -> float | None:

@@ -28,6 +28,7 @@ from mlsec_gates.gates.model_eval.checks.base import (
     EvalContext,
     Flag,
     Outcome,
+    budget_clock,
     time_left,
 )
 
@@ -142,9 +143,9 @@ def _importance(
     from sklearn.inspection import permutation_importance
 
     rows = _sample(len(ctx.frame), s["max_rows"], rng)
-    clock = time.monotonic()
+    clock = budget_clock()
     ctx.model.predict(ctx.frame.iloc[rows][ctx.features])
-    per_pass = (time.monotonic() - clock) * len(ctx.features)  # one shuffle of every feature
+    per_pass = (budget_clock() - clock) * len(ctx.features)  # one shuffle of every feature
     affordable = time_left(deadline) * 0.8
     repeats = int(min(s["repeats"], max(1, affordable // max(per_pass, 1e-9))))
     if per_pass > affordable:  # even one shuffle is too slow: fewer rows (at least 200)

@@ -21,8 +21,8 @@ def test_fairness_results_go_into_the_model_card(cases, tmp_path: Path) -> None:
         policy=only("fairness", "robustness"),
         report_dir=str(tmp_path / "eval"),
     )
-    # FAIL; ERROR when a busy machine also cut the robustness attack short (inconclusive)
-    assert evaluated.status in (Status.FAIL, Status.ERROR)
+    # FAIL, also on a busy machine: the budget is CPU time, so the attack is not cut short
+    assert evaluated.status is Status.FAIL, evaluated.summary
     decided = {c["check"]: c["decision"] for c in evaluated.details["checks"]}
     assert decided["fairness"] == "fail"
     bom_path = tmp_path / "model.cdx.json"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -45,7 +46,7 @@ def _gate(model: Path, data: Path, *, robustness: bool = False, **section: objec
         label_column="label",
         sensitive_columns=["group"],
         policy=policy,
-        budget=60,  # also sets the child's wall timeout (90 s + 2 x budget) on a busy machine
+        budget=60,  # CPU seconds; the wall timeout, 5 x (90 s + 2 x budget), only stops a hang
     )
 
 
@@ -95,15 +96,39 @@ def test_catboost_classifier_saved_with_joblib(tmp_path: Path) -> None:
     catboost = pytest.importorskip("catboost")
     import joblib
 
-    x_tr, y_tr, _, data = _data(tmp_path)
+    x_tr, y_tr, features, data = _data(tmp_path)
     model = catboost.CatBoostClassifier(
         iterations=50, verbose=0, thread_count=1, allow_writing_files=False
     ).fit(x_tr, y_tr)
     joblib.dump(model, tmp_path / "model.joblib")
     result = _gate(tmp_path / "model.joblib", data)
     assert result.status is Status.PASS, result.summary
+    # catboost's n_features_in_ reads 0 after unpickling: its feature_names_ give the inputs
     assert result.details["model"]["type"] == "CatBoostClassifier"
+    assert result.details["model"]["features"] == features
     assert result.details["model"]["accuracy"] > 0.85
+
+
+def test_catboost_multiclass_trained_on_a_matrix(tmp_path: Path) -> None:
+    """Positional inputs ("0", "1"...) take the data's columns; (n, 1) predictions are labels."""
+    catboost = pytest.importorskip("catboost")
+    import joblib
+
+    x_tr, y_tr, features, data = _data(tmp_path)
+    frame = pd.read_csv(data)
+    cut = x_tr.iloc[:, 0].median()
+    three = y_tr.to_numpy() + 2 * (x_tr.iloc[:, 0].to_numpy() > cut) * (y_tr.to_numpy() == 0)
+    frame["label"] = frame["label"] + 2 * (frame[features[0]] > cut) * (frame["label"] == 0)
+    frame.to_csv(data, index=False)
+    model = catboost.CatBoostClassifier(
+        iterations=60, verbose=0, thread_count=1, allow_writing_files=False
+    ).fit(x_tr.to_numpy(), three)
+    joblib.dump(model, tmp_path / "model.joblib")
+    result = _gate(tmp_path / "model.joblib", data, feature_columns=features)
+    assert result.status is Status.PASS, result.summary
+    model_info = result.details["model"]
+    assert model_info["features"] == features and model_info["classes"] == ["0", "1", "2"]
+    assert model_info["accuracy"] > 0.8
 
 
 def _torchscript_net(x_tr, y_tr, path: Path) -> None:
@@ -147,9 +172,9 @@ def test_torchscript_module_end_to_end_with_a_gradient_attack(tmp_path: Path) ->
     assert {checks[c]["decision"] for c in ("fairness", "explainability", "backdoor")} == {"pass"}
     # a differentiable model gets projected gradient descent through ART's PyTorch wrapper
     robustness = checks["robustness"]
-    assert robustness["decision"] in ("pass", "inconclusive"), robustness
+    assert robustness["decision"] == "pass", robustness
     assert robustness["details"]["attack"]["attack"] == "pgd"
-    assert robustness["details"]["attack"]["rows_attacked"] >= 1
+    assert robustness["details"]["attack"]["rows_attacked"] == 8  # FAST_SETTINGS attack_rows
 
 
 def test_torchscript_without_its_columns_says_to_set_feature_columns(tmp_path: Path) -> None:

@@ -113,12 +113,10 @@ def test_onnx_model_runs_through_onnxruntime(cases, tmp_path: Path) -> None:
     assert result.details["model"]["accuracy"] > 0.9
     assert result.subjects[0].kind == "onnx"
     decided = {c["check"]: c["decision"] for c in result.details["checks"]}
-    # on a busy machine the attack may reach too few rows to decide (inconclusive), never error
-    assert (
-        decided["robustness"] in ("pass", "fail", "inconclusive") and decided["backdoor"] == "pass"
-    )
+    # the budget is CPU time: a busy machine slows the attack down but does not cut it short
+    assert decided["robustness"] in ("pass", "fail") and decided["backdoor"] == "pass"
     robustness = next(c for c in result.details["checks"] if c["check"] == "robustness")
-    assert robustness["details"]["attack"]["rows_attacked"] >= 1
+    assert robustness["details"]["attack"]["rows_attacked"] == 8  # FAST_SETTINGS attack_rows
 
 
 def test_rules_are_listed_once_with_unique_ids() -> None:
