@@ -27,6 +27,10 @@ What is derived, column by column (the formulas are in :mod:`.tolerance`):
   are clearly codes (named like ``*_code``, ``type``, ``class``, ``label``, or 0/1 flags),
   only when every value was seen at least 5 times (Good-Turing: rare values announce unseen
   ones);
+- for other text (open-ended: names, codes, timestamps stored as text), a closed set of value
+  *shapes* (digit runs as ``9``, letter runs as ``a``: :mod:`.shape`) under the same
+  at-least-5 rule, as a regular expression: new values of a seen form pass, a foreign form
+  fails;
 - uniqueness, for columns that are unique in the reference and are named like keys.
 
 The YAML is a reviewable document, not a dump: each block says why it is there, and the
@@ -696,7 +700,8 @@ def _render(
         f"# split over its {checks} range and null-share checks ({alpha:.2g} each). Ranges add",
         "# a peaks-over-threshold margin from each column's own tails (floor 0 only where the",
         "# reference shows 0 is a wall); null shares a binomial margin;",
-        "# value sets only when every value was seen at least 5 times (Good-Turing).",
+        "# value sets only when every value was seen at least 5 times (Good-Turing); other",
+        "# text gets a shape check under the same rule (digit runs as 9, letter runs as a).",
         "#",
         "# A starting point, not a verdict: review every bound and value set, widen what the",
         "# reference could not show, and keep the file under version control. Expectation",
