@@ -3,15 +3,15 @@
 A column of names, codes or timestamps stored as text has too many values for a closed
 value set (new ones are expected: Good-Turing), yet its values share a *form*: two capital
 letters, ``9999-99-99 99:99``, words separated by spaces. The shape of a value keeps its
-punctuation and replaces each run of ASCII digits by ``9`` and each run of ASCII letters by
-``a`` (Deequ and Great Expectations' profilers suggest patterns the same way), so
-``"2019-03-07 10:15"`` and ``"2020-12-31 23:59"`` share the shape ``9-9-9 9:9`` while a value
-from elsewhere (``"__never_seen__"``, ``"DROP TABLE"`` in a column of country codes, a number
-in a column of words) has a new one.
+punctuation and replaces each run of ASCII digits by ``9`` and each run of ASCII letters
+(words separated by single spaces included) by ``a``, the way Deequ and Great Expectations'
+profilers suggest patterns. So ``"2019-03-07 10:15"`` and ``"2020-12-31 23:59"`` share the
+shape ``9-9-9 9:9``, while a value from elsewhere (``"__never_seen__"``, ``"1; DROP TABLE"``
+in a column of country codes, a number in a column of words) has a new one.
 
 The suite then holds a regular expression matching exactly the shapes seen, written with
 classes every engine GX runs on understands (Python, PostgreSQL, Spark, and SQLite through
-the gate's REGEXP function): ``[0-9]+``, ``[A-Za-z]+`` and escaped literals.
+the gate's REGEXP function): ``[0-9]+``, ``[A-Za-z]+(?: [A-Za-z]+)*`` and escaped literals.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections.abc import Iterable
 #: Characters a regular expression treats specially (escaped with a backslash).
 _SPECIAL = set(".^$*+?()[]{}|\\")
 _DIGITS = "[0-9]+"
-_LETTERS = "[A-Za-z]+"
+_LETTERS = "[A-Za-z]+(?: [A-Za-z]+)*"
 
 
 def _is_digit(ch: str) -> bool:
@@ -36,15 +36,20 @@ def _is_letter(ch: str) -> bool:
 def shape_of(value: str) -> str:
     """``"AB-12 x"`` -> ``"a-9 a"``: digit runs as ``9``, letter runs as ``a``, the rest kept.
 
+    Words separated by single spaces form one letter run (``"Jo Daviess"`` and ``"Cook"`` are
+    both ``a``): how many words a name has is no form of its own.
+
     Kept characters are never ASCII digits or letters, so ``9`` and ``a`` are unambiguous.
     """
     out: list[str] = []
     last = ""
-    for ch in value:
+    for i, ch in enumerate(value):
         if _is_digit(ch):
             token = "9"
         elif _is_letter(ch):
             token = "a"
+        elif ch == " " and last == "a" and i + 1 < len(value) and _is_letter(value[i + 1]):
+            continue  # words separated by single spaces are one run: "New York" is "a"
         else:
             out.append(ch)
             last = ""

@@ -102,7 +102,10 @@ class TestSuiteFile:
     def test_parses_with_the_gate_parser(self, iris_suite: Path) -> None:
         suite = parse_suite(iris_suite.read_text(), source=str(iris_suite))
         assert suite.name == "iris"
-        assert {spec.type for spec in suite.expectations} == EMITTED
+        # Iris has no open-ended text, so no shape check.
+        assert {spec.type for spec in suite.expectations} == EMITTED - {
+            "expect_column_values_to_match_regex"
+        }
 
     def test_header_names_the_reference_and_its_digest(
         self, iris_files: dict, iris_suite: Path

@@ -14,6 +14,9 @@ from mlsec_gates.gates.validate.shape import regex_safe, shape_counts, shape_of,
     [
         ("2019-03-07 10:15", "9-9-9 9:9"),
         ("US", "a"),
+        ("Jo Daviess", "a"),
+        ("free text 12", "a 9"),
+        ("two  spaces", "a  a"),
         ("McDonald's", "a'a"),
         ("AB12cd", "a9a"),
         ("__never_seen__", "__a_a__"),
@@ -29,9 +32,10 @@ def test_shape_of(value: str, shape: str) -> None:
 def test_regex_matches_exactly_the_shapes_seen() -> None:
     seen = ["2019-03-07", "1999-12-31", "US", "FR"]
     regex = re.compile(shape_regex(shape_counts(seen)))
-    for value in [*seen, "2030-01-01", "DE", "x"]:
+    for value in [*seen, "2030-01-01", "DE", "x", "New York"]:
         assert regex.search(value), value
-    for value in ["2019/03/07", "__never_seen__", "12", "US ", "2019-03-07x", "a.b"]:
+    bad = ["2019/03/07", "__never_seen__", "12", "US ", " US", "A  B", "2019-03-07x", "a.b"]
+    for value in bad:
         assert not regex.search(value), value
 
 
