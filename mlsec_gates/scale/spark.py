@@ -144,7 +144,9 @@ def read_dataset(spark: Any, uri: str) -> Any:
     """A Parquet or CSV dataset (a file, a directory of part files, or a glob) as a DataFrame.
 
     The format comes from the extension of the path or of its first part file; CSV has a
-    header row and Spark infers the column types (as pandas does).
+    header row and Spark infers the column types (as pandas does). Spark would also infer
+    dates and timestamps, which pandas leaves as text: such columns are read back as text, so
+    a suite or a profile gives the same verdict on both engines (a shape regex, a value set).
 
     Raises:
         InputError: the path does not exist or cannot be read as Parquet/CSV.
@@ -152,9 +154,12 @@ def read_dataset(spark: Any, uri: str) -> Any:
     path = spark_path(uri)
     kind = dataset_kind(uri)
     try:
+        # Data cached in this session for the path (a persisted earlier read) may be stale.
+        spark.catalog.refreshByPath(path)
         reader = spark.read
         if kind == "csv":
             frame = reader.options(header=True, inferSchema=True).csv(path)
+            frame = _dates_as_text(spark, frame, path)
         elif kind == "json":
             frame = reader.json(path)
         else:
@@ -166,6 +171,30 @@ def read_dataset(spark: Any, uri: str) -> Any:
             f"{uri}: Spark cannot read it as {kind}: {text[0] if text else type(exc).__name__}"
         ) from None
     return frame
+
+
+def _dates_as_text(spark: Any, frame: Any, path: str) -> Any:
+    """The CSV read again with the inferred schema, but text where Spark inferred a date/time."""
+    from pyspark.sql.types import (
+        DateType,
+        StringType,
+        StructField,
+        StructType,
+        TimestampNTZType,
+        TimestampType,
+    )
+
+    dated = (DateType, TimestampType, TimestampNTZType)
+    fields = frame.schema.fields
+    if not any(isinstance(f.dataType, dated) for f in fields):
+        return frame
+    schema = StructType(
+        [
+            StructField(f.name, StringType(), True) if isinstance(f.dataType, dated) else f
+            for f in fields
+        ]
+    )
+    return spark.read.options(header=True).schema(schema).csv(path)
 
 
 def dataset_kind(uri: str) -> str:

@@ -127,3 +127,34 @@ def test_validate_profile_from_a_postgresql_table(pg_url: str, tmp_path: Path) -
         run_validate(str(ds.write(held_out, tmp_path / "w.parquet")), suite=suite).status.value
         == "pass"
     )
+
+
+def test_shape_check_gives_the_same_verdict_on_every_engine(
+    spark: Any, pg_url: str, tmp_path: Path
+) -> None:
+    """A profiled shape regex (``[0-9]+``, letter runs, escaped punctuation) means the same on
+    pandas, Spark (``rlike``), PostgreSQL (``~``) and SQLite (REGEXP)."""
+    import pandas as pd
+
+    stamps = pd.date_range("2024-01-01", periods=400, freq="37min").strftime("%Y-%m-%d %H:%M")
+    codes = [f"{a}{b}-{n}" for a in "ABCDEFGHIJ" for b in "KLMNOPQRST" for n in (7, 81)]
+    reference = pd.DataFrame({"at": list(stamps[:200]), "code": codes[:200]})
+    suite = profile_suite(
+        str(ds.write(reference, tmp_path / "ref.parquet")), out=str(tmp_path / "s.yaml")
+    )
+    assert Path(suite).read_text().count("expect_column_values_to_match_regex") == 2
+    clean = pd.DataFrame({"at": list(stamps[200:]), "code": codes[:100] + codes[100:][::-1]})
+    for engine, got in _everywhere(clean, suite, tmp_path, pg_url, csv=True).items():
+        assert got.status.value == "pass", (engine, [f.message for f in got.findings])
+    broken = clean.copy()
+    broken.loc[:2, "at"] = ["__never_seen__", "2024/01/01 10:00", "yesterday"]
+    broken.loc[:1, "code"] = ["AB_7", "AB-7-1"]
+    # The same paths, rewritten: Spark must not answer from the clean batch's cached read.
+    results = _everywhere(broken, suite, tmp_path, pg_url, csv=True)
+    want = results["pandas"]
+    assert want.status.value == "fail"
+    regex_failed = {m for _, m in _failed(want) if "match_regex" in m}
+    assert {m.split("column=")[1].split(",")[0] for m in regex_failed} == {"at", "code"}
+    for engine, got in results.items():
+        assert got.status == want.status, (engine, got.summary)
+        assert _failed(got) == _failed(want), engine

@@ -66,14 +66,19 @@ def open_spark_data(uri: str, *, policy: Policy, s3: S3Options | None = None) ->
     spark = spark_session(policy, s3)
     frame = read_dataset(spark, uri)
     rows = frame.count()
-    yield Table(
-        subject=Subject(path=uri, sha256=None, kind=f"spark-{dataset_kind(uri)}"),
-        rows=int(rows),
-        columns=tuple(frame.columns),
-        engine="spark",
-        frame=frame,
-        dtypes={name: kind for name, kind in frame.dtypes},
-    )
+    try:
+        yield Table(
+            subject=Subject(path=uri, sha256=None, kind=f"spark-{dataset_kind(uri)}"),
+            rows=int(rows),
+            columns=tuple(frame.columns),
+            engine="spark",
+            frame=frame,
+            dtypes={name: kind for name, kind in frame.dtypes},
+        )
+    finally:
+        # GX persists the batch's DataFrame and never releases it; Spark would then answer a
+        # later read of the same path (rewritten since) from that cache, in this session.
+        frame.unpersist()
 
 
 def is_spark_frame(frame: Any) -> bool:
