@@ -26,8 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlsec_gates.gates.drift.data import CATEGORICAL, NUMERIC, BatchColumns, csv_separator
-from mlsec_gates.gates.drift.stattests import CategoryCounts, NumericValues, Values
+from mlsec_gates.gates.drift.data import csv_separator
 from mlsec_gates.result import Subject
 
 INTEGER = r"^\s*[+-]?[0-9]+\s*$"
@@ -113,7 +112,7 @@ def summarise_csv(fh: Any, subject: Subject, sample_rows: int, uri: str) -> Any:
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    from mlsec_gates.gates.drift.profile import ReferenceProfile, arrow_numbers, sample_positions
+    from mlsec_gates.gates.drift.profile import ArrowSummaries, arrow_numbers, sample_positions
 
     parse = pcsv.ParseOptions(delimiter=csv_separator(uri))
     nulls = {"null_values": PANDAS_NULLS, "strings_can_be_null": True}
@@ -142,34 +141,21 @@ def summarise_csv(fh: Any, subject: Subject, sample_rows: int, uri: str) -> Any:
         return None
     if rows != table.num_rows:
         return None
-    positions = sample_positions(rows, sample_rows)
-    kinds: dict[str, str | None] = {}
-    values: dict[str, Values] = {}
-    with_values = set()
+    summaries = ArrowSummaries(sample_positions(rows, sample_rows))
     for name, column, text in zip(names, table.columns, texts, strict=True):
         if text.role == "null":
-            array = np.full(rows, np.nan)
+            summaries.numeric(name, np.full(rows, np.nan))
         elif text.role == "integer" and text.integer:
-            array = arrow_numbers(column)
+            summaries.numeric(name, arrow_numbers(column))
         elif text.role == "float" and text.floating and not text.integer:
             array = arrow_numbers(column)
             if int(np.isinf(array).sum()) != text.infinities:
                 return None
-        elif text.role == "boolean" or (
-            text.role == "text" and not text.maybe_converted and not text.nul
-        ):
-            raw = pa.chunked_array(text.chunks, pa.string()) if text.role == "text" else column
-            items = raw.to_pylist()
-            kinds[name] = CATEGORICAL
-            values[name] = CategoryCounts.from_values(items)
-            if any(items[i] is not None for i in positions):
-                with_values.add(name)
-            continue
+            summaries.numeric(name, array)
+        elif text.role == "boolean":
+            summaries.categories(name, column.to_pylist())
+        elif text.role == "text" and not text.maybe_converted and not text.nul:
+            summaries.categories(name, pa.chunked_array(text.chunks, pa.string()).to_pylist())
         else:
             return None
-        kinds[name] = NUMERIC
-        values[name] = NumericValues.from_array(array)
-        if not np.isnan(array[positions].astype(np.float64)).all():
-            with_values.add(name)
-    facts = BatchColumns(kinds=dict(kinds), with_values=frozenset(with_values))
-    return ReferenceProfile(subject, rows, kinds, values, columns=facts)
+    return summaries.profile(subject, rows)

@@ -39,11 +39,21 @@ def read_frame(uri: str, storage: Storage | None = None) -> tuple[Any, Subject]:
         digest, size = sha256_of(fh)
         kind = detect_kind(uri, fh)
         fh.seek(0)  # sniffing an extension-less file reads past the start
-        frame = _read(fh, kind, uri)
+        frame = frame_of(fh, kind, uri)
+    return frame, Subject(path=uri, sha256=digest, size=size, kind=kind)
+
+
+def frame_of(fh: Any, kind: str, uri: str) -> Any:
+    """An open file of a known kind as a DataFrame (column names as strings).
+
+    Raises:
+        InputError: unreadable or corrupt file, or no rows.
+    """
+    frame = _read(fh, kind, uri)
     frame.columns = [str(c) for c in frame.columns]
     if len(frame) == 0:
         raise InputError(f"{uri}: the batch has no rows, so there is nothing to compare")
-    return frame, Subject(path=uri, sha256=digest, size=size, kind=kind)
+    return frame
 
 
 def _read(fh: Any, kind: str, uri: str) -> Any:

@@ -131,31 +131,29 @@ def summarise_file(uri: str, storage: Storage, *, sample_rows: int) -> Reference
         StorageError: S3 refused access.
     """
     from mlsec_gates.gates.drift.arrow_csv import MAX_BYTES, summarise_csv
-    from mlsec_gates.gates.drift.data import column_kind, read_frame
+    from mlsec_gates.gates.drift.data import column_kind, frame_of, read_frame
     from mlsec_gates.gates.validate.data import detect_kind
 
     with storage.open_read(uri) as fh:
         kind = detect_kind(uri, fh)
         fh.seek(0)
+        digest, size = sha256_of(fh)
+        subject = Subject(uri, digest, size, kind)
+        fh.seek(0)
         if kind == "parquet":
-            digest, size = sha256_of(fh)
-            subject = Subject(uri, digest, size, kind)
-            fh.seek(0)
             summary = _summarise_parquet_arrow(fh, subject, sample_rows, uri)
             if summary is not None:
                 summary.load_sample = lambda: _parquet_sample(uri, storage, sample_rows)
                 return summary
             fh.seek(0)
             return _summarise_parquet(fh, subject, sample_rows, uri)
-        if kind == "csv":  # small files: Arrow's reader, pandas not imported (arrow_csv.py)
-            digest, size = sha256_of(fh)
-            fh.seek(0)
-            subject = Subject(uri, digest, size, kind)
-            summary = summarise_csv(fh, subject, sample_rows, uri) if size <= MAX_BYTES else None
+        if kind == "csv" and size <= MAX_BYTES:  # Arrow's reader, pandas not imported
+            summary = summarise_csv(fh, subject, sample_rows, uri)
             if summary is not None:
                 summary.load_sample = lambda: sample_frame(read_frame(uri, storage)[0], sample_rows)
                 return summary
-    frame, subject = read_frame(uri, storage)
+            fh.seek(0)
+        frame = frame_of(fh, kind, uri)  # the bytes hashed above, read once more at most
     kinds = {name: column_kind(frame[name]) for name in frame.columns}
     built = build_profile(frame, subject, kinds, label=None, sample_rows=sample_rows)
     built.sample = sample_frame(frame, sample_rows)  # every column, as the Parquet path
@@ -172,7 +170,6 @@ def _summarise_parquet_arrow(
     their text in order of first appearance, as ``value_counts(sort=False)`` does). Any other
     type (dates, dictionaries, decimals...) returns None: the pandas path then decides.
     """
-    import numpy as np
     import pyarrow as pa
 
     source, rows = _open_parquet(fh, uri)
@@ -181,29 +178,54 @@ def _summarise_parquet_arrow(
     text = [is_.is_boolean(t) or is_.is_string(t) or is_.is_large_string(t) for t in types]
     if not all(n or c for n, c in zip(numeric, text, strict=True)):
         return None
-    positions = sample_positions(rows, sample_rows)
-    kinds: dict[str, str | None] = {}
-    values: dict[str, Values] = {}
-    with_values = set()
+    summaries = ArrowSummaries(sample_positions(rows, sample_rows))
 
     def take(index: int, key: str, column: Any) -> None:
         if numeric[index]:
-            kinds[key] = NUMERIC
-            array = arrow_numbers(column)
-            values[key] = NumericValues.from_array(array)
-            seen = array[positions]
-            present = bool(seen.size) and not (seen.dtype.kind == "f" and np.isnan(seen).all())
+            summaries.numeric(key, arrow_numbers(column))
         else:
-            kinds[key] = CATEGORICAL
-            items = column.to_pylist()
-            values[key] = CategoryCounts.from_values(items)
-            present = any(items[i] is not None for i in positions)
-        if present:
-            with_values.add(key)
+            summaries.categories(key, column.to_pylist())
 
     _by_column(source, uri, take)
-    facts = BatchColumns(kinds=dict(kinds), with_values=frozenset(with_values))
-    return ReferenceProfile(subject, rows, kinds, values, columns=facts)
+    return summaries.profile(subject, rows)
+
+
+class ArrowSummaries:
+    """Column summaries, kinds and sample presence gathered without pandas, column by column.
+
+    What the Arrow readers of Parquet (:func:`_summarise_parquet_arrow`) and CSV
+    (:mod:`.arrow_csv`) produce: the same :class:`ReferenceProfile` the pandas path builds,
+    with :class:`BatchColumns` standing in for the frame (the sample itself is deferred).
+    """
+
+    def __init__(self, positions: Any) -> None:
+        self.positions = positions
+        """The sampled rows: a column with a value at one of them counts as present."""
+        self.kinds: dict[str, str | None] = {}
+        self.values: dict[str, Values] = {}
+        self.with_values: set[str] = set()
+
+    def numeric(self, key: str, array: Any) -> None:
+        """A numeric column, as the numpy array pandas would make (NaN for missing)."""
+        import numpy as np
+
+        self.kinds[key] = NUMERIC
+        self.values[key] = NumericValues.from_array(array)
+        seen = array[self.positions]
+        if seen.size and not (seen.dtype.kind == "f" and np.isnan(seen).all()):
+            self.with_values.add(key)
+
+    def categories(self, key: str, items: list[Any]) -> None:
+        """A categorical column, as its values (None for missing)."""
+        self.kinds[key] = CATEGORICAL
+        self.values[key] = CategoryCounts.from_values(items)
+        if any(items[i] is not None for i in self.positions):
+            self.with_values.add(key)
+
+    def profile(self, subject: Subject, rows: int) -> ReferenceProfile:
+        """The profile of the columns gathered (no sample: it is read on first use)."""
+        facts = BatchColumns(kinds=dict(self.kinds), with_values=frozenset(self.with_values))
+        return ReferenceProfile(subject, rows, self.kinds, self.values, columns=facts)
 
 
 def _open_parquet(fh: Any, uri: str) -> tuple[Any, int]:

@@ -76,8 +76,8 @@ def open_spark_data(uri: str, *, policy: Policy, s3: S3Options | None = None) ->
             dtypes={name: kind for name, kind in frame.dtypes},
         )
     finally:
-        # GX persists the batch's DataFrame and never releases it; Spark would then answer a
-        # later read of the same path (rewritten since) from that cache, in this session.
+        # GX persists the batch's DataFrame and never releases it: free it, or a long-lived
+        # session holds every batch it validated (read_dataset refreshes a path before reading).
         frame.unpersist()
 
 

@@ -150,11 +150,7 @@ def tail_points(n: int) -> int:
 def fit_tail(top: list[float]) -> Tail:
     """The exponential tail of ``top``: the largest values, increasing, threshold first."""
     threshold, above = top[0], top[1:]
-    k = len(above)
-    excess = math.fsum(v - threshold for v in above)
-    if k == 0 or excess <= 0:
-        return Tail(threshold, k, 0.0)
-    return Tail(threshold, k, excess)
+    return Tail(threshold, len(above), math.fsum(v - threshold for v in above))
 
 
 def _top(sorted_values: list[float]) -> list[float]:
